@@ -1,0 +1,153 @@
+"""The `quantdb` Typer application: storage commands here, the other groups registered.
+
+Start-up stays fast: this module imports only Typer and quantdb's light modules; every heavy
+library (NumPy-heavy services, numba, vectorbt, QuantStats, DuckDB) is imported inside the
+command that needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from quantdb.cli.common import DEFAULT_DB, DbPath, JsonFlag, emit_json, handle_errors, print_table
+
+app = typer.Typer(
+    name="quantdb",
+    help="quantdb: legacy JSON -> SQLite, DuckDB scans, vectorized backtests, sweeps and reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+prices_app = typer.Typer(help="Daily price bars: import Yahoo-style CSV or Parquet files.", no_args_is_help=True)
+app.add_typer(prices_app, name="prices")
+
+
+def open_database(db: Path, *, write: bool = True):  # type: ignore[no-untyped-def]
+    """The `Database` at ``db``, migrated to the newest schema; refuses a damaged file for writes."""
+    from quantdb.storage.migrations import apply_migrations
+    from quantdb.storage.sqlite import Database
+
+    database = Database(db)
+    if write:
+        database.require_healthy()
+        apply_migrations(database)
+    return database
+
+
+@app.command("init")
+@handle_errors
+def init(db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:
+    """Create the database, or upgrade it in place to the newest schema.  Example: quantdb init --db quant.db"""
+    from quantdb.storage.migrations import apply_migrations, schema_version
+    from quantdb.storage.sqlite import Database
+
+    database = Database(db)
+    database.require_healthy()
+    applied = apply_migrations(database)
+    result = {"db": str(database.path), "applied": applied, "schema_version": schema_version(database)}
+    database.close()
+    if json_out:
+        emit_json(result)
+    else:
+        typer.echo(f"{result['db']}: schema version {result['schema_version']} (applied {applied or 'nothing'})")
+
+
+@app.command("check")
+@handle_errors
+def check(db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:
+    """integrity_check, foreign_key_check, row counts and the SQLite version; exit 1 on a problem."""
+    from quantdb.storage.sqlite import Database
+
+    report = Database(db).check()
+    if json_out:
+        emit_json(report)
+    else:
+        typer.echo(f"{report.path}: SQLite {report.sqlite_version}, schema version {report.user_version}")
+        print_table("row counts", ["table", "rows"], [[k, v] for k, v in report.row_counts.items()])
+        for p in report.problems:
+            typer.echo(f"problem: {p}", err=True)
+        typer.echo("ok" if report.ok else "FAILED")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("backup")
+@handle_errors
+def backup(
+    dest: Annotated[Path, typer.Argument(help="Backup file (or folder) to write.")],
+    db: DbPath = DEFAULT_DB,
+    json_out: JsonFlag = False,
+) -> None:
+    """Online backup through SQLite's backup API (consistent while others read or write)."""
+    from quantdb.storage.backup import backup_database
+
+    path = backup_database(open_database(db, write=False), dest)
+    if json_out:
+        emit_json({"backup": str(path)})
+    else:
+        typer.echo(str(path))
+
+
+@app.command("restore")
+@handle_errors
+def restore(
+    src: Annotated[Path, typer.Argument(help="Backup file to restore from.")],
+    db: DbPath = DEFAULT_DB,
+    json_out: JsonFlag = False,
+) -> None:
+    """Restore a backup: copied to a temporary file, integrity-checked, then swapped in atomically."""
+    from quantdb.storage.backup import restore_database
+    from quantdb.storage.sqlite import Database
+
+    path = restore_database(Database(db), src)
+    if json_out:
+        emit_json({"restored": str(path), "from": str(src)})
+    else:
+        typer.echo(f"{path} restored from {src}")
+
+
+@prices_app.command("import")
+@handle_errors
+def prices_import(
+    paths: Annotated[list[Path], typer.Argument(help="CSV / Parquet files or folders of them.")],
+    db: DbPath = DEFAULT_DB,
+    json_out: JsonFlag = False,
+) -> None:
+    """Load Yahoo-style CSV (Date,Open,High,Low,Close[,Adj Close],Volume) or Parquet price files."""
+    from quantdb.services.prices import import_price_files
+
+    report = import_price_files(open_database(db), paths)
+    if json_out:
+        emit_json(report)
+    else:
+        t = report.totals
+        typer.echo(
+            f"batch {report.batch_id}: read {t['read']}, inserted {t['inserted']}, "
+            f"updated {t['updated']}, unchanged {t['unchanged']}"
+        )
+
+
+# Command groups that live in their own modules: each exposes ``register(app)``.
+_GROUPS = (
+    "quantdb.cli.migrate_cmds",
+    "quantdb.cli.analytics_cmds",
+    "quantdb.cli.backtest_cmds",
+    "quantdb.cli.research_cmds",
+    "quantdb.cli.report_cmds",
+    "quantdb.cli.demo_cmds",
+)
+for _module in _GROUPS:
+    try:
+        importlib.import_module(_module).register(app)
+    except ModuleNotFoundError as _exc:  # a group not written yet
+        if _exc.name != _module:
+            raise
+
+
+def run() -> None:
+    """Run the application (the console script)."""
+    app()

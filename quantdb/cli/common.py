@@ -1,0 +1,117 @@
+"""What every command shares: the `--db` and `--json` options, output, errors, progress.
+
+A command never prints to stdout except its one result (a JSON document with ``--json``, a
+table or a line otherwise); progress and messages go to stderr. A `QuantdbError` becomes one
+line on stderr and the error's exit code (1 for a failed check, 2 for bad input).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+
+from quantdb.errors import QuantdbError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_DB = Path(os.environ.get("QUANTDB_DB", "quant.db"))
+DbPath = Annotated[
+    Path,
+    typer.Option("--db", envvar="QUANTDB_DB", help="SQLite database file.", dir_okay=False),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a `QuantdbError` into one line on stderr and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except QuantdbError as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            typer.echo(f"quantdb: error: {reason}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, paths, dates, NumPy scalars and arrays to plain JSON values (NaN -> null)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):  # NumPy scalar or array
+        return to_jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def emit_json(value: Any) -> None:
+    """Print exactly one JSON document on stdout."""
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+def echo_err(message: str) -> None:
+    """A notice on stderr (never on stdout, which belongs to the result)."""
+    typer.echo(message, err=True)
+
+
+@contextlib.contextmanager
+def stderr_progress(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a TTY."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}" if total else "{task.completed}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(n: int = 1) -> None:
+            bar.advance(task, n)
+
+        yield advance
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A rich table on stdout (the human form of a command's result)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, justify="right" if c not in ("file", "name", "table", "strategy") else "left")
+    for r in rows:
+        table.add_row(*["" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v)) for v in r])
+    Console(width=160).print(table)

@@ -1,0 +1,222 @@
+"""Load daily bars into ``price_history``: Yahoo-style CSV, Parquet, or a long Polars frame.
+
+Everything is checked column-wise before anything is written, and a whole import is one
+batch in one transaction: a bad value stops it with an `InputError` naming the file, the row
+and the field, and the database is left as it was. Re-importing the same bars changes nothing
+(upsert that writes only when a value differs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+import quantdb
+from quantdb.errors import FileFormatError, InputError
+from quantdb.storage.queries import Q
+from quantdb.storage.sqlite import Database
+
+LONG_COLUMNS = ("ticker", "date", "open", "high", "low", "close", "adj_close", "volume")
+_HEADER_ALIASES = {
+    "date": "date", "open": "open", "high": "high", "low": "low", "close": "close",
+    "adj close": "adj_close", "adj_close": "adj_close", "adjclose": "adj_close",
+    "volume": "volume", "ticker": "ticker", "symbol": "ticker",
+}
+
+
+@dataclass(frozen=True)
+class PriceImportReport:
+    """What a price import did: rows read, inserted, updated, unchanged, per file."""
+
+    batch_id: int | None
+    files: dict[str, dict[str, int]] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def symbol_from_filename(path: Path) -> str:
+    """``BRK-B.csv`` -> ``BRK.B``: files write the class dot as a dash."""
+    return path.stem.upper().replace("-", ".")
+
+
+def _normalize_headers(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+    renames = {}
+    for col in frame.columns:
+        key = re.sub(r"\s+", " ", col.strip().lower())
+        if key in _HEADER_ALIASES:
+            renames[col] = _HEADER_ALIASES[key]
+    frame = frame.rename(renames)
+    missing = [c for c in ("date", "open", "high", "low", "close", "volume") if c not in frame.columns]
+    if missing:
+        where = "header"
+        reason = f"expected columns Date, Open, High, Low, Close[, Adj Close], Volume; missing {missing}"
+        raise FileFormatError(path, where, reason)
+    return frame
+
+
+def read_price_file(path: str | Path) -> pl.DataFrame:
+    """Read one Yahoo-style CSV or a Parquet file into the long layout of ``LONG_COLUMNS``."""
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        frame = pl.read_parquet(path)
+    elif path.suffix.lower() == ".csv":
+        try:
+            frame = pl.read_csv(
+                path, infer_schema=False, null_values=["null", "NaN", "nan", ""], encoding="utf8-lossy"
+            )
+        except pl.exceptions.PolarsError as exc:
+            raise FileFormatError(path, "CSV", str(exc).splitlines()[0]) from exc
+    else:
+        raise FileFormatError(path, "name", "expected a .csv or .parquet file")
+    frame = _normalize_headers(frame, path)
+    if "ticker" not in frame.columns:
+        frame = frame.with_columns(pl.lit(symbol_from_filename(path)).alias("ticker"))
+    if "adj_close" not in frame.columns:
+        frame = frame.with_columns(pl.col("close").alias("adj_close"))
+    frame = frame.with_row_index("_row", offset=2 if path.suffix.lower() == ".csv" else 1)
+    out = frame.select(
+        "_row",
+        pl.col("ticker").cast(pl.String).str.strip_chars().str.to_uppercase(),
+        pl.col("date").cast(pl.String).str.slice(0, 10),
+        *[pl.col(c).cast(pl.Float64, strict=False).alias(c) for c in ("open", "high", "low", "close", "adj_close")],
+        pl.col("volume").cast(pl.Float64, strict=False).alias("volume"),
+        *[pl.col(c).cast(pl.String).alias(f"_{c}_raw") for c in ("open", "high", "low", "close", "adj_close", "volume")],
+    )
+    validate_prices(out, path)
+    return out.select(*LONG_COLUMNS).with_columns(pl.col("volume").round(0).cast(pl.Int64))
+
+
+def validate_prices(frame: pl.DataFrame, path: Path) -> None:
+    """Raise `InputError` at the first bad row: unparseable number, bad date, price <= 0, high < low."""
+    row_col = frame["_row"] if "_row" in frame.columns else pl.Series(range(1, frame.height + 1))
+    parsed = frame["date"].str.to_date("%Y-%m-%d", strict=False)
+    bad = parsed.is_null() & frame["date"].is_not_null()
+    if frame["date"].null_count():
+        bad = bad | frame["date"].is_null()
+    if bad.any():
+        i = int(bad.arg_max())  # type: ignore[arg-type]
+        raise InputError(path, int(row_col[i]), "date", f"expected YYYY-MM-DD, got {frame['date'][i]!r}")
+    for col in ("open", "high", "low", "close", "adj_close", "volume"):
+        raw = f"_{col}_raw"
+        if raw in frame.columns:
+            unparsed = frame[col].is_null() & frame[raw].is_not_null()
+            if unparsed.any():
+                i = int(unparsed.arg_max())  # type: ignore[arg-type]
+                raise InputError(path, int(row_col[i]), col, f"expected a number, got {frame[raw][i]!r}")
+        limit_ok = frame[col] >= 0 if col == "volume" else frame[col] > 0
+        bad = ~limit_ok.fill_null(True)
+        if bad.any():
+            i = int(bad.arg_max())  # type: ignore[arg-type]
+            rule = "must be >= 0" if col == "volume" else "must be > 0"
+            raise InputError(path, int(row_col[i]), col, f"{rule}, got {frame[col][i]}")
+    bad = (frame["high"] < frame["low"]).fill_null(False)
+    if bad.any():
+        i = int(bad.arg_max())  # type: ignore[arg-type]
+        raise InputError(path, int(row_col[i]), "high", f"high {frame['high'][i]} is below low {frame['low'][i]}")
+    dup = frame.select(pl.struct("ticker", "date").is_duplicated()).to_series()
+    if dup.any():
+        i = int(dup.arg_max())  # type: ignore[arg-type]
+        raise InputError(path, int(row_col[i]), "date", f"date {frame['date'][i]} appears twice")
+
+
+def insert_prices(
+    db: Database,
+    frame: pl.DataFrame,
+    *,
+    source: str,
+    ticker_info: dict[str, dict[str, object]] | None = None,
+    per_file: dict[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PriceImportReport:
+    """Write a long frame of bars (``LONG_COLUMNS``) in one batch, one transaction.
+
+    New tickers are created (with ``ticker_info`` name/sector/market_cap when given); existing
+    bars are updated only where a value differs.
+    """
+    missing = [c for c in LONG_COLUMNS if c not in frame.columns]
+    if missing:
+        msg = f"price frame must have columns {LONG_COLUMNS}, missing {missing}"
+        raise ValueError(msg)
+    info = ticker_info or {}
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    with db.atomic() as conn:
+        before = conn.execute("SELECT count(*) FROM price_history").fetchone()[0]
+        cur = conn.execute(
+            "INSERT INTO import_batches (kind, source, started_at, quantdb_version) VALUES ('prices', ?, ?, ?)",
+            (source, now, quantdb.__version__),
+        )
+        batch_id = int(cur.lastrowid or 0)
+        symbols = frame["ticker"].unique().sort().to_list()
+        conn.executemany(
+            Q["insert_ticker"],
+            (
+                {
+                    "symbol": s,
+                    "name": info.get(s, {}).get("name"),
+                    "sector": info.get(s, {}).get("sector"),
+                    "market_cap": info.get(s, {}).get("market_cap"),
+                    "batch_id": batch_id,
+                }
+                for s in symbols
+            ),
+        )
+        ids = pl.DataFrame(
+            conn.execute(Q["ticker_ids"]).fetchall(), schema={"ticker": pl.String, "ticker_id": pl.Int64}, orient="row"
+        )
+        rows = (
+            frame.join(ids, on="ticker", how="left")
+            .select(
+                "ticker_id", pl.col("date").cast(pl.String), "open", "high", "low", "close",
+                pl.col("volume").cast(pl.Int64), "adj_close", pl.lit(batch_id).alias("batch_id"),
+            )
+            .sort("ticker_id", "date")
+        )
+        changes_before = conn.total_changes
+        statement = Q["upsert_price"] if before else Q["insert_price"]
+        conn.executemany(statement, rows.iter_rows())
+        written = conn.total_changes - changes_before
+        after = conn.execute("SELECT count(*) FROM price_history").fetchone()[0]
+        inserted = after - before
+        totals = {
+            "read": frame.height,
+            "inserted": inserted,
+            "updated": written - inserted,
+            "unchanged": frame.height - written,
+        }
+        conn.execute(
+            "UPDATE import_batches SET finished_at = ?, report_json = ? WHERE id = ?",
+            (datetime.now(UTC).isoformat(timespec="seconds"), json.dumps(totals), batch_id),
+        )
+    if progress is not None:
+        progress(frame.height)
+    files: dict[str, dict[str, int]] = {}
+    if per_file:
+        for name in per_file:
+            files[name] = {"read": int(frame.filter(pl.col("ticker") == per_file[name]).height)}
+    return PriceImportReport(batch_id=batch_id, files=files, totals=totals)
+
+
+def import_price_files(
+    db: Database, paths: Sequence[str | Path] | Iterable[Path], *, progress: Callable[[int], None] | None = None
+) -> PriceImportReport:
+    """Read every file (a folder means its *.csv and *.parquet), check all, then write once."""
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            files.extend(sorted([*p.glob("*.csv"), *p.glob("*.parquet")]))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise FileFormatError(p, "path", "no such file or folder")
+    if not files:
+        raise FileFormatError(Path(str(paths)), "path", "no .csv or .parquet price files found")
+    frames = [read_price_file(f) for f in files]
+    frame = pl.concat(frames, how="vertical_relaxed")
+    per_file = {f.name: symbol_from_filename(f) for f in files if f.suffix.lower() == ".csv"}
+    return insert_prices(db, frame, source=",".join(str(f) for f in files), per_file=per_file, progress=progress)

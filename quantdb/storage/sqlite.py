@@ -1,0 +1,315 @@
+"""SQLite connections, pragmas, the one `atomic()` transaction manager, backup and checks.
+
+The rules (DESIGN.md, Storage):
+
+* WAL journal, ``synchronous=FULL``, foreign keys on in every connection, a busy timeout.
+* One writer at a time, across processes: every write takes an exclusive lock file beside the
+  database, then runs ``BEGIN IMMEDIATE ... COMMIT`` on a connection opened with
+  ``isolation_level=None`` (Python's implicit transactions are never used).
+* Readers open ``mode=ro`` connections from a small thread-safe pool.
+* Backup and restore go through SQLite's online backup API; restore writes a temporary file,
+  integrity-checks it, then atomically replaces the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from quantdb.errors import DatabaseDamaged, DatabaseError, DatabaseFull, NotFound
+
+BUSY_TIMEOUT_MS = 30_000
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _translate(exc: sqlite3.Error, path: Path) -> DatabaseError:
+    """Turn a low-level sqlite3 error into one of quantdb's, with the file named."""
+    text = str(exc)
+    if "full" in text:
+        msg = f"{path}: the database or disk is full ({text}); the transaction was rolled back"
+        return DatabaseFull(msg)
+    if "malformed" in text or "not a database" in text or "file is not a database" in text:
+        msg = f"{path}: the database is damaged ({text}); restore it from a backup"
+        return DatabaseDamaged(msg)
+    return DatabaseError(f"{path}: {text}")
+
+
+def apply_pragmas(conn: sqlite3.Connection, *, readonly: bool = False) -> None:
+    """Set the pragmas every quantdb connection uses."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")
+    else:
+        conn.execute("PRAGMA synchronous = FULL")
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `quantdb check` found: `ok` is False when any problem was found."""
+
+    path: str
+    sqlite_version: str
+    ok: bool
+    integrity: list[str]
+    foreign_key_violations: list[dict[str, Any]]
+    row_counts: dict[str, int]
+    user_version: int
+    journal_mode: str
+    problems: list[str] = field(default_factory=list)
+
+
+class Database:
+    """One quantdb SQLite file: a writer connection, a pool of readers, transactions.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> db = Database(pathlib.Path(tempfile.mkdtemp()) / "x.db")
+    >>> with db.atomic() as conn:
+    ...     _ = conn.execute("CREATE TABLE t (a INTEGER) STRICT")
+    >>> db.close()
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, pool_size: int = 4) -> None:
+        self.path = Path(path).absolute()
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._writer: sqlite3.Connection | None = None
+        self._depth = 0
+        self._lock_fd: int | None = None
+        self._thread_lock = threading.RLock()
+        self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue(maxsize=pool_size)
+        self._pool_size = pool_size
+
+    # -- connections -----------------------------------------------------------------------
+
+    @property
+    def exists(self) -> bool:
+        """Whether the database file exists (and is not empty)."""
+        return self.path.exists() and self.path.stat().st_size > 0
+
+    def writer(self) -> sqlite3.Connection:
+        """The single writer connection of this object (autocommit mode, WAL)."""
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=30
+                )
+                apply_pragmas(conn)
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                raise _translate(exc, self.path) from exc
+            if mode.lower() != "wal":
+                msg = f"{self.path}: could not switch to WAL journal mode (got {mode})"
+                raise DatabaseError(msg)
+            self._writer = conn
+        return self._writer
+
+    def _open_reader(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            msg = f"{self.path}: no such database; create it with `quantdb init`"
+            raise NotFound(msg)
+        uri = f"{self.path.as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        apply_pragmas(conn, readonly=True)
+        return conn
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection from the pool (``mode=ro``, ``query_only``), thread-safe."""
+        try:
+            conn = self._readers.get_nowait()
+        except queue.Empty:
+            conn = self._open_reader()
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            try:
+                self._readers.put_nowait(conn)
+            except queue.Full:
+                conn.close()
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        """Run a read query on a pooled reader and return all rows (as `sqlite3.Row`)."""
+        with self.reader() as conn:
+            cur = conn.execute(sql, params)
+            cur.row_factory = sqlite3.Row
+            return cur.fetchall()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        """The first column of the first row of a read query (None when there is no row)."""
+        with self.reader() as conn:
+            row = conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        """Close every connection this object opened."""
+        while True:
+            try:
+                self._readers.get_nowait().close()
+            except queue.Empty:
+                break
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ----------------------------------------------------------------------
+
+    def _acquire_file_lock(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until the other writer is done
+        self._lock_fd = fd
+
+    def _release_file_lock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    @contextlib.contextmanager
+    def atomic(self, *, foreign_keys: bool = True) -> Iterator[sqlite3.Connection]:
+        """All or nothing: ``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception.
+
+        Nested calls use savepoints, so an inner block can fail alone. The outermost call holds
+        the cross-process writer lock file. ``foreign_keys=False`` (outermost only) switches
+        foreign keys off before ``BEGIN`` for table rebuilds and runs ``foreign_key_check``
+        before ``COMMIT``.
+        """
+        with self._thread_lock:
+            conn = self.writer()
+            if self._depth:
+                name = f"sp_{self._depth}"
+                conn.execute(f"SAVEPOINT {name}")
+                self._depth += 1
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    conn.execute(f"RELEASE {name}")
+                finally:
+                    self._depth -= 1
+                return
+            self._acquire_file_lock()
+            try:
+                if not foreign_keys:
+                    conn.execute("PRAGMA foreign_keys = OFF")
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.DatabaseError as exc:
+                    raise _translate(exc, self.path) from exc
+                self._depth = 1
+                try:
+                    yield conn
+                    if not foreign_keys:
+                        bad = conn.execute("PRAGMA foreign_key_check").fetchall()
+                        if bad:
+                            msg = f"{self.path}: foreign key check failed: {bad[:5]}"
+                            raise DatabaseError(msg)
+                    conn.execute("COMMIT")
+                except sqlite3.DatabaseError as exc:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise _translate(exc, self.path) from exc
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._depth = 0
+                    if not foreign_keys:
+                        conn.execute("PRAGMA foreign_keys = ON")
+            finally:
+                self._release_file_lock()
+
+    # -- health ----------------------------------------------------------------------------
+
+    def check(self) -> CheckReport:
+        """integrity_check, foreign_key_check, row counts, SQLite version; never raises on damage."""
+        problems: list[str] = []
+        version = sqlite3.sqlite_version
+        if not self.path.exists():
+            return CheckReport(str(self.path), version, False, [], [], {}, 0, "", ["file does not exist"])
+        with open(self.path, "rb") as fh:
+            header = fh.read(16)
+        if header != SQLITE_HEADER:
+            problems.append("not a SQLite database (bad file header)")
+            return CheckReport(str(self.path), version, False, [], [], {}, 0, "", problems)
+        integrity: list[str] = []
+        fks: list[dict[str, Any]] = []
+        counts: dict[str, int] = {}
+        user_version = 0
+        journal = ""
+        try:
+            uri = f"{self.path.as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+            try:
+                integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+                if integrity != ["ok"]:
+                    problems.extend(f"integrity: {line}" for line in integrity[:20])
+                fks = [
+                    {"table": r[0], "rowid": r[1], "parent": r[2], "fkid": r[3]}
+                    for r in conn.execute("PRAGMA foreign_key_check")
+                ]
+                if fks:
+                    problems.append(f"{len(fks)} foreign key violation(s), first: {fks[0]}")
+                tables = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT name FROM sqlite_schema WHERE type = 'table' "
+                        "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                    )
+                ]
+                for name in tables:
+                    counts[name] = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+                user_version = conn.execute("PRAGMA user_version").fetchone()[0]
+                journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"cannot read the database: {exc}")
+        return CheckReport(
+            str(self.path), version, not problems, integrity, fks, counts, user_version, journal, problems
+        )
+
+    def require_healthy(self) -> None:
+        """Refuse to write to a damaged file: raise `DatabaseDamaged` naming the problem.
+
+        Runs ``PRAGMA quick_check`` (O(size), without the index cross-checks of
+        integrity_check) so that write commands stay fast on a large database.
+        """
+        if not self.exists:
+            return
+        with open(self.path, "rb") as fh:
+            header = fh.read(16)
+        if header != SQLITE_HEADER:
+            msg = f"{self.path}: not a SQLite database (bad file header); refusing to write"
+            raise DatabaseDamaged(msg)
+        try:
+            rows = [r[0] for r in self.writer().execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:
+            msg = f"{self.path}: the database is damaged ({exc}); refusing to write"
+            raise DatabaseDamaged(msg) from exc
+        if rows != ["ok"]:
+            msg = f"{self.path}: the database is damaged ({rows[0]}); refusing to write"
+            raise DatabaseDamaged(msg)

@@ -1,0 +1,38 @@
+"""Fixtures shared by the whole suite: a seeded rng, the legacy sample, a migrated database."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LEGACY_SAMPLE = FIXTURES / "legacy_sample"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1337)
+
+
+@pytest.fixture
+def legacy_dir(tmp_path: Path) -> Path:
+    """A writable copy of the legacy sample (a copy of ../shared/legacy/sample kept in the repo)."""
+    dest = tmp_path / "legacy"
+    shutil.copytree(LEGACY_SAMPLE, dest)
+    return dest
+
+
+@pytest.fixture
+def empty_db(tmp_path: Path) -> Iterator[object]:
+    """A `Database` in tmp_path with the newest schema and no rows."""
+    from quantdb.storage.migrations import apply_migrations
+    from quantdb.storage.sqlite import Database
+
+    db = Database(tmp_path / "quant.db")
+    apply_migrations(db)
+    yield db
+    db.close()
