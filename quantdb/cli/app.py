@@ -21,8 +21,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain --help: fast, greppable, and the source of docs/cli.md
 )
-prices_app = typer.Typer(help="Daily price bars: import Yahoo-style CSV or Parquet files.", no_args_is_help=True)
+prices_app = typer.Typer(
+    help="Daily price bars: import Yahoo-style CSV or Parquet files.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(prices_app, name="prices")
 
 

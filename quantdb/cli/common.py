@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import json
 import math
-import os
 import sys
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -26,7 +25,7 @@ from quantdb.errors import QuantdbError
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DEFAULT_DB = Path(os.environ.get("QUANTDB_DB", "quant.db"))
+DEFAULT_DB = Path("quant.db")  # the QUANTDB_DB env var is read by the option itself
 DbPath = Annotated[
     Path,
     typer.Option("--db", envvar="QUANTDB_DB", help="SQLite database file.", dir_okay=False),
