@@ -1,0 +1,177 @@
+"""Volume leaders from price_history, computed with DuckDB and written to ``volume_leaders``.
+
+Two conventions:
+
+``"legacy"`` (default): what the old system's files hold, found from the sample (every
+ranking of ``volume_leaders_{daily,weekly,monthly}.json`` reproduced exactly): the ranking
+of one day's volume, taken on every trading day (daily), on every 5th trading day (weekly)
+or every 21st trading day (monthly), counted from the first trading day in price_history;
+the price is that day's close rounded to cents with Python's ``round`` (which rounds the
+binary double exactly, as the legacy writer did; DuckDB's ``round`` differs by a cent on
+36 of the sample's 8,960 leader prices, the half-cent cases); the benchmark (SPY) is left
+out; bars without a volume or a close are left out; ties go to the symbol first in
+alphabetical order.
+
+``"calendar"``: the sum of each ticker's volume over the ISO week or the calendar month,
+keyed by the first trading day of the period, with the period's last close as the price.
+(For daily, both conventions are the same.)
+
+DuckDB reads the SQLite file through the read-only attach, is closed, and only then does
+this process write (two SQLite copies in one process must never overlap a write). The write
+is an upsert on ``(timeframe, date, ticker_id)`` that changes a row only when a value differs,
+so re-running changes nothing and legacy rows that agree stay untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from quantdb.errors import QuantdbError
+from quantdb.storage.duck import DuckEngine
+from quantdb.storage.queries import Q
+from quantdb.storage.sqlite import Database
+
+Timeframe = Literal["daily", "weekly", "monthly"]
+Convention = Literal["legacy", "calendar"]
+TIMEFRAMES: tuple[str, ...] = ("daily", "weekly", "monthly")
+LEGACY_STEP = {"daily": 1, "weekly": 5, "monthly": 21}
+
+
+class LeadersError(QuantdbError, ValueError):
+    """Bad arguments to compute_leaders."""
+
+
+@dataclass(frozen=True)
+class LeadersReport:
+    """Per timeframe: dates ranked, rows computed, rows written (inserted or changed)."""
+
+    convention: str
+    top: int
+    timeframes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _legacy_sql(step: int, top: int) -> str:
+    return f"""
+        WITH days AS (
+            SELECT date, row_number() OVER (ORDER BY date) - 1 AS i
+            FROM (SELECT DISTINCT date FROM price_history)
+        ),
+        ranked AS (
+            SELECT p.date, p.ticker_id, t.symbol, p.volume, p.close AS price,
+                   row_number() OVER (PARTITION BY p.date ORDER BY p.volume DESC, t.symbol) AS rank
+            FROM price_history AS p
+            JOIN tickers AS t ON t.id = p.ticker_id
+            JOIN days AS d ON d.date = p.date
+            WHERE d.i % {int(step)} = 0 AND p.volume IS NOT NULL AND p.close IS NOT NULL
+              AND NOT list_contains(CAST(? AS VARCHAR[]), t.symbol)
+        )
+        SELECT date, ticker_id, symbol, volume, price, rank FROM ranked WHERE rank <= {int(top)}
+        ORDER BY date, rank
+    """
+
+
+def _calendar_sql(unit: str, top: int) -> str:
+    return f"""
+        WITH bars AS (
+            SELECT p.date, CAST(p.date AS DATE) AS d, p.ticker_id, t.symbol, p.volume, p.close,
+                   date_trunc('{unit}', CAST(p.date AS DATE)) AS period
+            FROM price_history AS p JOIN tickers AS t ON t.id = p.ticker_id
+            WHERE NOT list_contains(CAST(? AS VARCHAR[]), t.symbol)
+        ),
+        keys AS (SELECT period, min(date) AS date FROM bars GROUP BY period),
+        sums AS (
+            SELECT period, ticker_id, symbol, sum(volume) AS volume,
+                   arg_max(close, d) FILTER (WHERE close IS NOT NULL) AS close
+            FROM bars GROUP BY period, ticker_id, symbol
+            HAVING count(volume) > 0
+        ),
+        ranked AS (
+            SELECT k.date, s.ticker_id, s.symbol, CAST(s.volume AS BIGINT) AS volume,
+                   s.close AS price,
+                   row_number() OVER (PARTITION BY s.period ORDER BY s.volume DESC, s.symbol) AS rank
+            FROM sums AS s JOIN keys AS k USING (period)
+        )
+        SELECT date, ticker_id, symbol, volume, price, rank FROM ranked WHERE rank <= {int(top)}
+        ORDER BY date, rank
+    """
+
+
+def compute_leaders(
+    db: Database,
+    *,
+    timeframe: Timeframe | None = None,
+    top: int = 10,
+    convention: Convention = "legacy",
+    exclude: Sequence[str] = ("SPY",),
+    progress: Callable[[int], None] | None = None,
+) -> LeadersReport:
+    """Rank tickers by volume per day / week / month and upsert the top `top` into volume_leaders.
+
+    Parameters
+    ----------
+    db
+        The database (price_history and tickers are read).
+    timeframe
+        ``"daily"``, ``"weekly"``, ``"monthly"``, or None for all three.
+    top
+        How many leaders per date (the legacy files hold 20).
+    convention
+        ``"legacy"`` or ``"calendar"`` (module docstring).
+    exclude
+        Symbols never ranked (the benchmark).
+
+    Returns
+    -------
+    LeadersReport
+        For each timeframe: ``dates``, ``rows`` (computed) and ``written`` (inserted or changed).
+    """
+    if timeframe is not None and timeframe not in TIMEFRAMES:
+        msg = f"timeframe must be daily, weekly or monthly, got {timeframe!r}"
+        raise LeadersError(msg)
+    if convention not in ("legacy", "calendar"):
+        msg = f"convention must be 'legacy' or 'calendar', got {convention!r}"
+        raise LeadersError(msg)
+    if int(top) < 1:
+        msg = f"top must be >= 1, got {top}"
+        raise LeadersError(msg)
+    frames = [timeframe] if timeframe else list(TIMEFRAMES)
+    excl = [s.strip().upper() for s in exclude]
+    results: dict[str, list[tuple[Any, ...]]] = {}
+    engine = DuckEngine(db.path)
+    try:
+        for tf in frames:
+            if convention == "legacy" or tf == "daily":
+                sql = _legacy_sql(LEGACY_STEP[tf], int(top))
+            else:
+                sql = _calendar_sql("week" if tf == "weekly" else "month", int(top))
+            results[tf] = engine.con.execute(sql, [excl]).fetchall()
+    finally:
+        engine.close()  # never overlap DuckDB's SQLite with this process's write
+    report: dict[str, dict[str, int]] = {}
+    with db.atomic() as conn:
+        for tf, rows in results.items():
+            before = conn.total_changes
+            conn.executemany(
+                Q["upsert_volume_leader"],
+                (
+                    {
+                        "date": str(d)[:10],
+                        "timeframe": tf,
+                        "rank": int(rk),
+                        "ticker_id": int(tid),
+                        "volume": None if vol is None else int(vol),
+                        "price": None if price is None else round(float(price), 2),
+                    }
+                    for d, tid, _sym, vol, price, rk in rows
+                ),
+            )
+            report[tf] = {
+                "dates": len({r[0] for r in rows}),
+                "rows": len(rows),
+                "written": conn.total_changes - before,
+            }
+            if progress is not None:
+                progress(len(rows))
+    return LeadersReport(convention=convention, top=int(top), timeframes=report)

@@ -1,0 +1,120 @@
+"""Every metric for each column of a returns file (CSV or Parquet, first column the date).
+
+Values are simple returns as fractions (0.01 = 1 %); empty cells are "no observation". The
+metrics are :func:`quantdb.kernels.summary.summary_metrics` over all columns at once, with
+the names of the glossary (``docs/metrics.md``). With ``benchmark_column`` the
+benchmark-relative metrics (``beta``, ``alpha``, ...) are added for every column, the
+benchmark's own included.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from quantdb.errors import FileFormatError
+
+
+def read_returns_file(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(columns, dates, values)`` of a returns CSV / Parquet: dates x columns float64."""
+    import polars as pl
+
+    path = Path(path)
+    if not path.exists():
+        raise FileFormatError(path, "path", "no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            frame = pl.read_parquet(path)
+        elif suffix in (".csv", ".txt"):
+            frame = pl.read_csv(
+                path, infer_schema_length=None, null_values=["", "NaN", "nan", "null", "NA"]
+            )
+        else:
+            raise FileFormatError(path, "name", "expected a .csv or .parquet returns file")
+    except pl.exceptions.PolarsError as exc:
+        raise FileFormatError(path, "content", str(exc).splitlines()[0]) from exc
+    if frame.width < 2:
+        raise FileFormatError(
+            path,
+            "header",
+            f"expected a date column and at least one returns column, got {frame.columns}",
+        )
+    if frame.height == 0:
+        raise FileFormatError(path, "rows", "no data rows")
+    date_col, *cols = frame.columns
+    values = []
+    for c in cols:
+        s = frame[c]
+        if not s.dtype.is_numeric():
+            cast = s.cast(pl.Float64, strict=False)
+            bad = cast.is_null() & s.is_not_null()
+            if bad.any():
+                i = int(bad.arg_max())  # type: ignore[arg-type]
+                raise FileFormatError(
+                    path, f"row {i + 2}, column {c!r}", f"expected a number, got {s[i]!r}"
+                )
+            s = cast
+        values.append(s.cast(pl.Float64).fill_null(np.nan).to_numpy())
+    return (
+        cols,
+        frame[date_col].cast(pl.String).to_numpy(),
+        np.column_stack(values).astype(np.float64),
+    )
+
+
+def metrics_for_file(
+    path: str | Path,
+    *,
+    benchmark_column: str | None = None,
+    periods_per_year: float = 252.0,
+    risk_free: float = 0.0,
+    confidences: Sequence[float] = (0.95,),
+) -> dict[str, dict[str, float]]:
+    """``{column: {metric: value}}`` for every returns column of the file.
+
+    Parameters
+    ----------
+    path
+        CSV or Parquet; the first column is the date, every other column a return series.
+    benchmark_column
+        Name of the column used as benchmark (adds ``beta``, ``alpha``, ``correlation``,
+        ``r_squared``, ``tracking_error``, ``information_ratio``, ``up_capture``,
+        ``down_capture``).
+    periods_per_year, risk_free, confidences
+        As :func:`quantdb.kernels.summary.summary_metrics`.
+
+    Raises
+    ------
+    FileFormatError
+        Unreadable file, no returns column, a non-numeric value, or an unknown benchmark column.
+    """
+    from quantdb.kernels.summary import summary_metrics
+
+    cols, _dates, values = read_returns_file(path)
+    bench = None
+    if benchmark_column is not None:
+        if benchmark_column not in cols:
+            raise FileFormatError(
+                Path(path), "header", f"no column {benchmark_column!r}; columns are {cols}"
+            )
+        bench = values[:, cols.index(benchmark_column)].copy()
+    res = summary_metrics(
+        values,
+        benchmark=bench,
+        periods_per_year=periods_per_year,
+        risk_free=risk_free,
+        confidences=confidences,
+    )
+    out: dict[str, dict[str, float]] = {}
+    for j, c in enumerate(cols):
+        out[c] = {name: float(arr[j]) for name, arr in res.items()}
+    return out
+
+
+def finite_or_none(value: float) -> float | None:
+    """JSON-friendly: NaN and infinities become None."""
+    return value if math.isfinite(value) else None

@@ -1,0 +1,155 @@
+"""strategy_equity (position matrix, vectorized) equals a slow day-by-day mark-to-market loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quantdb.services.performance import benchmark_returns, performance_report, strategy_equity
+
+CAPITAL = 50_000.0
+
+
+def _build(db, rng: np.random.Generator):
+    """4 tickers x 60 days (one with a 2:1 split), 2 strategies, 40 random trades (some open)."""
+    days = np.arange(np.datetime64("2023-01-02"), np.datetime64("2023-04-30"))
+    days = days[np.is_busday(days)][:60]
+    n = days.shape[0]
+    symbols = ["AAA", "BBB", "SPLT", "SPY"]
+    adj = 50.0 * np.cumprod(1.0 + rng.normal(0.0005, 0.02, (n, 4)), axis=0)
+    raw = adj.copy()
+    raw[:30, 2] *= 2.0  # before the split the raw close is twice the adjusted one
+    with db.atomic() as conn:
+        for s in symbols:
+            conn.execute("INSERT INTO tickers (symbol) VALUES (?)", (s,))
+        ids = {r[0]: r[1] for r in conn.execute("SELECT symbol, id FROM tickers")}
+        conn.executemany(
+            "INSERT INTO price_history (ticker_id, date, open, high, low, close, volume, adj_close) "
+            "VALUES (?, ?, ?, ?, ?, ?, 100, ?)",
+            [
+                (ids[s], str(days[t]), raw[t, j], raw[t, j], raw[t, j], raw[t, j], adj[t, j])
+                for t in range(n)
+                for j, s in enumerate(symbols)
+            ],
+        )
+        for name in ("alpha", "beta"):
+            conn.execute("INSERT INTO strategies (name) VALUES (?)", (name,))
+        sids = {r[0]: r[1] for r in conn.execute("SELECT name, id FROM strategies")}
+        trades = []
+        for k in range(40):
+            j = int(rng.integers(0, 3))
+            i0 = int(rng.integers(0, n - 1))
+            i1 = int(rng.integers(i0, n))
+            is_open = rng.random() < 0.2
+            side = "long" if rng.random() < 0.6 else "short"
+            units = raw if (j == 2 and rng.random() < 0.5) else adj  # quoted raw or adjusted
+            entry = units[i0, j] * (1 + rng.normal(0, 0.002))
+            exit_ = None if is_open else units[i1, j] * (1 + rng.normal(0, 0.002))
+            strat = "alpha" if k % 3 else "beta"
+            cur = conn.execute(
+                "INSERT INTO predictions (date, strategy_id, ticker_id, position, status) VALUES (?, ?, ?, ?, ?)",
+                (str(days[i0]), sids[strat], ids[symbols[j]], side.upper(), "open"),
+            )
+            trades.append(
+                (
+                    cur.lastrowid,
+                    ids[symbols[j]],
+                    side,
+                    str(days[i0]),
+                    entry,
+                    float(rng.integers(1, 50)),
+                    None if is_open else str(days[i1]),
+                    exit_,
+                    "OPEN" if is_open else "CLOSED",
+                    float(rng.uniform(0, 3)),
+                )
+            )
+        conn.executemany(
+            "INSERT INTO trades (prediction_id, ticker_id, side, entry_date, entry_price, shares, exit_date, "
+            "exit_price, status, fees) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            trades,
+        )
+    return days, symbols, raw, adj
+
+
+def _slow_equity(db, days, raw, adj, symbols) -> dict[str, np.ndarray]:
+    """Day by day, trade by trade: realized P&L of closed trades + open trades marked at the close."""
+    sym_col = {s: j for j, s in enumerate(symbols)}
+    rows = db.query(
+        "SELECT s.name, tk.symbol, t.side, t.entry_date, t.entry_price, t.shares, t.exit_date, t.exit_price, t.fees "
+        "FROM trades t JOIN predictions p ON p.id = t.prediction_id JOIN strategies s ON s.id = p.strategy_id "
+        "JOIN tickers tk ON tk.id = t.ticker_id"
+    )
+    out: dict[str, np.ndarray] = {}
+    day_s = [str(d) for d in days]
+    for name in sorted({r[0] for r in rows}):
+        eq = np.zeros(len(days))
+        for t, day in enumerate(day_s):
+            total = 0.0
+            for r in rows:
+                if r[0] != name or r[3] > day:
+                    continue
+                j = sym_col[r[1]]
+                i0 = day_s.index(r[3])
+                sign = 1.0 if r[2] == "long" else -1.0
+                # the trade's own units: raw when its entry is nearer the raw close of its entry day
+                in_raw = abs(r[4] - raw[i0, j]) <= abs(r[4] - adj[i0, j])
+                scale = raw[i0, j] / adj[i0, j] if in_raw else 1.0
+                if r[6] is not None and r[6] <= day:
+                    total += sign * (r[7] - r[4]) * r[5] - r[8]
+                else:
+                    total += sign * (adj[t, j] * scale - r[4]) * r[5] - r[8]
+            eq[t] = CAPITAL + total
+        out[name] = eq
+    return out
+
+
+def test_equity_equals_slow_loop(empty_db, rng) -> None:
+    days, symbols, raw, adj = _build(empty_db, rng)
+    frame = strategy_equity(empty_db, capital=CAPITAL)
+    slow = _slow_equity(empty_db, days, raw, adj, symbols)
+    assert sorted(set(frame["strategy"])) == sorted(slow)
+    for name, eq in slow.items():
+        part = frame.filter(frame["strategy"] == name)
+        first = int(np.searchsorted(days, part["date"].to_numpy()[0].astype("datetime64[D]")))
+        got = part["equity"].to_numpy()
+        np.testing.assert_allclose(got, eq[first:], rtol=1e-12, atol=1e-7)
+        prev = np.concatenate([[CAPITAL], eq[first:-1]])
+        np.testing.assert_allclose(
+            part["returns"].to_numpy(), (eq[first:] - prev) / prev, rtol=1e-9, atol=1e-15
+        )
+        np.testing.assert_allclose(
+            part["realized_pnl"].to_numpy() + part["unrealized_pnl"].to_numpy(),
+            eq[first:] - CAPITAL,
+            atol=1e-7,
+        )
+
+
+def test_report_uses_the_kernels_on_the_equity(empty_db, rng) -> None:
+    from quantdb.kernels.drawdown import max_drawdown
+    from quantdb.kernels.metrics import beta, sharpe_ratio
+
+    _build(empty_db, rng)
+    report = performance_report(empty_db, period="daily", capital=CAPITAL)
+    frame = strategy_equity(empty_db, capital=CAPITAL)
+    bench = benchmark_returns(empty_db, "SPY")
+    assert report.benchmark == "SPY"
+    for name, m in report.strategies.items():
+        part = frame.filter(frame["strategy"] == name).join(
+            bench.rename({"returns": "b"}), on="date", how="left"
+        )
+        r = part["returns"].to_numpy()
+        b = part["b"].fill_null(np.nan).to_numpy()
+        assert m["sharpe"] == pytest.approx(float(sharpe_ratio(r)), rel=1e-12)
+        assert m["max_drawdown"] == pytest.approx(float(max_drawdown(r)), rel=1e-12)
+        assert m["beta"] == pytest.approx(float(beta(r, b)), rel=1e-12)
+        assert m["total_return"] == pytest.approx(
+            frame.filter(frame["strategy"] == name)["equity"][-1] / CAPITAL - 1, rel=1e-9
+        )
+        assert m["excess_return"] == pytest.approx(m["total_return"] - m["benchmark_return"])
+    weekly = performance_report(empty_db, period="weekly", capital=CAPITAL)
+    for name in report.strategies:  # compounding into weeks keeps the total return
+        assert weekly.strategies[name]["total_return"] == pytest.approx(
+            report.strategies[name]["total_return"], rel=1e-9
+        )
+        assert weekly.strategies[name]["periods"] < report.strategies[name]["periods"]
