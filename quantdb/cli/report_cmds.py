@@ -1,0 +1,91 @@
+"""`quantdb report tearsheet|dashboard|excel|pdf OUT` and `quantdb serve`.
+
+A thin shell over ``quantdb.services.reports`` and ``quantdb.web``: every heavy import
+(QuantStats, plotly, openpyxl, matplotlib, Starlette) happens inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from quantdb.cli.common import DEFAULT_DB, DbPath, JsonFlag, emit_json, handle_errors
+
+report_app = typer.Typer(help="Reports: QuantStats tearsheet, HTML dashboard, Excel and PDF.", no_args_is_help=True)
+
+OutPath = Annotated[Path, typer.Argument(help="File to write.", dir_okay=False)]
+
+
+def _done(path: Path, json_out: bool) -> None:
+    if json_out:
+        emit_json({"path": str(path.resolve())})
+    else:
+        typer.echo(str(path))
+
+
+def _open(db: Path):  # type: ignore[no-untyped-def]
+    from quantdb.cli.app import open_database
+
+    return open_database(db, write=False)
+
+
+@report_app.command("tearsheet")
+@handle_errors
+def tearsheet(
+    out: OutPath,
+    strategy: Annotated[str | None, typer.Option("--strategy", help="A live strategy's name.")] = None,
+    backtest: Annotated[int | None, typer.Option("--backtest", help="A stored backtest's id.")] = None,
+    db: DbPath = DEFAULT_DB,
+    json_out: JsonFlag = False,
+) -> None:
+    """QuantStats HTML tearsheet, offline, SPY from the database as benchmark.  Example: quantdb report tearsheet out.html --strategy momentum"""
+    from quantdb.services.reports.tearsheet import write_tearsheet
+
+    _done(write_tearsheet(_open(db), out, strategy=strategy, backtest_id=backtest), json_out)
+
+
+@report_app.command("dashboard")
+@handle_errors
+def dashboard(out: OutPath, db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:
+    """One self-contained HTML dashboard (opens offline).  Example: quantdb report dashboard dash.html"""
+    from quantdb.services.reports.dashboard import write_dashboard
+
+    _done(write_dashboard(_open(db), out), json_out)
+
+
+@report_app.command("excel")
+@handle_errors
+def excel(out: OutPath, db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:
+    """Excel workbook: summary, strategies, trades, monthly returns, drawdowns, open positions."""
+    from quantdb.services.reports.excel import write_workbook
+
+    _done(write_workbook(_open(db), out), json_out)
+
+
+@report_app.command("pdf")
+@handle_errors
+def pdf(out: OutPath, db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:
+    """The report as a paginated PDF with its charts (matplotlib; no browser needed)."""
+    from quantdb.services.reports.pdf import write_pdf
+
+    _done(write_pdf(_open(db), out), json_out)
+
+
+def serve(
+    db: DbPath = DEFAULT_DB,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="127.0.0.1 or localhost only.")] = "127.0.0.1",
+) -> None:
+    """The read-only local web interface.  Example: quantdb serve --port 8765 --db quant.db"""
+    from quantdb.web.app import serve as run
+
+    typer.echo(f"quantdb: serving {db} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    run(db, host=host, port=port)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `report` and `serve` to the main application."""
+    app.add_typer(report_app, name="report")
+    app.command("serve")(handle_errors(serve))

@@ -1,0 +1,150 @@
+"""The Excel workbook (openpyxl): summary, strategies compared, trade log, monthly returns,
+drawdowns and open positions, with number formats, frozen headers and filters.
+
+No formula injection: every text cell is written with the string data type, so a legacy note
+beginning with ``=``, ``+``, ``-`` or ``@`` stays text in Excel and LibreOffice (openpyxl
+would otherwise store a string starting with ``=`` as a formula).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quantdb.services.reports.analysis import SUMMARY_METRICS, TRADE_METRICS
+from quantdb.services.reports.bundle import COLUMN_KINDS, ReportBundle, build_bundle
+from quantdb.storage.sqlite import Database
+
+NUMBER_FORMATS = {
+    "pct": "0.00%",
+    "money": "#,##0.00",
+    "int": "#,##0",
+    "ratio": "0.00",
+    "price": "#,##0.00",
+    "date": "yyyy-mm-dd",
+}
+
+
+def _cell_value(value: Any) -> Any:
+    """A Python value openpyxl can store: NaN / NaT -> empty, NumPy scalars -> Python."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.to_pydatetime().date()
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else pd.Timestamp(value).date()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NA:
+        return None
+    return value
+
+
+def write_sheet(
+    wb: Any,
+    title: str,
+    frame: pd.DataFrame,
+    *,
+    kinds: dict[str, str] | None = None,
+    index: bool = False,
+) -> Any:
+    """Add one sheet: bold header row frozen, an autofilter over the data, per-column formats.
+
+    Text cells are forced to the string type (``cell.data_type = "s"``), whatever their first
+    character, so nothing in the data can become a formula.
+    """
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    ws = wb.create_sheet(title=title[:31])
+    df = frame.reset_index() if index else frame
+    kinds = {**COLUMN_KINDS, **(kinds or {})}
+    columns = [str(c) for c in df.columns]
+    for j, name in enumerate(columns, start=1):
+        cell = ws.cell(row=1, column=j, value=name)
+        cell.data_type = "s"
+        cell.font = Font(bold=True)
+    for i, row in enumerate(df.itertuples(index=False, name=None), start=2):
+        for j, (name, raw) in enumerate(zip(columns, row, strict=True), start=1):
+            value = _cell_value(raw)
+            cell = ws.cell(row=i, column=j)
+            if isinstance(value, str):
+                cell.value = value
+                cell.data_type = "s"  # never a formula, even for "=..."
+            else:
+                cell.value = value
+                kind = kinds.get(name)
+                if isinstance(value, date | datetime):
+                    cell.number_format = NUMBER_FORMATS["date"]
+                elif kind in NUMBER_FORMATS and isinstance(value, int | float):
+                    cell.number_format = NUMBER_FORMATS[kind]
+    ws.freeze_panes = "A2"
+    if columns:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(df) + 1)}"
+        for j, name in enumerate(columns, start=1):
+            ws.column_dimensions[get_column_letter(j)].width = max(10, min(40, len(name) + 4))
+    return ws
+
+
+def _metric_frame(values: dict[str, dict[str, Any]], spec: Sequence[tuple[str, str, str]]) -> pd.DataFrame:
+    """metric label rows x series columns, values as numbers (formats set per row kind)."""
+    rows = []
+    for key, label, _ in spec:
+        rows.append([label, *[values[name].get(key) for name in values]])
+    return pd.DataFrame(rows, columns=["metric", *values.keys()])
+
+
+def _format_metric_rows(ws: Any, spec: Sequence[tuple[str, str, str]]) -> None:
+    for i, (_, _, kind) in enumerate(spec, start=2):
+        for cell in ws[i][1:]:
+            if isinstance(cell.value, int | float) and kind in NUMBER_FORMATS:
+                cell.number_format = NUMBER_FORMATS[kind]
+
+
+def render_workbook(b: ReportBundle, out: str | Path) -> Path:
+    """Write the workbook of a bundle to ``out`` (``.xlsx``)."""
+    from openpyxl import Workbook
+
+    out = Path(out)
+    wb = Workbook()
+    wb.remove(wb.active)
+    summary = {s.name: s.summary for s in b.series}
+    ws = write_sheet(wb, "Summary", _metric_frame(summary, SUMMARY_METRICS))
+    _format_metric_rows(ws, SUMMARY_METRICS)
+    stats = {s.name: s.trade_stats for s in b.series} | {"all live trades": b.trade_stats}
+    ws = write_sheet(wb, "Trade stats", _metric_frame(stats, TRADE_METRICS))
+    _format_metric_rows(ws, TRADE_METRICS)
+    write_sheet(wb, "Strategies", b.live)
+    if b.comparison is not None:
+        write_sheet(wb, "Correlation", b.comparison.correlation, index=True,
+                    kinds={c: "ratio" for c in b.comparison.correlation.columns})
+    write_sheet(wb, "Trades", b.trades)
+    monthly = [s.monthly.reset_index().assign(series=s.name) for s in b.series]
+    mframe = (
+        pd.concat(monthly, ignore_index=True)[["series", "year", *monthly[0].columns[1:-1]]]
+        if monthly else pd.DataFrame(columns=["series", "year"])
+    )
+    write_sheet(wb, "Monthly returns", mframe, kinds={c: "pct" for c in mframe.columns[2:]} | {"year": "auto"})
+    dd = [s.drawdowns.table.assign(series=s.name) for s in b.series]
+    dframe = (
+        pd.concat(dd, ignore_index=True)[["series", *dd[0].columns[:-1]]] if dd else pd.DataFrame(columns=["series"])
+    )
+    write_sheet(wb, "Drawdowns", dframe)
+    write_sheet(wb, "Open positions", b.open_positions)
+    write_sheet(wb, "Backtests", b.backtests)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(out)
+    return out
+
+
+def write_workbook(db: Database, out: str | Path, **bundle_options: Any) -> Path:
+    """Build the bundle and write the Excel report to ``out``."""
+    return render_workbook(build_bundle(db, **bundle_options), out)

@@ -1,0 +1,167 @@
+"""The PDF report: the bundle paginated with matplotlib's ``PdfPages`` (charts and tables).
+
+Only matplotlib's own PDF backend is used (no browser, nothing downloaded); fonts are
+matplotlib's bundled DejaVu Sans, so no font lookup fails. Figures are built with
+``matplotlib.figure.Figure`` (no pyplot state), so the report does not touch the caller's
+figures or backend. Text is embedded as TrueType (``pdf.fonttype = 42``) so it can be searched
+and extracted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quantdb.services.reports.analysis import SUMMARY_METRICS, TRADE_METRICS
+from quantdb.services.reports.bundle import COLUMN_KINDS, ReportBundle, build_bundle, fmt
+from quantdb.storage.sqlite import Database
+
+PAGE_SIZE = (11.69, 8.27)  # A4 landscape, inches
+ROWS_PER_PAGE = 28
+RC = {"font.family": "DejaVu Sans", "pdf.fonttype": 42, "font.size": 8, "axes.titlesize": 10}
+
+
+def _figure() -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=PAGE_SIZE)
+
+
+def _table_page(pdf: Any, title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """One page with a title and a table (rows already formatted as text).
+
+    The table is set as aligned monospaced lines (one text object a line, header ruled off):
+    matplotlib's ``Axes.table`` draws each cell separately and takes seconds a page.
+    """
+    fig = _figure()
+    fig.text(0.02, 0.95, title, fontsize=12, fontweight="bold", ha="left", va="top")
+    cells = [list(header), *[list(r) for r in rows]]
+    widths = [max(len(row[j]) for row in cells) for j in range(len(header))]
+    total = sum(widths) + 2 * len(widths)
+    size = max(5.0, min(8.0, 8.0 * 150 / max(total, 1)))
+    lines = [
+        "  ".join(v.ljust(w) if j == 0 else v.rjust(w) for j, (v, w) in enumerate(zip(row, widths, strict=True)))
+        for row in cells
+    ]
+    if len(lines) > 1:
+        lines.insert(1, "-" * len(lines[0]))
+    else:
+        lines.append("(none)")
+    step = 0.85 / (ROWS_PER_PAGE + 3)
+    for i, line in enumerate(lines):
+        fig.text(0.02, 0.89 - i * step, line, family="DejaVu Sans Mono", fontsize=size, ha="left", va="top")
+    pdf.savefig(fig)
+
+
+def _paged_table(pdf: Any, title: str, frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> None:
+    kinds = {**COLUMN_KINDS, **(kinds or {})}
+    header = [str(c) for c in frame.columns]
+    rows = [
+        [fmt(v, kinds.get(c, "auto"))[:24] for c, v in zip(header, r, strict=True)]
+        for r in frame.itertuples(index=False, name=None)
+    ]
+    pages = max(1, -(-len(rows) // ROWS_PER_PAGE))
+    for p in range(pages):
+        chunk = rows[p * ROWS_PER_PAGE : (p + 1) * ROWS_PER_PAGE]
+        suffix = f" (page {p + 1} of {pages})" if pages > 1 else ""
+        _table_page(pdf, title + suffix, header, chunk)
+
+
+def _metric_rows(values: dict[str, dict[str, Any]], spec: Sequence[tuple[str, str, str]]) -> list[list[str]]:
+    return [[label, *[fmt(v.get(key), kind) for v in values.values()]] for key, label, kind in spec]
+
+
+def _dates(index: pd.Index) -> np.ndarray:
+    return pd.DatetimeIndex(index).to_numpy()
+
+
+def _series_page(pdf: Any, s: Any, benchmark: str) -> None:
+    fig = _figure()
+    fig.suptitle(s.name, fontsize=12, fontweight="bold", x=0.02, ha="left")
+    ax1 = fig.add_subplot(2, 2, 1)
+    ax1.plot(_dates(s.equity.index), s.equity["strategy"], label="strategy")
+    ax1.plot(_dates(s.equity.index), s.equity["benchmark"], label=benchmark)
+    ax1.set_title(f"Equity vs {benchmark} (growth of 1)")
+    ax1.legend(loc="upper left")
+    ax2 = fig.add_subplot(2, 2, 2)
+    ax2.fill_between(_dates(s.drawdowns.underwater.index), s.drawdowns.underwater.to_numpy(), 0.0, color="tab:red",
+                     alpha=0.4)
+    ax2.set_title("Underwater (drawdown)")
+    ax3 = fig.add_subplot(2, 2, 3)
+    months = [c for c in s.monthly.columns if c != "Year"]
+    z = s.monthly[months].to_numpy(dtype=np.float64)
+    lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    ax3.imshow(np.ma.masked_invalid(z), cmap="RdYlGn", vmin=-lim, vmax=lim, aspect="auto")
+    ax3.set_xticks(range(len(months)), months)
+    ax3.set_yticks(range(len(s.monthly.index)), [str(y) for y in s.monthly.index])
+    for (i, j), v in np.ndenumerate(z):
+        if np.isfinite(v):
+            ax3.text(j, i, f"{v:.1%}", ha="center", va="center", fontsize=6)
+    ax3.set_title("Monthly returns")
+    ax4 = fig.add_subplot(2, 2, 4)
+    ax4.plot(_dates(s.rolling.index), s.rolling["rolling_sharpe"], label="rolling Sharpe")
+    ax4b = ax4.twinx()
+    ax4b.plot(_dates(s.rolling.index), s.rolling["rolling_beta"], color="tab:orange", label="rolling beta")
+    ax4.set_title(f"Rolling Sharpe and beta ({s.rolling.attrs['window']} days)")
+    fig.autofmt_xdate()
+    fig.subplots_adjust(left=0.06, right=0.94, top=0.9, bottom=0.1, hspace=0.35, wspace=0.25)
+    pdf.savefig(fig)
+
+
+def _comparison_page(pdf: Any, b: ReportBundle) -> None:
+    assert b.comparison is not None
+    fig = _figure()
+    fig.suptitle("Strategy comparison", fontsize=12, fontweight="bold", x=0.02, ha="left")
+    ax1 = fig.add_subplot(1, 2, 1)
+    for col in b.comparison.equity.columns:
+        ax1.plot(_dates(b.comparison.equity.index), b.comparison.equity[col], label=str(col))
+    ax1.legend(loc="upper left", fontsize=6)
+    ax1.set_title("Equity curves")
+    ax2 = fig.add_subplot(1, 2, 2)
+    c = b.comparison.correlation
+    ax2.imshow(c.to_numpy(dtype=np.float64), cmap="RdBu", vmin=-1, vmax=1)
+    ax2.set_xticks(range(len(c)), [str(x)[:18] for x in c.columns], rotation=30, ha="right")
+    ax2.set_yticks(range(len(c)), [str(x)[:18] for x in c.index])
+    for (i, j), v in np.ndenumerate(c.to_numpy(dtype=np.float64)):
+        ax2.text(j, i, fmt(v, "ratio"), ha="center", va="center")
+    ax2.set_title("Correlation of returns")
+    fig.autofmt_xdate()
+    fig.subplots_adjust(left=0.06, right=0.94, top=0.9, bottom=0.1, hspace=0.35, wspace=0.25)
+    pdf.savefig(fig)
+
+
+def render_pdf(b: ReportBundle, out: str | Path) -> Path:
+    """Write the PDF report of a bundle to ``out``."""
+    import matplotlib
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with matplotlib.rc_context(RC), PdfPages(out, metadata={"Title": "quantdb report", "Creator": "quantdb",
+                                                            "CreationDate": None}) as pdf:
+        summary = {s.name: s.summary for s in b.series}
+        _table_page(pdf, f"quantdb report: summary (prices up to {b.as_of or 'n/a'})",
+                    ["metric", *summary], _metric_rows(summary, SUMMARY_METRICS))
+        stats = {s.name: s.trade_stats for s in b.series} | {"all live trades": b.trade_stats}
+        _table_page(pdf, "Trade statistics", ["metric", *stats], _metric_rows(stats, TRADE_METRICS))
+        _paged_table(pdf, "Live performance by strategy", b.live)
+        _paged_table(pdf, "Open positions", b.open_positions)
+        if b.comparison is not None and len(b.series) > 1:
+            _comparison_page(pdf, b)
+        for s in b.series:
+            _series_page(pdf, s, b.benchmark)
+            _paged_table(pdf, f"{s.name}: top drawdowns", s.drawdowns.table)
+            _paged_table(pdf, f"{s.name}: monthly returns", s.monthly.reset_index(),
+                         {c: "pct" for c in s.monthly.columns} | {"year": "auto"})
+        _paged_table(pdf, "Latest backtests", b.backtests.drop(columns=["params"]))
+        _paged_table(pdf, "Trade log", b.trades.drop(columns=["legacy_id", "exit_reason"]))
+    return out
+
+
+def write_pdf(db: Database, out: str | Path, **bundle_options: Any) -> Path:
+    """Build the bundle and write the PDF report to ``out``."""
+    return render_pdf(build_bundle(db, **bundle_options), out)
