@@ -1,0 +1,146 @@
+"""`quantdb backtest NAME ...`: one backtest from the database or a CSV, stored and printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from quantdb.cli.common import JsonFlag, emit_json, handle_errors, print_table
+
+Fill = typer.Option("--fill", help="next-open: fill at the next bar's open; close: at the signal bar's close.")
+
+
+def settings_from_options(
+    *,
+    n_tickers: int,
+    cash: float,
+    commission: float,
+    commission_per_share: float = 0.0,
+    commission_fixed: float = 0.0,
+    commission_min: float = 0.0,
+    slippage_bps: float = 0.0,
+    sizing: str | None = None,
+    fractional: bool = False,
+    fill: str = "next-open",
+    direction: str = "long",
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
+    trailing_stop: float | None = None,
+    max_hold: int | None = None,
+    max_positions: int | None = None,
+    max_weight: float | None = None,
+    order: str = "market",
+    offset: float = 0.0,
+    tif: int = 1,
+    borrow_rate: float = 0.0,
+) -> Any:
+    """`SimSettings` from the command-line options shared by backtest, sweep and walk-forward."""
+    from quantdb.services.backtest import default_settings, parse_sizing
+
+    overrides: dict[str, Any] = {
+        "cash": cash, "commission": commission, "commission_per_share": commission_per_share,
+        "commission_fixed": commission_fixed, "commission_min": commission_min,
+        "slippage_bps": slippage_bps, "fractional": fractional, "fill": fill, "direction": direction,
+        "stop_loss": stop_loss, "take_profit": take_profit, "trailing_stop": trailing_stop,
+        "max_hold_bars": max_hold, "max_positions": max_positions, "max_weight": max_weight,
+        "order_type": order, "entry_offset": offset, "order_tif_bars": tif, "borrow_rate": borrow_rate,
+    }
+    if sizing:
+        kind, value = parse_sizing(sizing)
+        overrides["sizing"] = kind
+        overrides["sizing_value"] = value
+    return default_settings(n_tickers, **overrides)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `backtest` command to ``app``."""
+
+    @app.command("backtest")
+    @handle_errors
+    def backtest(
+        name: Annotated[str, typer.Argument(help="Strategy: sma-cross, momentum, mean-reversion, volume-breakout, rsi, bollinger.")],
+        tickers: Annotated[list[str] | None, typer.Option("--tickers", help="Tickers (repeat or comma-separate).")] = None,
+        universe: Annotated[str | None, typer.Option(help="all, sector:NAME, leaders:N (top N by dollar volume, known the day before), list:A,B.")] = None,
+        start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
+        end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
+        param: Annotated[list[str] | None, typer.Option("--param", help="Strategy parameter name=value (repeat).")] = None,
+        cash: Annotated[float, typer.Option(help="Starting cash.")] = 10_000.0,
+        commission: Annotated[float, typer.Option(help="Commission as a fraction of each fill's value (entry and exit).")] = 0.0,
+        commission_per_share: Annotated[float, typer.Option(help="Commission per share.")] = 0.0,
+        commission_fixed: Annotated[float, typer.Option(help="Fixed commission per order.")] = 0.0,
+        commission_min: Annotated[float, typer.Option(help="Minimum commission per order.")] = 0.0,
+        slippage_bps: Annotated[float, typer.Option("--slippage-bps", help="Slippage in basis points of the price.")] = 0.0,
+        sizing: Annotated[str | None, typer.Option(help="KIND:VALUE: shares:N, cash:X, equity:F, risk:F, kelly:F.")] = None,
+        fractional: Annotated[bool, typer.Option("--fractional", help="Allow fractional shares.")] = False,
+        fill: Annotated[str, Fill] = "next-open",
+        direction: Annotated[str, typer.Option(help="long, short or both.")] = "long",
+        stop_loss: Annotated[float | None, typer.Option(help="Stop loss, fraction of the entry price.")] = None,
+        take_profit: Annotated[float | None, typer.Option(help="Take profit, fraction of the entry price.")] = None,
+        trailing_stop: Annotated[float | None, typer.Option(help="Trailing stop, fraction of the best price.")] = None,
+        max_hold: Annotated[int | None, typer.Option(help="Maximum holding time in bars.")] = None,
+        max_positions: Annotated[int | None, typer.Option(help="Maximum open positions (portfolio).")] = None,
+        max_weight: Annotated[float | None, typer.Option(help="Maximum weight of one position (fraction of equity).")] = None,
+        order: Annotated[str, typer.Option(help="Entry order type: market, limit or stop.")] = "market",
+        offset: Annotated[float, typer.Option(help="Limit/stop entry distance from the signal close (fraction).")] = 0.0,
+        tif: Annotated[int, typer.Option(help="Time in force of limit/stop entries, in bars.")] = 1,
+        borrow_rate: Annotated[float, typer.Option(help="Annual short borrow rate.")] = 0.0,
+        prices: Annotated[Path | None, typer.Option("--prices", help="Yahoo-style CSV to backtest instead of the database.", exists=True, dir_okay=False)] = None,
+        tearsheet: Annotated[Path | None, typer.Option("--tearsheet", help="Also write a QuantStats tearsheet here.")] = None,
+        db: Annotated[Path | None, typer.Option("--db", envvar="QUANTDB_DB", help="SQLite database file (default quant.db; with --prices, results are stored only when given).", dir_okay=False)] = None,
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Run one backtest and store it in backtest_results.
+
+        Example: quantdb backtest sma-cross --prices goog.csv --param fast=10 --param slow=20
+        --cash 10000 --commission 0.002 --fill next-open --sizing equity:1 --json
+        """
+        from quantdb.cli.app import open_database
+        from quantdb.services.backtest import parse_params, run_backtest
+
+        database = None
+        if db is not None or prices is None:
+            database = open_database(db or Path("quant.db"))
+        names = [t for item in (tickers or []) for t in item.split(",") if t.strip()] or None
+        n_tickers = 1 if prices is not None else (len(names) if names else 2)
+        settings = settings_from_options(
+            n_tickers=n_tickers, cash=cash, commission=commission, commission_per_share=commission_per_share,
+            commission_fixed=commission_fixed, commission_min=commission_min, slippage_bps=slippage_bps,
+            sizing=sizing, fractional=fractional, fill=fill, direction=direction, stop_loss=stop_loss,
+            take_profit=take_profit, trailing_stop=trailing_stop, max_hold=max_hold, max_positions=max_positions,
+            max_weight=max_weight, order=order, offset=offset, tif=tif, borrow_rate=borrow_rate,
+        )
+        result = run_backtest(
+            name, db=database, prices_file=prices, tickers=names, universe=universe, start=start, end=end,
+            params=parse_params(param or []), settings=settings, store=database is not None,
+        )
+        if tearsheet is not None:
+            bench = None
+            if database is not None and prices is None:
+                from quantdb.services.reports.data import benchmark_series
+
+                bench = benchmark_series(database)
+            result.tearsheet(tearsheet, benchmark=bench)
+        trades = result.trades()
+        doc = {
+            "backtest_id": result.backtest_id,
+            "strategy": result.strategy,
+            "params": result.params,
+            "stats": result.stats(),
+            "trades": [
+                {**row, "entry_date": str(row["entry_date"]), "exit_date": str(row["exit_date"])}
+                for row in trades.iter_rows(named=True)
+            ],
+        }
+        if json_out:
+            emit_json(doc)
+            return
+        s = result.stats()
+        keys = ["final_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "n_trades",
+                "win_rate", "profit_factor", "ambiguous_exits"]
+        print_table(
+            f"{name} {result.params} (backtest {result.backtest_id})",
+            ["name", "value"],
+            [[k, s.get(k)] for k in keys],
+        )
