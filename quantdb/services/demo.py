@@ -1,0 +1,217 @@
+"""`quantdb demo`: the whole product on its embedded synthetic market, in one command.
+
+Steps: generate the market (12 years x 500 tickers + SPY by default) and a legacy folder with
+all of FORMAT.md's mess; migrate it (backup, one batch, quarantine, counts that balance) and
+verify it; compute volume leaders; run live tracking; backtest every built-in strategy; sweep
+the SMA cross; walk forward; Monte Carlo the best backtest; the risk report; then the
+tearsheet, the dashboard, the Excel and PDF files, and an index page that links them all. It
+runs offline and can be re-run: the migration is idempotent and results accumulate.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from quantdb.storage.migrations import apply_migrations
+from quantdb.storage.sqlite import Database
+
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    """How big the generated demo is."""
+
+    tickers: int
+    years: int
+    predictions: int
+    trades: int
+    sweep_tickers: int
+    wf_tickers: int
+    mc_paths: int
+
+
+FULL = DemoSize(tickers=500, years=12, predictions=5000, trades=3000, sweep_tickers=100, wf_tickers=20, mc_paths=10_000)
+SMALL = DemoSize(tickers=60, years=4, predictions=1500, trades=900, sweep_tickers=20, wf_tickers=8, mc_paths=2000)
+
+
+@dataclass
+class DemoReport:
+    """What the demo did and where its outputs are."""
+
+    db: str
+    out: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_demo(
+    db_path: str | Path,
+    out_dir: str | Path,
+    *,
+    small: bool = False,
+    seed: int = 42,
+    step: Step | None = None,
+) -> DemoReport:
+    """Build the demo database and every report into ``out_dir``; ``step(name)`` is told each step."""
+    from quantdb.datasets import generate_market, write_legacy_folder
+
+    size = SMALL if small else FULL
+    out = Path(out_dir).absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    db = Database(db_path)
+    db.require_healthy()
+    apply_migrations(db)
+    report = DemoReport(db=str(db.path), out=str(out))
+    announce = step or (lambda _name: None)
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        report.seconds[name] = round(now - clock, 2)
+        clock = now
+
+    announce(f"generating {size.tickers} tickers x {size.years} years + SPY and the legacy files")
+    market = generate_market(size.tickers, size.years, seed=seed)
+    legacy = out / "legacy"
+    manifest = write_legacy_folder(
+        market, legacy, seed=7, n_predictions=size.predictions, n_trades=size.trades, mess=True,
+        damage=True, overwrite=True,
+    )
+    report.outputs["legacy folder"] = str(legacy)
+    report.summary["legacy_records"] = manifest.records
+    lap("generate")
+
+    announce("migrating the legacy folder (backup, one batch, quarantine)")
+    from quantdb.services.migrate import migrate_folder
+    from quantdb.services.verify import verify_folder
+
+    migration = migrate_folder(db, legacy, backup_dir=out / "backups")
+    (out / "migration.json").write_text(json.dumps(_plain(migration), indent=2))
+    report.outputs["migration report"] = str(out / "migration.json")
+    report.summary["migration_totals"] = _plain(migration.totals)
+    verified = verify_folder(db, legacy)
+    report.summary["verify_ok"] = bool(verified.ok)
+    lap("migrate")
+
+    announce("volume leaders and live tracking")
+    from quantdb.services.leaders import compute_leaders
+    from quantdb.services.tracking import track_update
+
+    compute_leaders(db, top=20)
+    track = track_update(db)
+    report.summary["tracking"] = {k: v for k, v in _plain(track).items() if not isinstance(v, list | dict)}
+    lap("track")
+
+    announce("backtesting every built-in strategy")
+    from quantdb.services.backtest import run_backtest
+    from quantdb.strategies import STRATEGIES
+
+    backtests: dict[str, dict[str, Any]] = {}
+    best_id, best_sharpe = None, float("-inf")
+    for name in sorted(STRATEGIES):
+        res = run_backtest(name, db=db)
+        s = res.stats()
+        backtests[name] = {k: s.get(k) for k in ("backtest_id", "total_return", "sharpe", "max_drawdown", "n_trades")}
+        backtests[name]["backtest_id"] = res.backtest_id
+        sharpe = s.get("sharpe")
+        if sharpe is not None and sharpe == sharpe and sharpe > best_sharpe:
+            best_id, best_sharpe = res.backtest_id, sharpe
+    report.summary["backtests"] = backtests
+    lap("backtest")
+
+    announce("parameter sweep of sma-cross")
+    from quantdb.services.sweep import heatmap, run_sweep
+
+    tickers = [t for t in sorted(market.tickers) if t != "SPY"][: size.sweep_tickers]
+    sweep = run_sweep(
+        db, "sma-cross", grid_specs=["fast=5:50:5", "slow=20:200:20"], constraints=["fast<slow"],
+        tickers=tickers, out_dir=out / "sweeps",
+    )
+    report.outputs["sweep results"] = str(sweep.results)
+    try:
+        png = heatmap(sweep.results, "fast", "slow", out / "sweep_heatmap.png")
+        report.outputs["sweep heatmap"] = str(png)
+    except TypeError:
+        pass
+    report.summary["sweep"] = {"run_id": sweep.run_id, "combos": sweep.combos}
+    lap("sweep")
+
+    announce("walk-forward analysis")
+    from quantdb.services.walkforward import run_walkforward
+
+    wf = run_walkforward(
+        db, "sma-cross", grid_specs=["fast=5:40:5", "slow=20:120:20"], constraints=["fast<slow"],
+        tickers=tickers[: size.wf_tickers], train=504, test=126,
+    )
+    (out / "walkforward.json").write_text(json.dumps(_plain(wf), indent=2, default=str))
+    report.outputs["walk-forward"] = str(out / "walkforward.json")
+    lap("walkforward")
+
+    announce("Monte Carlo and the risk report")
+    from quantdb.services.montecarlo import load_source, run_montecarlo
+    from quantdb.services.risk import risk_report
+
+    if best_id is not None:
+        mc = run_montecarlo(load_source(db, backtest=best_id), paths=size.mc_paths, method="block", seed=seed)
+        (out / "montecarlo.json").write_text(json.dumps(_plain(mc), indent=2, default=str))
+        report.outputs["monte carlo"] = str(out / "montecarlo.json")
+    risk = risk_report(db)
+    (out / "risk.json").write_text(json.dumps(_plain(risk), indent=2, default=str))
+    report.outputs["risk report"] = str(out / "risk.json")
+    lap("risk")
+
+    announce("reports: tearsheet, dashboard, Excel, PDF")
+    from quantdb.services.reports.dashboard import write_dashboard
+    from quantdb.services.reports.excel import write_workbook
+    from quantdb.services.reports.pdf import write_pdf
+    from quantdb.services.reports.tearsheet import write_tearsheet
+
+    if best_id is not None:
+        report.outputs["tearsheet"] = str(write_tearsheet(db, out / "tearsheet.html", backtest_id=best_id))
+    report.outputs["dashboard"] = str(write_dashboard(db, out / "dashboard.html"))
+    report.outputs["excel"] = str(write_workbook(db, out / "report.xlsx"))
+    report.outputs["pdf"] = str(write_pdf(db, out / "report.pdf"))
+    lap("reports")
+
+    index = out / "index.html"
+    index.write_text(_index_html(report), encoding="utf-8")
+    report.outputs = {"index": str(index), **report.outputs}
+    db.close()
+    return report
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses and NumPy values to JSON-ready Python (NaN -> None)."""
+    from quantdb.cli.common import to_jsonable
+
+    return to_jsonable(value)
+
+
+def _index_html(report: DemoReport) -> str:
+    rows = "".join(
+        f"<li><a href='{html.escape(Path(p).name if Path(p).parent == Path(report.out) else str(Path(p).relative_to(report.out)) if str(p).startswith(report.out) else p)}'>"
+        f"{html.escape(name)}</a></li>"
+        for name, p in report.outputs.items()
+        if name != "index"
+    )
+    summary = html.escape(json.dumps(report.summary, indent=2, default=str))
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>quantdb demo</title></head><body>"
+        f"<h1>quantdb demo</h1><p>database: {html.escape(report.db)}</p><ul>{rows}</ul>"
+        f"<h2>summary</h2><pre>{summary}</pre></body></html>"
+    )
+
+
+def clean_output(out_dir: str | Path) -> None:
+    """Remove a previous demo output folder (the database is kept)."""
+    shutil.rmtree(out_dir, ignore_errors=True)
