@@ -118,7 +118,7 @@ def validate_prices(frame: pl.DataFrame, path: Path) -> None:
     if bad.any():
         i = int(bad.arg_max())  # type: ignore[arg-type]
         raise InputError(path, int(row_col[i]), "high", f"high {frame['high'][i]} is below low {frame['low'][i]}")
-    dup = frame.select(pl.struct("ticker", "date").is_duplicated()).to_series()
+    dup = ~frame.select(pl.struct("ticker", "date").is_first_distinct()).to_series()  # the repeat
     if dup.any():
         i = int(dup.arg_max())  # type: ignore[arg-type]
         raise InputError(path, int(row_col[i]), "date", f"date {frame['date'][i]} appears twice")
@@ -176,10 +176,10 @@ def insert_prices(
             )
             .sort("ticker_id", "date")
         )
-        changes_before = conn.total_changes
         statement = Q["upsert_price"] if before else Q["insert_price"]
-        conn.executemany(statement, rows.iter_rows())
-        written = conn.total_changes - changes_before
+        # rowcount sums the rows each execution changed itself; total_changes would also count
+        # the trigger's table_versions bump on every update, reporting each update twice.
+        written = conn.executemany(statement, rows.iter_rows()).rowcount
         after = conn.execute("SELECT count(*) FROM price_history").fetchone()[0]
         inserted = after - before
         totals = {

@@ -9,10 +9,12 @@ or half-copied source never overwrites good data.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
 from quantdb.errors import DatabaseDamaged, NotFound
+from quantdb.storage.mirror import mirror_root
 from quantdb.storage.sqlite import SQLITE_HEADER, Database
 
 
@@ -75,11 +77,19 @@ def restore_database(db: Database, src: str | os.PathLike[str]) -> Path:
         tmp.unlink(missing_ok=True)
         msg = f"{src_path}: the restored copy failed integrity_check ({problems[0]})"
         raise DatabaseDamaged(msg)
-    # Hold the writer lock so no writer in another process is mid-transaction.
-    with db.atomic():
-        pass
-    for suffix in ("-wal", "-shm"):
-        Path(str(db.path) + suffix).unlink(missing_ok=True)
-    os.replace(tmp, db.path)
+    # Hold the writer lock file during the swap so no quantdb writer in another process is
+    # mid-transaction (this object's own connections are closed first: a WAL connection left
+    # open would checkpoint into the replaced file and unlink the new -wal when it closes).
     db.close()
+    db._acquire_file_lock()
+    try:
+        for suffix in ("-wal", "-shm"):
+            Path(str(db.path) + suffix).unlink(missing_ok=True)
+        os.replace(tmp, db.path)
+        # The columnar mirror describes the replaced content. Its watermark (max id, change
+        # counter, ticker count) can come back after the restore with different rows (ids
+        # restart from the backup's), so it must go: the next panel rebuilds it.
+        shutil.rmtree(mirror_root(db), ignore_errors=True)
+    finally:
+        db._release_file_lock()
     return db.path

@@ -84,6 +84,7 @@ class Database:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._writer: sqlite3.Connection | None = None
         self._depth = 0
+        self._aborted = False  # SQLite rolled back the open transaction under a savepoint
         self._lock_fd: int | None = None
         self._thread_lock = threading.RLock()
         self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue(maxsize=pool_size)
@@ -201,12 +202,25 @@ class Database:
                 self._depth += 1
                 try:
                     yield conn
-                except BaseException:
-                    conn.execute(f"ROLLBACK TO {name}")
-                    conn.execute(f"RELEASE {name}")
+                except BaseException as exc:
+                    if self._aborted:
+                        pass  # the savepoints are gone with the transaction SQLite rolled back
+                    elif conn.in_transaction:
+                        conn.execute(f"ROLLBACK TO {name}")
+                        conn.execute(f"RELEASE {name}")
+                    else:
+                        # SQLite rolled the whole transaction back (disk full, I/O error). Open a
+                        # new one so that the outer block's later statements cannot autocommit,
+                        # and make the outermost exit roll it back: all or nothing.
+                        conn.execute("BEGIN IMMEDIATE")
+                        self._aborted = True
+                    if isinstance(exc, sqlite3.DatabaseError):
+                        # One error tree at every depth, not only at the outermost level.
+                        raise _translate(exc, self.path) from exc
                     raise
                 else:
-                    conn.execute(f"RELEASE {name}")
+                    if not self._aborted:
+                        conn.execute(f"RELEASE {name}")
                 finally:
                     self._depth -= 1
                 return
@@ -221,6 +235,12 @@ class Database:
                 self._depth = 1
                 try:
                     yield conn
+                    if self._aborted:
+                        msg = (
+                            f"{self.path}: an inner block failed and SQLite rolled back the whole "
+                            "transaction; nothing was written"
+                        )
+                        raise DatabaseError(msg)
                     if not foreign_keys:
                         bad = conn.execute("PRAGMA foreign_key_check").fetchall()
                         if bad:
@@ -237,6 +257,7 @@ class Database:
                     raise
                 finally:
                     self._depth = 0
+                    self._aborted = False
                     if not foreign_keys:
                         conn.execute("PRAGMA foreign_keys = ON")
             finally:
