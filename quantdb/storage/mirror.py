@@ -75,37 +75,57 @@ def _current(root: Path) -> MirrorVersion | None:
     )
 
 
-def build_mirror(db: Database) -> MirrorVersion:
-    """Rebuild the mirror from SQLite now and make it current."""
+def _scatter(
+    rows: list[tuple[object, ...]],
+    symbols: dict[int, str],
+    base: MirrorVersion | None,
+) -> tuple[np.ndarray, list[str], dict[str, FloatArray]]:
+    """Place bars into dates x tickers matrices, on top of ``base`` (for an append) or empty."""
+    data = np.array(rows, dtype=np.float64).reshape(-1, 2 + len(FIELDS))  # None -> nan
+    row_tickers = np.array([symbols[int(i)] for i in data[:, 0]], dtype=object) if len(data) else np.array([], dtype=object)
+    row_days = data[:, 1].astype("int64").astype("datetime64[D]")
+    old_dates = base.dates if base is not None else np.array([], dtype="datetime64[D]")
+    old_tickers = list(base.tickers) if base is not None else []
+    dates = np.union1d(old_dates, row_days)
+    tickers = sorted(set(old_tickers) | set(row_tickers.tolist()))
+    t_index = {t: i for i, t in enumerate(tickers)}
+    t_idx = np.array([t_index[t] for t in row_tickers], dtype=np.intp)
+    d_idx = np.searchsorted(dates, row_days)
+    mats: dict[str, FloatArray] = {}
+    for k, name in enumerate(FIELDS, start=2):
+        mat = np.full((len(dates), len(tickers)), np.nan)
+        if base is not None and len(old_dates) and old_tickers:
+            rows_at = np.searchsorted(dates, old_dates)
+            cols_at = np.array([t_index[t] for t in old_tickers], dtype=np.intp)
+            mat[np.ix_(rows_at, cols_at)] = base.matrix(name)
+        mat[d_idx, t_idx] = data[:, k]
+        mats[name] = mat
+    return dates, tickers, mats
+
+
+def build_mirror(db: Database, *, base: MirrorVersion | None = None) -> MirrorVersion:
+    """Rebuild the mirror from SQLite now and make it current.
+
+    With ``base`` (a mirror whose rows are all still in SQLite unchanged: only inserts happened
+    since), only the rows after its newest id are read and added to it.
+    """
     root = mirror_root(db)
     root.mkdir(parents=True, exist_ok=True)
+    after_id = base.watermark[0] if base is not None else 0
     with db.reader() as conn:
         conn.execute("BEGIN")  # one snapshot for the watermark and the rows
         try:
             row = conn.execute(Q["price_watermark"]).fetchone()
             watermark = (int(row[0]), int(row[1] or 0), int(row[2]))
-            rows = conn.execute(Q["price_rows_for_mirror"]).fetchall()
+            symbols = dict(conn.execute(Q["ticker_symbols"]).fetchall())
+            rows = conn.execute(Q["price_rows_for_mirror"], {"after_id": after_id}).fetchall()
         finally:
             conn.execute("ROLLBACK")
+    dates, ticker_list, mats = _scatter(rows, symbols, base)
     folder = root / f"v-{uuid.uuid4().hex[:12]}"
     folder.mkdir()
-    if rows:
-        cols = list(zip(*rows, strict=True))
-        symbols = np.array(cols[0], dtype=object)
-        dates_text = np.array(cols[1], dtype="datetime64[D]")
-        tickers, t_idx = np.unique(symbols.astype(str), return_inverse=True)
-        dates, d_idx = np.unique(dates_text, return_inverse=True)
-        for k, name in enumerate(FIELDS, start=2):
-            values = np.array(cols[k], dtype=np.float64)  # None -> nan
-            mat = np.full((len(dates), len(tickers)), np.nan)
-            mat[d_idx, t_idx] = values
-            np.save(folder / f"{name}.npy", mat)
-        ticker_list = [str(t) for t in tickers]
-    else:
-        dates = np.array([], dtype="datetime64[D]")
-        ticker_list = []
-        for name in FIELDS:
-            np.save(folder / f"{name}.npy", np.empty((0, 0)))
+    for name in FIELDS:
+        np.save(folder / f"{name}.npy", mats[name])
     meta: dict[str, Any] = {
         "watermark": list(watermark),
         "dates": [str(d) for d in dates],
@@ -128,6 +148,12 @@ def _remove_old_versions(root: Path, *, keep: str) -> None:
 def current_mirror(db: Database) -> MirrorVersion:
     """The up-to-date mirror: the current version if its watermark matches, else a rebuild."""
     existing = _current(mirror_root(db))
-    if existing is not None and existing.watermark == read_watermark(db):
+    if existing is None:
+        return build_mirror(db)
+    now = read_watermark(db)
+    if existing.watermark == now:
         return existing
+    if now[1] == existing.watermark[1] and now[0] > existing.watermark[0]:
+        # Only inserts since (no update, delete or ticker rename moved the counter): append.
+        return build_mirror(db, base=existing)
     return build_mirror(db)

@@ -6,10 +6,16 @@ SELECT (SELECT coalesce(max(id), 0) FROM price_history) AS max_id,
        (SELECT count(*) FROM tickers) AS n_tickers;
 
 -- name: price_rows_for_mirror
--- Every bar with its symbol, in (ticker, date) order, for the columnar mirror.
-SELECT t.symbol, p.date, p.open, p.high, p.low, p.close, p.adj_close, p.volume
-FROM price_history AS p JOIN tickers AS t ON t.id = p.ticker_id
-ORDER BY p.date, t.symbol;
+-- Every bar after a given id (0 = all), as numbers only: ticker id, days since 1970-01-01, fields.
+-- No join and no ORDER BY: the mirror scatters rows into place itself.
+SELECT ticker_id, CAST(julianday(date) - 2440587.5 AS INTEGER) AS day,
+       open, high, low, close, adj_close, volume
+FROM price_history
+WHERE id > :after_id;
+
+-- name: ticker_symbols
+-- id -> symbol of every ticker.
+SELECT id, symbol FROM tickers;
 
 -- name: ohlcv_long
 -- Long-format OHLCV for some tickers over a date range (both ends included).

@@ -216,3 +216,23 @@ def test_empty_database_gives_an_empty_panel(tmp_path: Path) -> None:
         panel = qdb.close_panel()
         assert panel.shape == (0, 0)
         assert panel.values.dtype == np.float64
+
+
+def test_appended_bars_extend_the_mirror_incrementally(q: QuantDB, make_prices: Any) -> None:
+    """Inserts only (new days, a new ticker): the mirror reads just the new rows, and the
+    result equals a full rebuild and the SQLite pivot."""
+    from quantdb.storage.mirror import build_mirror, current_mirror
+
+    q.close_panel()  # a current mirror
+    before = current_mirror(q.db)
+    more = make_prices(7, 60).filter(pl.col("date") > max(str(d) for d in before.dates))
+    insert_prices(q.db, more, source="append")  # later days for T0000..T0005 and a new T0006
+    appended = current_mirror(q.db)
+    assert appended.watermark[0] > before.watermark[0]
+    assert len(appended.dates) > len(before.dates) and "T0006" in appended.tickers
+    for field in FIELDS:
+        assert_panel_matches(q, field=field)
+    kept = {field: np.array(appended.matrix(field)) for field in FIELDS}
+    full = build_mirror(q.db)  # replaces (and deletes) the appended version
+    for field in FIELDS:
+        np.testing.assert_array_equal(kept[field], np.asarray(full.matrix(field)))
