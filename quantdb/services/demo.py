@@ -171,16 +171,19 @@ def run_demo(
     lap("risk")
 
     announce("reports: tearsheet, dashboard, Excel, PDF")
-    from quantdb.services.reports.dashboard import write_dashboard
-    from quantdb.services.reports.excel import write_workbook
-    from quantdb.services.reports.pdf import write_pdf
+    from quantdb.services.reports.bundle import build_bundle
+    from quantdb.services.reports.dashboard import render_dashboard
+    from quantdb.services.reports.excel import render_workbook
+    from quantdb.services.reports.pdf import render_pdf
     from quantdb.services.reports.tearsheet import write_tearsheet
 
     if best_id is not None:
         report.outputs["tearsheet"] = str(write_tearsheet(db, out / "tearsheet.html", backtest_id=best_id))
-    report.outputs["dashboard"] = str(write_dashboard(db, out / "dashboard.html"))
-    report.outputs["excel"] = str(write_workbook(db, out / "report.xlsx"))
-    report.outputs["pdf"] = str(write_pdf(db, out / "report.pdf"))
+    bundle = build_bundle(db)  # computed once: every format shows the same numbers
+    (out / "dashboard.html").write_text(render_dashboard(bundle), encoding="utf-8")
+    report.outputs["dashboard"] = str(out / "dashboard.html")
+    report.outputs["excel"] = str(render_workbook(bundle, out / "report.xlsx"))
+    report.outputs["pdf"] = str(render_pdf(bundle, out / "report.pdf"))
     lap("reports")
 
     index = out / "index.html"

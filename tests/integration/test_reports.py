@@ -22,8 +22,10 @@ from quantdb.services.reports.excel import render_workbook
 from quantdb.services.reports.pdf import render_pdf
 from quantdb.services.reports.tearsheet import write_tearsheet
 
-NETWORK_REF = re.compile(r"<(?:script|link|img|iframe|source|embed)\b[^>]*\b(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//",
-                         re.IGNORECASE)
+NETWORK_REF = re.compile(
+    r"<(?:script|link|img|iframe|source|embed)\b[^>]*\b(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//",
+    re.IGNORECASE,
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +55,17 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     finally:
         fm_log.removeHandler(handler)
         fm_log.setLevel(old_level)
-    yield {"db": db, "bundle": bundle, "html": html_path, "xlsx": xlsx, "pdf": pdf, "tear": tear,
-           "font_logs": records, "before": before, "root": root}
+    yield {
+        "db": db,
+        "bundle": bundle,
+        "html": html_path,
+        "xlsx": xlsx,
+        "pdf": pdf,
+        "tear": tear,
+        "font_logs": records,
+        "before": before,
+        "root": root,
+    }
     db.close()
 
 
@@ -70,7 +81,9 @@ def test_monthly_returns_match_pandas_resample(rng):
     table = analysis.monthly_returns(r)
     ref = (1 + r.fillna(0)).resample("ME").prod() - 1
     for ts, v in ref.items():
-        assert table.loc[ts.year, analysis.MONTHS[ts.month - 1]] == pytest.approx(v, rel=1e-12, abs=1e-15)
+        assert table.loc[ts.year, analysis.MONTHS[ts.month - 1]] == pytest.approx(
+            v, rel=1e-12, abs=1e-15
+        )
     ref_year = (1 + r.fillna(0)).groupby(r.index.year).prod() - 1
     np.testing.assert_allclose(table["Year"].to_numpy(), ref_year.to_numpy(), rtol=1e-12)
     assert np.isnan(table.loc[2021, "Jan"]) is np.False_  # from the 15th: observed
@@ -87,7 +100,9 @@ def test_drawdown_table_recovery_times_against_a_loop():
     assert pd.Timestamp(first["valley"]) == idx[1] and pd.Timestamp(first["recovery"]) == idx[3]
     assert first["recovery_days"] == (idx[3] - idx[1]).days
     wealth = np.cumprod(1 + r.to_numpy())
-    np.testing.assert_allclose(a.underwater.to_numpy(), wealth / np.maximum.accumulate(wealth) - 1, atol=1e-15)
+    np.testing.assert_allclose(
+        a.underwater.to_numpy(), wealth / np.maximum.accumulate(wealth) - 1, atol=1e-15
+    )
     assert np.isnan(a.table.iloc[-1]["recovery_days"])  # the last one never recovered
 
 
@@ -98,9 +113,13 @@ def test_comparison_correlation_and_equity(rng):
     c = b.iloc[20:]  # starts later: correlation on the common dates
     cmp = analysis.compare_strategies({"a": a, "b": b, "c": c})
     assert cmp.correlation.loc["a", "b"] == pytest.approx(np.corrcoef(a, b)[0, 1], rel=1e-12)
-    assert cmp.correlation.loc["a", "c"] == pytest.approx(np.corrcoef(a.iloc[20:], c)[0, 1], rel=1e-12)
+    assert cmp.correlation.loc["a", "c"] == pytest.approx(
+        np.corrcoef(a.iloc[20:], c)[0, 1], rel=1e-12
+    )
     assert cmp.equity["a"].iloc[-1] == pytest.approx(np.prod(1 + a.to_numpy()), rel=1e-12)
-    assert cmp.metrics.loc["total_return", "c"] == pytest.approx(np.prod(1 + c.to_numpy()) - 1, rel=1e-12)
+    assert cmp.metrics.loc["total_return", "c"] == pytest.approx(
+        np.prod(1 + c.to_numpy()) - 1, rel=1e-12
+    )
 
 
 def test_equity_vs_benchmark_and_rolling(built):
@@ -108,10 +127,14 @@ def test_equity_vs_benchmark_and_rolling(built):
     r = data.backtest_returns(db, 1)
     spy = data.benchmark_returns(db)
     eq = analysis.equity_vs_benchmark(r, spy)
-    assert eq["benchmark"].iloc[-1] == pytest.approx(np.prod(1 + spy.reindex(r.index).fillna(0).to_numpy()), rel=1e-12)
+    assert eq["benchmark"].iloc[-1] == pytest.approx(
+        np.prod(1 + spy.reindex(r.index).fillna(0).to_numpy()), rel=1e-12
+    )
     roll = analysis.rolling_stats(r, spy, window=60)
     tail = r.iloc[-60:]
-    assert roll["rolling_sharpe"].iloc[-1] == pytest.approx(tail.mean() / tail.std(ddof=1) * np.sqrt(252), rel=1e-9)
+    assert roll["rolling_sharpe"].iloc[-1] == pytest.approx(
+        tail.mean() / tail.std(ddof=1) * np.sqrt(252), rel=1e-9
+    )
     bench = spy.reindex(r.index).iloc[-60:]
     beta = np.cov(tail, bench, ddof=1)[0, 1] / np.var(bench, ddof=1)
     assert roll["rolling_beta"].iloc[-1] == pytest.approx(beta, rel=1e-9)
@@ -123,21 +146,34 @@ def test_trade_log_and_open_positions(built):
     assert len(log) == db.scalar("SELECT count(*) FROM trades")
     assert set(FORMULA_NOTES) <= set(log["notes"].dropna())
     closed = log[log["status"] == "CLOSED"]
-    np.testing.assert_allclose(closed["return_pct"], closed["pnl"] / (closed["entry_price"] * closed["shares"]))
+    np.testing.assert_allclose(
+        closed["return_pct"], closed["pnl"] / (closed["entry_price"] * closed["shares"])
+    )
     pos = data.open_positions(db)
     assert len(pos) == db.scalar("SELECT count(*) FROM trades WHERE status = 'OPEN'") == 4
     for row in pos.itertuples():
         last = db.scalar(
             "SELECT p.close FROM price_history p JOIN tickers k ON k.id = p.ticker_id WHERE k.symbol = ? "
-            "ORDER BY p.date DESC LIMIT 1", (row.ticker,))
+            "ORDER BY p.date DESC LIMIT 1",
+            (row.ticker,),
+        )
         sign = 1 if row.side == "long" else -1
-        assert row.unrealized_pnl == pytest.approx(sign * (last - row.entry_price) * row.shares - 2.0)
+        assert row.unrealized_pnl == pytest.approx(
+            sign * (last - row.entry_price) * row.shares - 2.0
+        )
 
 
 # ------------------------------------------------------------------------------- files
 def test_excel_workbook_content(built):
     wb = openpyxl.load_workbook(built["xlsx"])
-    assert {"Summary", "Strategies", "Trades", "Monthly returns", "Drawdowns", "Open positions"} <= set(wb.sheetnames)
+    assert {
+        "Summary",
+        "Strategies",
+        "Trades",
+        "Monthly returns",
+        "Drawdowns",
+        "Open positions",
+    } <= set(wb.sheetnames)
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2", ws.title
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), ws.title
@@ -177,8 +213,17 @@ def test_dashboard_html_is_self_contained(built):
     assert not re.search(r"<link[^>]+href=", html, re.IGNORECASE)
     assert "Plotly.newPlot" in html and len(html) > 3_000_000  # plotly.js is inline
     bundle = built["bundle"]
-    for tid in ("live-table", "positions-table", "comparison-table", "backtests-table", "sweeps-table",
-                "leaders-daily", "leaders-weekly", "leaders-monthly", "trade-log"):
+    for tid in (
+        "live-table",
+        "positions-table",
+        "comparison-table",
+        "backtests-table",
+        "sweeps-table",
+        "leaders-daily",
+        "leaders-weekly",
+        "leaders-monthly",
+        "trade-log",
+    ):
         assert f'id="{tid}"' in html, tid
     assert html.count('class="series"') == len(bundle.series) >= 3
     for i in range(1, len(bundle.series) + 1):
@@ -196,11 +241,15 @@ def test_same_numbers_in_every_format(built):
     labels = {row[0].value: row for row in ws.iter_rows(min_row=2)}
     for s in bundle.series:
         col = header.index(s.name)
-        for key, label in (("sharpe", "Sharpe"), ("total_return", "Total return"), ("max_drawdown", "Max drawdown")):
+        for key, label in (
+            ("sharpe", "Sharpe"),
+            ("total_return", "Total return"),
+            ("max_drawdown", "Max drawdown"),
+        ):
             value = s.summary[key]
             assert labels[label][col].value == pytest.approx(value, rel=1e-12)
             kind = "ratio" if key == "sharpe" else "pct"
-            assert f"<td class=\"\">{fmt(value, kind)}</td>" in html
+            assert f'<td class="">{fmt(value, kind)}</td>' in html
             assert fmt(value, kind) in pdf_text
     # Rebuilt from the same database: the same bytes.
     again = render_dashboard(build_bundle(built["db"]))
@@ -212,7 +261,9 @@ def test_tearsheet_offline_with_trade_stats_and_no_font_warnings(built):
     assert NETWORK_REF.search(html) is None
     assert not re.search(r"<(?:a|link)\b[^>]*href=[\"']https?://", html, re.IGNORECASE)
     assert "Trade statistics (quantdb)" in html and "<svg" in html
-    pnl = np.array([r[0] for r in built["db"].query("SELECT pnl FROM backtest_trades WHERE backtest_id = 1")])
+    pnl = np.array(
+        [r[0] for r in built["db"].query("SELECT pnl FROM backtest_trades WHERE backtest_id = 1")]
+    )
     assert f"<td>Win rate</td><td>{fmt(float(np.mean(pnl > 0)), 'pct')}</td>" in html
     assert f"<td>Closed trades</td><td>{len(pnl)}</td>" in html
     assert "SPY" in html  # the benchmark came from the database
@@ -231,8 +282,21 @@ def test_cli_report_commands(built, tmp_path):
     res = runner.invoke(app, ["report", "excel", str(out), "--db", db, "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout) == {"path": str(out.resolve())}
-    assert openpyxl.load_workbook(out).sheetnames == openpyxl.load_workbook(built["xlsx"]).sheetnames
+    assert (
+        openpyxl.load_workbook(out).sheetnames == openpyxl.load_workbook(built["xlsx"]).sheetnames
+    )
     res = runner.invoke(app, ["report", "tearsheet", str(tmp_path / "t.html"), "--db", db])
     assert res.exit_code == 2  # neither --strategy nor --backtest
-    res = runner.invoke(app, ["report", "tearsheet", str(tmp_path / "t.html"), "--backtest", "999", "--db", db])
+    res = runner.invoke(
+        app, ["report", "tearsheet", str(tmp_path / "t.html"), "--backtest", "999", "--db", db]
+    )
     assert res.exit_code == 2 and "no backtest with id 999" in res.stderr
+
+
+def test_all_strategy_returns_equal_one_call_per_strategy(tmp_path: Path) -> None:
+    """The bundle's one-pass equity of every strategy equals each strategy computed alone."""
+    db = build_report_db(tmp_path / "one-pass.db")
+    together = data.all_strategy_returns(db)
+    assert together, "the fixture has live strategies"
+    for name, series in together.items():
+        pd.testing.assert_series_equal(series, data.strategy_returns(db, name))

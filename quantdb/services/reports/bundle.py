@@ -79,14 +79,9 @@ def series_report(
 
 def _sources(db: Database, backtests: int) -> list[tuple[str, str, str, pd.Series, pd.DataFrame]]:
     out = []
-    if data._optional("quantdb.services.performance") is not None:
-        for name in data.strategy_names(db):
-            try:
-                r = data.strategy_returns(db, name)
-            except NotFound:
-                continue
-            if r.notna().sum() >= 2:
-                out.append((name, "strategy", name, r, data.trade_log(db, strategy=name)))
+    for name, r in data.all_strategy_returns(db).items():
+        if r.notna().sum() >= 2:
+            out.append((name, "strategy", name, r, data.trade_log(db, strategy=name)))
     for row in data.latest_backtests(db, limit=backtests).itertuples():
         try:
             r = data.backtest_returns(db, int(row.id))

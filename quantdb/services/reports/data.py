@@ -145,6 +145,28 @@ def strategy_returns(db: Database, strategy: str, *, capital: float = DEFAULT_CA
     )
 
 
+def all_strategy_returns(db: Database, *, capital: float = DEFAULT_CAPITAL) -> dict[str, pd.Series]:
+    """Daily returns of every live strategy at once (one equity pass over all trades).
+
+    The same series as :func:`strategy_returns` for each name (each strategy's equity is its
+    own columns of the same computation), for a fraction of the cost of one call per strategy.
+    """
+    perf = _optional("quantdb.services.performance")
+    if perf is None:
+        return {}
+    pdf = perf.strategy_equity(db, None, capital=capital).to_pandas()
+    names = set(strategy_names(db))
+    out: dict[str, pd.Series] = {}
+    for name, part in pdf.groupby("strategy", sort=True):
+        if name in names:
+            out[str(name)] = pd.Series(
+                part["returns"].to_numpy(dtype=np.float64),
+                index=pd.DatetimeIndex(pd.to_datetime(part["date"]), name="date"),
+                name=str(name),
+            )
+    return out
+
+
 def strategy_names(db: Database) -> list[str]:
     """Every strategy name, sorted."""
     return [r[0] for r in db.query("SELECT name FROM strategies ORDER BY name")]

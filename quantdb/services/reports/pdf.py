@@ -134,8 +134,13 @@ def _comparison_page(pdf: Any, b: ReportBundle) -> None:
     pdf.savefig(fig)
 
 
-def render_pdf(b: ReportBundle, out: str | Path) -> Path:
-    """Write the PDF report of a bundle to ``out``."""
+#: The PDF prints the newest trades only: every page costs matplotlib about half a second, and
+#: the Excel workbook (same bundle, same numbers) holds the whole log.
+MAX_TRADE_ROWS = 400
+
+
+def render_pdf(b: ReportBundle, out: str | Path, *, max_trade_rows: int = MAX_TRADE_ROWS) -> Path:
+    """Write the PDF report of a bundle to ``out`` (the trade log: the newest ``max_trade_rows``)."""
     import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
 
@@ -158,7 +163,13 @@ def render_pdf(b: ReportBundle, out: str | Path) -> Path:
             _paged_table(pdf, f"{s.name}: monthly returns", s.monthly.reset_index(),
                          {c: "pct" for c in s.monthly.columns} | {"year": "auto"})
         _paged_table(pdf, "Latest backtests", b.backtests.drop(columns=["params"]))
-        _paged_table(pdf, "Trade log", b.trades.drop(columns=["legacy_id", "exit_reason"]))
+        trades = b.trades.drop(columns=["legacy_id", "exit_reason"])
+        title = "Trade log"
+        if len(trades) > max_trade_rows:
+            title = f"Trade log: newest {max_trade_rows} of {len(trades)} (all of them in the Excel report)"
+            order = trades.sort_values("entry_date", kind="stable") if "entry_date" in trades else trades
+            trades = order.tail(max_trade_rows)
+        _paged_table(pdf, title, trades)
     return out
 
 
