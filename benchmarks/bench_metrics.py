@@ -1,0 +1,114 @@
+"""Benchmark: the full metric set over 10,000 return series x 2,520 days (issue 4).
+
+Figures (one JSON line each; ``ratio = baseline_s / quantdb_s``):
+
+``metrics_vs_copy_floor_<N>x2520``
+    ``summary_metrics`` (every metric of docs/metrics.md, VaR/CVaR at 95 %, plus the
+    benchmark-relative set) against the bandwidth floor: ``np.copy`` of the same float64
+    matrix (192 MiB at scale 1), the least any pass over the data can cost. The goal is
+    ``x_floor = quantdb_s / baseline_s <= 10``.
+``metrics_vs_quantstats_<N>x2520``
+    QuantStats called column by column (``quantstats.stats``: sharpe, sortino, volatility,
+    max_drawdown, cagr, value_at_risk on a pandas Series with a business-day index) on
+    ``QS_COLUMNS`` columns, extrapolated linearly to all N columns (QuantStats does each
+    column on its own, so its time is linear in the columns), against ``summary_metrics``
+    on all N columns with the full metric set. Series per second for each side are in the
+    line. The goal is a ratio of several hundred.
+
+``QUANTDB_BENCH_SCALE`` scales N (1.0 = 10,000), ``QUANTDB_BENCH_REPEAT`` the runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numba
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import best_of, emit, scaled
+
+from quantdb.kernels.summary import metric_names, summary_metrics
+
+N_DAYS = 2520
+QS_COLUMNS = int(os.environ.get("QUANTDB_BENCH_QS_COLUMNS", "50"))
+
+
+def make_returns(n_series: int, seed: int = 1337) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    r = rng.standard_normal((N_DAYS, n_series))
+    r *= 0.012
+    r += 0.0003
+    bench = rng.normal(0.0003, 0.01, N_DAYS)
+    return r, bench
+
+
+def quantstats_six(frame: pd.DataFrame) -> None:
+    import quantstats as qs
+
+    for col in frame.columns:
+        s = frame[col]
+        qs.stats.sharpe(s)
+        qs.stats.sortino(s)
+        qs.stats.volatility(s)
+        qs.stats.max_drawdown(s)
+        qs.stats.cagr(s)
+        qs.stats.value_at_risk(s)
+
+
+def main() -> None:
+    n = scaled(10_000, minimum=QS_COLUMNS)
+    r, bench = make_returns(n)
+    mib = r.nbytes / 2**20
+    n_metrics = len(metric_names(benchmark=True))
+
+    t_copy = best_of(lambda: np.copy(r))
+    t_full = best_of(lambda: summary_metrics(r, benchmark=bench))
+    t_plain = best_of(lambda: summary_metrics(r))
+    # CPU seconds of one call (all threads): with other work on the machine, wall time
+    # depends on the load; this does not. Reported, never asserted.
+    c0 = time.process_time()
+    summary_metrics(r, benchmark=bench)
+    cpu_full = time.process_time() - c0
+    emit(
+        f"metrics_vs_copy_floor_{n}x{N_DAYS}",
+        t_copy,
+        t_full,
+        x_floor=t_full / t_copy,
+        x_floor_without_benchmark=t_plain / t_copy,
+        quantdb_without_benchmark_s=t_plain,
+        mib=round(mib, 1),
+        metrics=n_metrics,
+        quantdb_series_per_s=n / t_full,
+        quantdb_cpu_s=cpu_full,
+        threads=numba.get_num_threads(),
+        load_average_1min=os.getloadavg()[0],
+    )
+
+    idx = pd.bdate_range("2010-01-04", periods=N_DAYS)
+    frame = pd.DataFrame(r[:, :QS_COLUMNS], index=idx)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_qs_subset = best_of(lambda: quantstats_six(frame), n=2)
+    t_qs = t_qs_subset * n / QS_COLUMNS
+    emit(
+        f"metrics_vs_quantstats_{n}x{N_DAYS}",
+        t_qs,
+        t_full,
+        quantstats_columns_measured=QS_COLUMNS,
+        quantstats_metrics=6,
+        quantstats_extrapolated=True,
+        quantstats_series_per_s=QS_COLUMNS / t_qs_subset,
+        quantdb_series_per_s=n / t_full,
+        quantdb_metrics=n_metrics,
+    )
+
+
+if __name__ == "__main__":
+    main()
