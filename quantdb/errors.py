@@ -70,3 +70,7 @@ class NotFound(QuantdbError, LookupError):
 
 class QuantdbWarning(UserWarning):
     """A recoverable data problem (kept and flagged, never silently dropped)."""
+
+
+class ArgumentError(QuantdbError, ValueError):
+    """A function argument is out of range or of the wrong shape (kernels, services)."""

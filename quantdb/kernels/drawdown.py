@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quantdb._typing import FloatArray
+from quantdb.errors import ArgumentError
 
 __all__ = [
     "drawdown_series",
@@ -44,7 +45,7 @@ def _as_2d(returns: npt.ArrayLike) -> tuple[FloatArray, bool]:
         return arr[:, None], True
     if arr.ndim != 2:
         msg = f"returns must be 1-D or 2-D (periods x series), got {arr.ndim}-D"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     return arr, False
 
 
@@ -138,7 +139,7 @@ def drawdown_series(returns: npt.ArrayLike, /) -> FloatArray:
     arr = np.asarray(returns, dtype=np.float64)
     if arr.ndim not in (1, 2):
         msg = f"returns must be 1-D or 2-D (periods x series), got {arr.ndim}-D"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     wealth = np.cumprod(1.0 + np.nan_to_num(arr, nan=0.0), axis=0)
     peak = np.maximum(np.maximum.accumulate(wealth, axis=0), 1.0)
     out: FloatArray = wealth / peak - 1.0
@@ -303,7 +304,7 @@ def drawdown_table(
     arr = np.asarray(returns_1d, dtype=np.float64)
     if arr.ndim != 1:
         msg = f"drawdown_table takes one series (1-D returns), got {arr.ndim}-D"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     peaks, starts, valleys, recoveries, depths = _episodes(arr)
     order = np.argsort(depths, kind="stable")
     if top > 0:
@@ -329,7 +330,7 @@ def drawdown_table(
         d = np.asarray(dates).astype("datetime64[D]")
         if d.shape != arr.shape:
             msg = f"dates must have one entry per period ({n}), got {d.shape[0]}"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         for key in ("peak", "start", "valley", "recovery"):
             idx = table[key]
             out = np.full(idx.shape, np.datetime64("NaT"), dtype="datetime64[D]")

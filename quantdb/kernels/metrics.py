@@ -29,6 +29,7 @@ import numpy.typing as npt
 from scipy.special import ndtr, ndtri
 
 from quantdb._typing import FloatArray
+from quantdb.errors import ArgumentError
 from quantdb.kernels.drawdown import drawdown_stats
 from quantdb.kernels.periods import TRADING_DAYS, deannualize_rate
 
@@ -70,7 +71,7 @@ def as_2d(returns: npt.ArrayLike) -> tuple[FloatArray, bool]:
         return arr[:, None], True
     if arr.ndim != 2:
         msg = f"returns must be 1-D or 2-D (periods x series), got {arr.ndim}-D"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     return arr, False
 
 
@@ -302,7 +303,7 @@ def omega_ratio(
     a, one_d = as_2d(returns)
     if required_return <= -1.0:
         msg = f"required_return must be above -1 (an annual rate), got {required_return}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     thr = _rf_per_period(risk_free, periods_per_year) + deannualize_rate(
         required_return, periods_per_year
     )
@@ -423,10 +424,10 @@ def deflated_sharpe_ratio(
     """
     if n_trials < 1:
         msg = f"n_trials must be >= 1, got {n_trials}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if trials_sharpe_variance < 0:
         msg = f"trials_sharpe_variance must be >= 0, got {trials_sharpe_variance}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if n_trials == 1:
         sr0 = 0.0
     else:
@@ -456,7 +457,7 @@ def _paired(
             f"benchmark must have one value per period ({a.shape[0]}) and one column or one "
             f"per series ({a.shape[1]}), got shape {b.shape}"
         )
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     b = np.broadcast_to(b, a.shape)
     both = ~np.isnan(a) & ~np.isnan(b)
     return np.where(both, a, np.nan), np.where(both, b, np.nan), one_d
@@ -649,7 +650,7 @@ def _rolling_moments(a: FloatArray, b: FloatArray, window: int, kind: int) -> Fl
 def _check_window(window: int, n_rows: int) -> None:
     if window < 2:
         msg = f"window must be >= 2 periods, got {window}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
 
 
 def rolling_sharpe(
@@ -692,7 +693,7 @@ def rolling_beta(
         b = b[:, None]
     if b.shape[0] != a.shape[0]:
         msg = f"benchmark must have one value per period ({a.shape[0]}), got {b.shape[0]}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     b = np.ascontiguousarray(np.broadcast_to(b, a.shape))
     out = _rolling_moments(np.ascontiguousarray(a), b, window, 2)
     return out[:, 0] if one_d else out

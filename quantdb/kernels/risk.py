@@ -36,6 +36,7 @@ import numpy.typing as npt
 from scipy.special import ndtri
 
 from quantdb._typing import FloatArray, VarMethod
+from quantdb.errors import ArgumentError
 from quantdb.kernels.metrics import (
     _central_sums,
     _count,
@@ -65,14 +66,14 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 def _alpha(confidence: float) -> float:
     if not 0.0 < confidence < 1.0:
         msg = f"confidence must be in (0, 1), e.g. 0.95, got {confidence}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     return round(1.0 - confidence, 12)
 
 
 def _check_method(method: str) -> None:
     if method not in _METHODS:
         msg = f"method must be one of {', '.join(_METHODS)}, got {method!r}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
 
 
 def _normal_pdf(z: float) -> float:
@@ -234,7 +235,7 @@ def cvar_quantstats(
     """
     if method not in ("parametric", "historical"):
         msg = f"method must be 'parametric' or 'historical', got {method!r}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if method == "parametric":
         return conditional_value_at_risk(returns, confidence=confidence, method="parametric")
     alpha = _alpha(confidence)
@@ -276,7 +277,7 @@ def scale_to_horizon(value: Any, horizon_periods: float, /) -> Any:
     """
     if horizon_periods <= 0:
         msg = f"horizon_periods must be > 0, got {horizon_periods}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     return np.asarray(value, dtype=np.float64) * math.sqrt(horizon_periods)
 
 

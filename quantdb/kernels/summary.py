@@ -36,6 +36,7 @@ import numpy.typing as npt
 from scipy.special import ndtri
 
 from quantdb._typing import FloatArray
+from quantdb.errors import ArgumentError
 from quantdb.kernels.metrics import (
     cagr_from_wealth,
     kurtosis_from_sums,
@@ -445,7 +446,7 @@ def summary_metrics(
         arr = arr[:, None]
     if arr.ndim != 2:
         msg = f"returns_2d must be 2-D (periods x series), got {arr.ndim}-D"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if not arr.flags.c_contiguous and not arr.flags.f_contiguous:
         arr = np.ascontiguousarray(arr)
     n_rows, n_cols = arr.shape
@@ -453,7 +454,7 @@ def summary_metrics(
     for c in confs:
         if not 0.0 < c < 1.0:
             msg = f"confidences must be in (0, 1), e.g. 0.95, got {c}"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
     alphas = [round(1.0 - c, 12) for c in confs]
     lows = np.array([*alphas, round(1.0 - TAIL_RATIO_CUTOFF, 12)], dtype=np.float64)
     # Observations beyond mean + z * sd are the candidates for the tail order statistics;
@@ -468,7 +469,7 @@ def summary_metrics(
             bench = np.ascontiguousarray(bench[:, 0])
         if bench.shape != (n_rows,):
             msg = f"benchmark must be 1-D with one value per period ({n_rows}), got shape {bench.shape}"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
     else:
         bench = np.empty(n_rows)
     rf_p = deannualize_rate(risk_free, periods_per_year)

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quantdb._typing import FloatArray
+from quantdb.errors import ArgumentError
 from quantdb.kernels.metrics import as_2d, finish
 
 __all__ = [
@@ -50,7 +51,7 @@ def _trades(values: npt.ArrayLike, name: str = "pnl") -> FloatArray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1:
         msg = f"{name} must be 1-D (one value per trade), got {arr.ndim}-D"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     return arr[~np.isnan(arr)]
 
 
