@@ -1,0 +1,126 @@
+"""Benchmark: migrate a generated legacy set of >= 1,000,000 records, against a bare baseline.
+
+The baseline, in the same process and on the same folder, is the floor of any loader:
+``json.load`` every JSON file, ``csv.reader`` every price file, and ``executemany`` the very
+rows quantdb wrote (taken from its database beforehand) into the same schema in one
+transaction: no normalization, validation, dedupe, quarantine or raw records. quantdb's
+migrate does all of those, and also keeps the raw original of every record. Prints one JSON line:
+records, seconds for each, records/s and the ratio (goal: < 20 s and ratio <= 2).
+
+CPU seconds (``time.process_time``) are printed too: on a shared machine they show the
+work done, while wall seconds include waiting for the CPU (``load_average_1m`` says how busy).
+``QUANTDB_BENCH_SCALE`` scales the size (1.0 -> about 1.07M records); best of
+``QUANTDB_BENCH_REPEAT`` runs (default 1: one run of each is already ~10 s).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from quantdb.datasets.legacy import write_legacy_folder
+from quantdb.datasets.market import generate_market
+from quantdb.services.migrate import migrate_folder
+from quantdb.storage.migrations import apply_migrations
+from quantdb.storage.sqlite import Database
+
+
+def make_folder(root: Path, scale: float) -> tuple[Path, int]:
+    n_tickers = max(10, int(500 * scale))
+    market = generate_market(n_tickers, 8, seed=11)
+    n_pred = max(100, int(60_000 * scale))
+    man = write_legacy_folder(market, root / "legacy", seed=12, n_predictions=n_pred, n_trades=n_pred // 2,
+                              mess=True, damage=True, daily_leader_days=None)  # fmt: skip
+    return root / "legacy", man.records
+
+
+TABLES = {
+    "strategies": "id, name, description, min_hold_days, max_hold_days, extra",
+    "tickers": "id, symbol, name, sector, market_cap, market_cap_raw, extra",
+    "predictions": "id, legacy_id, date, timestamp, timestamp_utc, timestamp_kind, strategy_id, ticker_id, position, "
+    "confidence, target, stop_loss, timeframe, timeframe_days, entry_price, status, extra",
+    "trades": "id, legacy_id, prediction_id, prediction_legacy_id, ticker_id, side, entry_date, entry_price, shares, "
+    "exit_date, exit_price, status, pnl, pnl_computed, pnl_mismatch, fees, extra",
+    "volume_leaders": "id, timeframe, date, rank, ticker_id, volume, price, extra",
+    "price_history": "id, ticker_id, date, open, high, low, close, volume, adj_close",
+}
+
+
+def final_rows(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows quantdb's migrate wrote (what the baseline inserts)."""
+    return {
+        t: [tuple(r) for r in db.query(f"SELECT {cols} FROM {t} ORDER BY id")]
+        for t, cols in TABLES.items()
+    }
+
+
+def bare_baseline(folder: Path, db_path: Path, rows: dict[str, list[tuple[Any, ...]]]) -> int:
+    """json.load every JSON file, csv.reader every price file, executemany the same rows."""
+    parsed = 0
+    for p in sorted(folder.glob("*.json")):
+        with open(p, encoding="utf-8") as fh:
+            doc = json.load(fh)
+        parsed += len(doc)
+    for p in sorted((folder / "price_history").glob("*.csv")):
+        with open(p, newline="") as fh:
+            parsed += sum(1 for _ in csv.reader(fh))
+    db = Database(db_path)
+    apply_migrations(db)
+    with db.atomic() as c:
+        c.execute("PRAGMA cache_size = -262144")
+        for table, cols in TABLES.items():
+            marks = ", ".join("?" * len(cols.split(",")))
+            c.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows[table])
+    db.close()
+    return parsed
+
+
+def main() -> None:
+    scale = float(os.environ.get("QUANTDB_BENCH_SCALE", "1.0"))
+    repeat = int(os.environ.get("QUANTDB_BENCH_REPEAT", "1"))
+    root = Path(tempfile.mkdtemp(prefix="bench_migrate_"))
+    try:
+        t0 = time.perf_counter()
+        folder, n_records = make_folder(root, scale)
+        gen_s = time.perf_counter() - t0
+        print(f"generated {n_records} records in {gen_s:.1f}s", file=sys.stderr)
+        base_s = q_s = base_cpu = q_cpu = float("inf")
+        report = None
+        rows: dict[str, list[tuple[Any, ...]]] = {}
+        for i in range(repeat):
+            db = Database(root / f"q{i}.db")
+            t, c = time.perf_counter(), time.process_time()
+            report = migrate_folder(db, folder)
+            q_s = min(q_s, time.perf_counter() - t)
+            q_cpu = min(q_cpu, time.process_time() - c)
+            if not rows:
+                rows = final_rows(db)
+            db.close()
+            t, c = time.perf_counter(), time.process_time()
+            bare_baseline(folder, root / f"base{i}.db", rows)
+            base_s = min(base_s, time.perf_counter() - t)
+            base_cpu = min(base_cpu, time.process_time() - c)
+        assert report is not None and report.totals.balanced
+        read = report.totals.read
+        print(json.dumps({
+            "name": "migrate_legacy", "records": read, "baseline_s": round(base_s, 3), "quantdb_s": round(q_s, 3),
+            "ratio": round(q_s / base_s, 3), "records_per_s": round(read / q_s),
+                "cpu_baseline_s": round(base_cpu, 3),
+                "cpu_quantdb_s": round(q_cpu, 3),
+                "cpu_ratio": round(q_cpu / base_cpu, 3),
+                "load_average_1m": round(os.getloadavg()[0], 2), "baseline_records_per_s": round(read / base_s),
+            "goal": {"quantdb_s": 20.0, "ratio": 2.0}, "quarantined": report.totals.quarantined,
+        }))  # fmt: skip
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

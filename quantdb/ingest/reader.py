@@ -1,0 +1,207 @@
+"""Load the legacy files: JSON (orjson first, stdlib for ``NaN``) and the Yahoo-style price CSVs.
+
+A file that cannot be parsed at all raises :class:`~quantdb.errors.FileFormatError` naming the
+file and where it broke (line, column, byte), before anything is written anywhere. A UTF-8
+byte-order mark is accepted; so is Python's non-standard ``NaN`` literal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from quantdb.errors import FileFormatError
+
+BOM = b"\xef\xbb\xbf"
+
+PREDICTIONS = "predictions_data.json"
+TRADES = "trades_data.json"
+TICKERS = "tickers_info.json"
+STRATEGIES = "strategies_config.json"
+LEADERS = {
+    "volume_leaders_daily.json": "daily",
+    "volume_leaders_weekly.json": "weekly",
+    "volume_leaders_monthly.json": "monthly",
+}
+PRICE_DIR = "price_history"
+MANIFEST = "MANIFEST.json"
+
+#: Price CSV header -> canonical column (Yahoo "Adj Close" and snake_case "adj_close" both occur).
+PRICE_COLUMNS = {
+    "date": "date",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "adj close": "adj_close",
+    "adj_close": "adj_close",
+    "adjclose": "adj_close",
+    "volume": "volume",
+}
+REQUIRED_PRICE_COLUMNS = ("date", "open", "high", "low", "close", "volume")
+
+
+def _where(data: bytes, pos: int) -> str:
+    line = data.count(b"\n", 0, pos) + 1
+    col = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
+    return f"line {line} column {col} (byte {pos})"
+
+
+def load_json(path: str | Path) -> Any:
+    """Parse one JSON file; raise `FileFormatError` with the place it broke (see `load_json_ex`)."""
+    return load_json_ex(path)[0]
+
+
+def load_json_ex(path: str | Path) -> tuple[Any, bool]:
+    """Parse one JSON file and say whether it needed the ``NaN``-tolerant parser.
+
+    orjson parses standard JSON; a file holding Python's ``NaN`` / ``Infinity`` literals
+    (which orjson refuses) is parsed again with the standard library, which accepts them.
+
+    Raises
+    ------
+    FileFormatError
+        The file is empty, truncated, not JSON, or not UTF-8.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    data = data.removeprefix(BOM)
+    if not data.strip():
+        raise FileFormatError(path, "byte 0", "the file is empty; expected a JSON document")
+    try:
+        return orjson.loads(data), False
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(path, _where(data, exc.start), "not UTF-8 text") from exc
+    try:
+        return json.loads(text), True
+    except json.JSONDecodeError as exc:
+        raw = text.encode("utf-8")
+        where = _where(raw, len(text[: exc.pos].encode("utf-8")))
+        reason = f"not valid JSON ({exc.msg})"
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
+            where = _where(raw, len(raw.rstrip()))
+            reason = f"the file ends in the middle of the document, it looks truncated ({exc.msg})"
+        raise FileFormatError(path, where, reason) from exc
+
+
+def require_shape(path: Path, doc: Any, expected: type, what: str) -> None:
+    """Raise `FileFormatError` unless ``doc`` is of the ``expected`` top-level type."""
+    if not isinstance(doc, expected):
+        msg = f"wrong top-level shape: expected {what}, got {type(doc).__name__}"
+        raise FileFormatError(path, "top level", msg)
+
+
+@dataclass(frozen=True)
+class PriceFile:
+    """One price CSV: the symbol (``BRK-B.csv`` -> ``BRK.B``), header, and raw data lines."""
+
+    path: Path
+    name: str
+    symbol: str
+    header: str
+    columns: tuple[str, ...]
+    lines: list[str]
+
+
+def symbol_from_filename(stem: str) -> str:
+    """``brk-b`` -> ``BRK.B``: the legacy system writes ``.`` in a symbol as ``-`` on disk."""
+    return stem.strip().upper().replace("-", ".")
+
+
+def filename_from_symbol(symbol: str) -> str:
+    """``BRK.B`` -> ``BRK-B.csv``."""
+    return symbol.replace(".", "-") + ".csv"
+
+
+_SPLIT = re.compile(r"\r\n|\r|\n")
+
+
+def load_price_csv(path: str | Path, name: str) -> PriceFile:
+    """Read one price CSV: canonical column names and the data lines as written.
+
+    Raises
+    ------
+    FileFormatError
+        Empty file, no usable header, or a column missing.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    data = data.removeprefix(BOM)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(path, _where(data, exc.start), "not UTF-8 text") from exc
+    lines = _SPLIT.split(text)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise FileFormatError(path, "line 1", "the file is empty; expected a CSV header")
+    return price_file_from_lines(path, name, lines[0], lines[1:])
+
+
+def price_file_from_lines(path: Path, name: str, header: str, lines: list[str]) -> PriceFile:
+    """A `PriceFile` from a header line and data lines (checks the header)."""
+    cols = []
+    for h in header.split(","):
+        key = h.strip().strip('"').lower()
+        if key not in PRICE_COLUMNS:
+            msg = (
+                f"unknown column {h.strip()!r}; expected Date,Open,High,Low,Close,Adj Close,Volume"
+            )
+            raise FileFormatError(path, "line 1", msg)
+        cols.append(PRICE_COLUMNS[key])
+    missing = [c for c in REQUIRED_PRICE_COLUMNS if c not in cols]
+    if missing:
+        raise FileFormatError(path, "line 1", f"missing column(s) {missing}")
+    return PriceFile(path, name, symbol_from_filename(path.stem), header, tuple(cols), lines)
+
+
+@dataclass
+class LegacyFolder:
+    """What is in a legacy folder: the files quantdb reads, and the ones it ignores."""
+
+    root: Path
+    json_files: dict[str, Path] = field(default_factory=dict)  # known name -> path
+    price_files: list[tuple[str, Path]] = field(default_factory=list)  # (relative name, path)
+    ignored: list[str] = field(default_factory=list)
+
+
+KNOWN_JSON = (TICKERS, STRATEGIES, PREDICTIONS, TRADES, *LEADERS)
+
+
+def scan_folder(root: str | Path) -> LegacyFolder:
+    """List a legacy folder. Missing optional files are fine; stray files are listed as ignored."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileFormatError(root, "folder", "no such folder; expected a legacy data folder")
+    found = LegacyFolder(root)
+    for entry in sorted(root.iterdir()):
+        if entry.name in KNOWN_JSON and entry.is_file():
+            found.json_files[entry.name] = entry
+        elif entry.name == PRICE_DIR and entry.is_dir():
+            for csv in sorted(entry.iterdir()):
+                rel = f"{PRICE_DIR}/{csv.name}"
+                if csv.is_file() and csv.suffix.lower() == ".csv":
+                    found.price_files.append((rel, csv))
+                else:
+                    found.ignored.append(rel)
+        elif entry.name != MANIFEST:
+            found.ignored.append(entry.name)
+    return found
+
+
+def iter_leader_entries(doc: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+    """(date, entry) pairs of a leaders document, in file order."""
+    for date, entries in doc["leaders"].items():
+        for entry in entries:
+            yield date, entry

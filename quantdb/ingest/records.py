@@ -1,0 +1,489 @@
+"""Legacy records -> normalized rows or quarantine decisions, one function per file kind. No SQL.
+
+Every function returns a `ParsedFile`: for each record position, the raw original (JSON text
+or the CSV line as written), a normalized row (a tuple in the kind's ``COLUMNS`` order) or a
+`Problem` (field, rule, reason), and the flags of what was kept-and-flagged or normalized.
+Deduplication and links to what is already in the database are the migrate service's job.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from quantdb.errors import FileFormatError
+from quantdb.ingest import normalize as nz
+from quantdb.ingest.normalize import Bad
+from quantdb.ingest.reader import PriceFile
+
+PREDICTION_COLUMNS = (
+    "legacy_id", "date", "timestamp", "timestamp_utc", "timestamp_kind", "strategy", "ticker",
+    "position", "confidence", "target", "stop_loss", "timeframe", "timeframe_days",
+    "entry_price", "status", "extra",
+)  # fmt: skip
+TRADE_COLUMNS = (
+    "legacy_id", "prediction_legacy_id", "ticker", "side", "entry_date", "entry_price", "shares",
+    "exit_date", "exit_price", "status", "pnl", "pnl_computed", "pnl_mismatch", "fees", "extra",
+)  # fmt: skip
+LEADER_COLUMNS = ("timeframe", "date", "rank", "ticker", "volume", "price", "extra")
+PRICE_COLUMNS = ("ticker", "date", "open", "high", "low", "close", "volume", "adj_close")
+TICKER_COLUMNS = ("symbol", "name", "sector", "market_cap", "market_cap_raw", "extra")
+STRATEGY_COLUMNS = ("name", "description", "min_hold_days", "max_hold_days", "extra")
+
+PREDICTION_FIELDS = frozenset({
+    "id", "date", "timestamp", "strategy", "ticker", "position", "confidence", "target",
+    "stop_loss", "timeframe", "entry_price", "status",
+})  # fmt: skip
+TRADE_FIELDS = frozenset({
+    "trade_id", "prediction_id", "ticker", "side", "entry_date", "entry_price", "shares",
+    "exit_date", "exit_price", "status", "pnl", "fees",
+})  # fmt: skip
+LEADER_FIELDS = frozenset({"rank", "symbol", "ticker", "volume", "price"})
+TICKER_FIELDS = frozenset({"name", "sector", "market_cap"})
+STRATEGY_FIELDS = frozenset({"description", "min_hold_days", "max_hold_days"})
+
+#: Tolerance of the pnl check: each price is rounded to the cent (<= half a cent off), so
+#: the recomputed pnl may differ by up to one cent per share, plus a cent for pnl's own rounding.
+PNL_CENTS_PER_SHARE = 0.01
+PNL_ABS_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a record is quarantined: the field and the rule it broke, in words."""
+
+    field: str
+    rule: str
+    reason: str
+
+
+@dataclass
+class ParsedFile:
+    """One legacy file, record by record (all lists are indexed by record position)."""
+
+    name: str
+    kind: str  # predictions | trades | leaders | prices | tickers | strategies
+    raws: list[str] = field(default_factory=list)
+    keys: list[str | None] = field(default_factory=list)
+    rows: list[tuple[Any, ...] | None] = field(default_factory=list)
+    problems: list[Problem | None] = field(default_factory=list)
+    flags: list[list[str] | None] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.raws)
+
+    def add(
+        self,
+        raw: str,
+        key: str | None,
+        row: tuple[Any, ...] | None,
+        problem: Problem | None,
+        flags: list[str] | None,
+    ) -> None:
+        self.raws.append(raw)
+        self.keys.append(key)
+        self.rows.append(row)
+        self.problems.append(problem)
+        self.flags.append(flags or None)
+
+
+def raw_json(record: Any, has_nan: bool) -> str:
+    """The record as JSON text; a record holding NaN keeps the ``NaN`` literal it was written with."""
+    if has_nan:
+        return json.dumps(record, ensure_ascii=False)
+    return orjson.dumps(record).decode()
+
+
+def _has_nan(record: Any) -> bool:
+    if isinstance(record, float):
+        return math.isnan(record)
+    if isinstance(record, dict):
+        return any(_has_nan(v) for v in record.values())
+    if isinstance(record, list):
+        return any(_has_nan(v) for v in record)
+    return False
+
+
+def extra_json(record: dict[str, Any], documented: frozenset[str]) -> str | None:
+    """Undocumented fields of a record as JSON text (NaN written as null), or None."""
+    if documented.issuperset(record):
+        return None
+    extra = {k: v for k, v in record.items() if k not in documented}
+    return orjson.dumps(extra).decode()
+
+
+def _run(
+    parsed: ParsedFile,
+    records: list[tuple[str | None, Any]],
+    has_nan: bool,
+    convert: Callable[[str | None, dict[str, Any], list[str], list[str]], tuple[Any, ...]],
+) -> ParsedFile:
+    """Apply ``convert(key, record, field_slot, flags)`` to each record, catching `Bad` per record."""
+    for key, rec in records:
+        raw = raw_json(rec, has_nan and _has_nan(rec))
+        if not isinstance(rec, dict):
+            problem = Problem(
+                "*", "bad_record", f"expected a JSON object, got {type(rec).__name__}"
+            )
+            parsed.add(raw, key, None, problem, None)
+            continue
+        slot = ["*"]
+        flags: list[str] = []
+        try:
+            row = convert(key, rec, slot, flags)
+        except Bad as exc:
+            parsed.add(raw, key, None, Problem(slot[0], exc.rule, exc.reason), flags)
+        else:
+            parsed.add(raw, key, row, None, flags)
+    return parsed
+
+
+def _prediction(
+    key: str | None, rec: dict[str, Any], f: list[str], flags: list[str]
+) -> tuple[Any, ...]:
+    f[0] = "id"
+    lid = nz.legacy_id(rec.get("id"))
+    f[0] = "date"
+    raw_date = rec.get("date")
+    day = nz.to_date(raw_date)
+    if isinstance(raw_date, str) and "/" in raw_date:
+        flags.append("date_mdy")
+    f[0] = "timestamp"
+    ts, ts_utc, ts_kind = nz.to_timestamp(rec.get("timestamp"))
+    f[0] = "strategy"
+    strategy = nz.to_strategy(rec.get("strategy"))
+    f[0] = "ticker"
+    ticker = nz.to_symbol(rec.get("ticker"))
+    f[0] = "position"
+    position = nz.to_position(rec.get("position"))
+    f[0] = "confidence"
+    confidence, pct = nz.to_confidence(rec.get("confidence"))
+    if pct:
+        flags.append("confidence_percent")
+    f[0] = "target"
+    target = nz.to_price(rec.get("target"))
+    f[0] = "stop_loss"
+    stop = nz.to_price(rec.get("stop_loss"))
+    f[0] = "timeframe"
+    tf, tf_days = nz.to_timeframe(rec.get("timeframe"))
+    f[0] = "entry_price"
+    entry = nz.to_price(rec.get("entry_price"))
+    f[0] = "status"
+    status = rec.get("status")
+    status = status.strip().lower() if isinstance(status, str) else status
+    if status not in nz.PREDICTION_STATUSES:
+        rule = "missing_field" if nz.is_missing(status) else "bad_value"
+        raise Bad(rule, f"expected open, hit_target, stopped or expired, got {rec.get('status')!r}")
+    extra = extra_json(rec, PREDICTION_FIELDS)
+    return (lid, day, ts, ts_utc, ts_kind, strategy, ticker, position, confidence, target, stop,
+            tf, tf_days, entry, status, extra)  # fmt: skip
+
+
+def read_predictions(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFile:
+    """``predictions_data.json`` (``{"predictions": [...], "last_updated": ...}``) -> rows."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("predictions"), list):
+        got = type(doc).__name__ if not isinstance(doc, dict) else f"keys {sorted(doc)[:5]}"
+        msg = f'wrong top-level shape: expected an object with a "predictions" list, got {got}'
+        raise FileFormatError(name, "top level", msg)
+    meta = {k: v for k, v in doc.items() if k != "predictions"}
+    parsed = ParsedFile(name, "predictions", meta=meta)
+    return _run(parsed, [(None, r) for r in doc["predictions"]], has_nan, _prediction)
+
+
+def _trade(key: str | None, rec: dict[str, Any], f: list[str], flags: list[str]) -> tuple[Any, ...]:
+    f[0] = "trade_id"
+    lid = nz.legacy_id(rec.get("trade_id"))
+    f[0] = "prediction_id"
+    pid_raw = rec.get("prediction_id")
+    pid = None if nz.is_missing(pid_raw) else nz.legacy_id(pid_raw)
+    if pid is None:
+        flags.append("no_prediction")
+    f[0] = "ticker"
+    ticker = nz.to_symbol(rec.get("ticker"))
+    f[0] = "side"
+    side = rec.get("side")
+    side = side.strip().lower() if isinstance(side, str) else side
+    side = {"buy": "long", "sell": "short"}.get(side, side) if isinstance(side, str) else side
+    if side not in nz.SIDES:
+        rule = "missing_field" if nz.is_missing(side) else "bad_value"
+        raise Bad(rule, f"expected long or short, got {rec.get('side')!r}")
+    f[0] = "entry_date"
+    entry_date = nz.to_date(rec.get("entry_date"))
+    f[0] = "entry_price"
+    entry = nz.to_price(rec.get("entry_price"))
+    if entry is None:
+        raise Bad("missing_field", f"expected an entry price > 0, got {rec.get('entry_price')!r}")
+    f[0] = "shares"
+    shares = nz.to_number(rec.get("shares"))
+    if shares is None:
+        raise Bad("missing_field", f"expected a number of shares > 0, got {rec.get('shares')!r}")
+    if shares <= 0:
+        raise Bad(
+            "non_positive_shares", f"expected a number of shares > 0, got {rec.get('shares')!r}"
+        )
+    f[0] = "exit_date"
+    exit_raw = rec.get("exit_date")
+    exit_date = None if nz.is_missing(exit_raw) else nz.to_date(exit_raw)
+    if exit_date is not None and exit_date < entry_date:
+        raise Bad(
+            "exit_before_entry",
+            f"exit date {exit_raw!r} is before entry date {rec.get('entry_date')!r}",
+        )
+    f[0] = "exit_price"
+    exit_price = nz.to_price(rec.get("exit_price"))
+    f[0] = "status"
+    status = rec.get("status")
+    status = status.strip().upper() if isinstance(status, str) else status
+    if status not in nz.TRADE_STATUSES:
+        rule = "missing_field" if nz.is_missing(status) else "bad_value"
+        raise Bad(rule, f"expected OPEN, CLOSED or CANCELLED, got {rec.get('status')!r}")
+    if status == "CLOSED" and (exit_date is None or exit_price is None):
+        f[0] = "exit_date" if exit_date is None else "exit_price"
+        raise Bad("missing_field", "a CLOSED trade needs an exit date and an exit price")
+    f[0] = "pnl"
+    pnl = nz.to_number(rec.get("pnl"))
+    f[0] = "fees"
+    fees = nz.to_number(rec.get("fees"))
+    fees = 0.0 if fees is None else fees
+    if fees < 0:
+        raise Bad("bad_value", f"expected fees >= 0, got {rec.get('fees')!r}")
+    computed = None
+    mismatch = 0
+    if exit_price is not None and status == "CLOSED":
+        sign = 1.0 if side == "long" else -1.0
+        computed = round(sign * (exit_price - entry) * shares - fees, 6)
+        if (
+            pnl is not None
+            and abs(pnl - computed) > PNL_CENTS_PER_SHARE * shares + PNL_ABS_TOLERANCE
+        ):
+            mismatch = 1
+            flags.append("pnl_mismatch")
+    extra = extra_json(rec, TRADE_FIELDS)
+    return (lid, pid, ticker, side, entry_date, entry, shares, exit_date, exit_price, status,
+            pnl, computed, mismatch, fees, extra)  # fmt: skip
+
+
+def read_trades(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFile:
+    """``trades_data.json`` (a list of trades) -> rows."""
+    if not isinstance(doc, list):
+        msg = f"wrong top-level shape: expected a list of trades, got {type(doc).__name__}"
+        raise FileFormatError(name, "top level", msg)
+    return _run(ParsedFile(name, "trades"), [(None, r) for r in doc], has_nan, _trade)
+
+
+def read_leaders(doc: Any, name: str, timeframe: str, *, has_nan: bool = False) -> ParsedFile:
+    """A ``volume_leaders_<timeframe>.json`` -> one row per ranked ticker per date."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("leaders"), dict):
+        got = type(doc).__name__ if not isinstance(doc, dict) else f"keys {sorted(doc)[:5]}"
+        msg = f'wrong top-level shape: expected an object with a "leaders" object, got {got}'
+        raise FileFormatError(name, "top level", msg)
+    records: list[tuple[str | None, Any]] = []
+    symbol_keys: set[str] = set()
+    for day, entries in doc["leaders"].items():
+        if not isinstance(entries, list):
+            msg = f"expected a list of leaders for date {day!r}, got {type(entries).__name__}"
+            raise FileFormatError(name, f"leaders[{day!r}]", msg)
+        for entry in entries:
+            records.append((day, entry))
+            if isinstance(entry, dict):
+                symbol_keys.update(k for k in ("symbol", "ticker") if k in entry)
+    meta = {k: v for k, v in doc.items() if k != "leaders"}
+    meta["symbol_key"] = "ticker" if symbol_keys == {"ticker"} else "symbol"
+    parsed = ParsedFile(name, "leaders", meta=meta)
+    day_ok: dict[str, str | Bad] = {}
+
+    def convert(
+        day: str | None, rec: dict[str, Any], f: list[str], flags: list[str]
+    ) -> tuple[Any, ...]:
+        f[0] = "date"
+        day = day or ""
+        iso = day_ok.get(day)
+        if iso is None:
+            try:
+                iso = nz.to_date(day)
+            except Bad as exc:
+                iso = exc
+            day_ok[day] = iso
+        if isinstance(iso, Bad):
+            raise iso
+        f[0] = "rank"
+        rank = nz.to_int_or_none(rec.get("rank"), minimum=1)
+        if rank is None:
+            raise Bad("missing_field", f"expected a rank >= 1, got {rec.get('rank')!r}")
+        f[0] = "symbol" if "symbol" in rec or "ticker" not in rec else "ticker"
+        ticker = nz.to_symbol(rec.get("symbol", rec.get("ticker")))
+        f[0] = "volume"
+        volume = nz.to_volume(rec.get("volume"))
+        f[0] = "price"
+        price = nz.to_price(rec.get("price"))
+        return (timeframe, iso, rank, ticker, volume, price, extra_json(rec, LEADER_FIELDS))
+
+    return _run(parsed, records, has_nan, convert)
+
+
+_NULLS = frozenset({"", "null", "NULL", "Null", "nan", "NaN", "None", "none"})
+_PRICE_ORDER = ("open", "high", "low", "close", "volume", "adj_close")
+
+
+def _price_slow(values: dict[str, str]) -> tuple[Any, ...]:
+    """Field-by-field reading of one CSV row (the path taken when the fast path objects)."""
+    out: dict[str, Any] = {}
+    for col in _PRICE_ORDER:
+        text = values.get(col)
+        try:
+            if col == "volume":
+                out[col] = nz.to_volume(None if text is None or text.strip() in _NULLS else text)
+            else:
+                out[col] = nz.to_price(None if text is None or text.strip() in _NULLS else text)
+        except Bad as exc:
+            raise _FieldBad(col, exc) from exc
+    if out["high"] is not None and out["low"] is not None and out["high"] < out["low"]:
+        raise _FieldBad(
+            "high", Bad("high_below_low", f"high {values['high']} is below low {values['low']}")
+        )
+    return tuple(out[c] for c in _PRICE_ORDER)
+
+
+class _FieldBad(Exception):
+    def __init__(self, field: str, bad: Bad) -> None:
+        super().__init__(bad.reason)
+        self.field = field
+        self.bad = bad
+
+
+def read_prices(pf: PriceFile) -> ParsedFile:
+    """One price CSV -> rows ``(ticker, date, open, high, low, close, volume, adj_close)``.
+
+    A row of ``null`` values is kept as a row of NULLs and flagged ``null_price_row``.
+    """
+    parsed = ParsedFile(pf.name, "prices", meta={"header": pf.header, "symbol": pf.symbol})
+    cols = pf.columns
+    n = len(cols)
+    di = cols.index("date")
+    idx = [cols.index(c) if c in cols else -1 for c in _PRICE_ORDER]
+    oi, hi, li, ci, vi, ai = idx
+    symbol = pf.symbol
+    raws, keys, rows, problems, flags = (
+        parsed.raws,
+        parsed.keys,
+        parsed.rows,
+        parsed.problems,
+        parsed.flags,
+    )
+
+    def add(
+        raw: str,
+        key: str,
+        row: tuple[Any, ...] | None,
+        problem: Problem | None,
+        fl: list[str] | None,
+    ) -> None:
+        raws.append(raw)
+        keys.append(key)
+        rows.append(row)
+        problems.append(problem)
+        flags.append(fl)
+
+    inf = float("inf")
+    for line in pf.lines:
+        parts = line.split(",")
+        if len(parts) != n:
+            problem = Problem(
+                "*", "bad_record", f"expected {n} comma-separated values, got {len(parts)}"
+            )
+            add(line, symbol, None, problem, None)
+            continue
+        day = nz._parse_date(parts[di].strip())
+        if day is None:
+            problem = Problem(
+                "date", "impossible_date", f"expected a real date as YYYY-MM-DD, got {parts[di]!r}"
+            )
+            add(line, symbol, None, problem, None)
+            continue
+        try:
+            parts[di] = "null"
+            vals = [None if p in _NULLS else float(p) for p in parts]
+            o, h, lo, c = vals[oi], vals[hi], vals[li], vals[ci]
+            a = vals[ai] if ai >= 0 else None
+            v = vals[vi]
+            for x in (o, h, lo, c, a):
+                if x is not None and not 0.0 < x < inf:
+                    raise ValueError
+            if v is not None and not (0.0 <= v < inf and v == int(v)):
+                raise ValueError
+            if h is not None and lo is not None and h < lo:
+                raise ValueError
+            row = (symbol, day, o, h, lo, c, None if v is None else int(v), a)
+        except (ValueError, TypeError):
+            values = {cols[i]: parts[i] for i in range(n) if i != di}
+            try:
+                o, h, lo, c, v, a = _price_slow(values)
+            except _FieldBad as exc:
+                add(line, symbol, None, Problem(exc.field, exc.bad.rule, exc.bad.reason), None)
+                continue
+            row = (symbol, day, o, h, lo, c, v, a)
+        raws.append(line)
+        keys.append(symbol)
+        rows.append(row)
+        problems.append(None)
+        if o is None and h is None and lo is None and c is None and v is None and a is None:
+            flags.append(["null_price_row"])
+        else:
+            flags.append(None)
+    return parsed
+
+
+def _ticker(
+    symbol: str | None, rec: dict[str, Any], f: list[str], flags: list[str]
+) -> tuple[Any, ...]:
+    f[0] = "symbol"
+    sym = nz.to_symbol(symbol)
+    f[0] = "market_cap"
+    cap, cap_raw = nz.to_market_cap(rec.get("market_cap"))
+    if cap_raw is not None:
+        flags.append("market_cap_text")
+    f[0] = "name"
+    name = nz.to_text(rec.get("name"))
+    f[0] = "sector"
+    sector = nz.to_text(rec.get("sector"))
+    return (sym, name, sector, cap, cap_raw, extra_json(rec, TICKER_FIELDS))
+
+
+def read_tickers(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFile:
+    """``tickers_info.json`` (symbol -> ``{name, sector, market_cap}``) -> rows."""
+    if not isinstance(doc, dict):
+        msg = (
+            f"wrong top-level shape: expected an object of symbol -> info, got {type(doc).__name__}"
+        )
+        raise FileFormatError(name, "top level", msg)
+    return _run(ParsedFile(name, "tickers"), list(doc.items()), has_nan, _ticker)
+
+
+def _strategy(
+    key: str | None, rec: dict[str, Any], f: list[str], flags: list[str]
+) -> tuple[Any, ...]:
+    f[0] = "name"
+    name = nz.to_strategy(key)
+    f[0] = "min_hold_days"
+    lo = nz.to_int_or_none(rec.get("min_hold_days"), minimum=0)
+    f[0] = "max_hold_days"
+    hi = nz.to_int_or_none(rec.get("max_hold_days"), minimum=1)
+    if lo is not None and hi is not None and hi < lo:
+        raise Bad("bad_value", f"max_hold_days {hi} is below min_hold_days {lo}")
+    f[0] = "description"
+    desc = nz.to_text(rec.get("description"))
+    return (name, desc, lo, hi, extra_json(rec, STRATEGY_FIELDS))
+
+
+def read_strategies(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFile:
+    """``strategies_config.json`` (name -> ``{description, min_hold_days, max_hold_days}``) -> rows."""
+    if not isinstance(doc, dict):
+        msg = f"wrong top-level shape: expected an object of name -> settings, got {type(doc).__name__}"
+        raise FileFormatError(name, "top level", msg)
+    return _run(ParsedFile(name, "strategies"), list(doc.items()), has_nan, _strategy)

@@ -1,0 +1,278 @@
+"""Write the legacy folder back from the database (the JSON mode), every field kept.
+
+The files have the legacy shapes (see shared/legacy/FORMAT.md) with normalized values: ISO
+dates, upper-case tickers, lower-case strategy names, LONG/SHORT, fractions for confidence,
+numbers as numbers, NULL as ``null``. Undocumented fields come back from ``extra``; the few
+values kept as written (``timestamp``, ``timeframe``, ``market_cap`` text) are written as they
+were. Importing the export into an empty database gives the same content. Each file is written
+atomically (a temporary file, fsync, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from quantdb.ingest.normalize import now_utc
+from quantdb.ingest.reader import (
+    LEADERS,
+    PREDICTIONS,
+    PRICE_DIR,
+    STRATEGIES,
+    TICKERS,
+    TRADES,
+    filename_from_symbol,
+)
+from quantdb.storage.sqlite import Database
+
+PRICE_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """Files written by `export_json` and the records in each."""
+
+    out_dir: str
+    files: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out_dir": self.out_dir,
+            "files": dict(self.files),
+            "records": sum(self.files.values()),
+        }
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, doc: Any) -> None:
+    """`atomic_write_bytes` of ``doc`` as indented JSON."""
+    atomic_write_bytes(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def legacy_id_value(text: str | None) -> int | str | None:
+    """An id as the old system wrote it: integer ids as integers, the rest as text."""
+    if text is None:
+        return None
+    if text.isdigit() and str(int(text)) == text:
+        return int(text)
+    return text
+
+
+def _number(x: float | None) -> float | int | None:
+    if x is None:
+        return None
+    return int(x) if float(x).is_integer() and abs(x) < 2**53 else x
+
+
+def _with_extra(rec: dict[str, Any], extra: str | None) -> dict[str, Any]:
+    if extra:
+        for k, v in orjson.loads(extra).items():
+            rec.setdefault(k, v)
+    return rec
+
+
+PREDICTION_SQL = (
+    "SELECT p.legacy_id, p.id, p.date, p.timestamp, s.name, k.symbol, p.position, p.confidence, p.target, "
+    "p.stop_loss, p.timeframe, p.entry_price, p.status, p.exit_date, p.exit_price, p.extra "
+    "FROM predictions p JOIN strategies s ON s.id = p.strategy_id JOIN tickers k ON k.id = p.ticker_id "
+    "ORDER BY p.id"
+)
+TRADE_SQL = (
+    "SELECT r.legacy_id, r.id, r.prediction_legacy_id, p.legacy_id, k.symbol, r.side, r.entry_date, "
+    "r.entry_price, r.shares, r.exit_date, r.exit_price, r.status, r.pnl, r.fees, r.extra "
+    "FROM trades r JOIN tickers k ON k.id = r.ticker_id LEFT JOIN predictions p ON p.id = r.prediction_id "
+    "ORDER BY r.id"
+)
+
+
+def prediction_record(row: Any) -> dict[str, Any]:
+    """One predictions row (in `PREDICTION_SQL` order) as a legacy prediction object."""
+    (
+        lid,
+        pk,
+        day,
+        ts,
+        strat,
+        sym,
+        pos,
+        conf,
+        target,
+        stop,
+        tf,
+        entry,
+        status,
+        exit_d,
+        exit_p,
+        extra,
+    ) = row
+    rec: dict[str, Any] = {"id": legacy_id_value(lid) if lid is not None else pk, "date": day}
+    if ts is not None:
+        rec["timestamp"] = ts
+    rec |= {
+        "strategy": strat, "ticker": sym, "position": pos, "confidence": conf, "target": target,
+        "stop_loss": stop, "timeframe": legacy_id_value(tf) if tf is not None else None,
+        "entry_price": entry, "status": status,
+    }  # fmt: skip
+    if exit_d is not None:
+        rec["exit_date"] = exit_d
+    if exit_p is not None:
+        rec["exit_price"] = exit_p
+    return _with_extra(rec, extra)
+
+
+def trade_record(row: Any) -> dict[str, Any]:
+    """One trades row (in `TRADE_SQL` order) as a legacy trade object."""
+    (
+        lid,
+        pk,
+        pred_legacy,
+        pred_linked,
+        sym,
+        side,
+        entry_d,
+        entry,
+        shares,
+        exit_d,
+        exit_p,
+        status,
+        pnl,
+        fees,
+        extra,
+    ) = row
+    pred = pred_legacy if pred_legacy is not None else pred_linked
+    rec = {
+        "trade_id": legacy_id_value(lid) if lid is not None else pk,
+        "prediction_id": legacy_id_value(pred), "ticker": sym, "side": side,
+        "entry_date": entry_d, "entry_price": entry, "shares": _number(shares), "exit_date": exit_d,
+        "exit_price": exit_p, "status": status, "pnl": pnl, "fees": fees,
+    }  # fmt: skip
+    return _with_extra(rec, extra)
+
+
+def _file_meta(db: Database) -> dict[str, Any]:
+    """File-level fields (``last_updated``, leaders' ``updated``) of the newest legacy batches."""
+    meta: dict[str, Any] = {}
+    for (doc,) in db.query(
+        "SELECT report_json FROM import_batches WHERE status = 'committed' AND kind = 'legacy' "
+        "AND report_json IS NOT NULL ORDER BY id"
+    ):
+        for name, m in orjson.loads(doc).get("file_meta", {}).items():
+            meta.setdefault(name, {}).update(m)
+    return meta
+
+
+def export_json(
+    db: Database, out_dir: str | Path, *, progress: Callable[[int], None] | None = None
+) -> ExportReport:
+    """Write predictions, trades, the three leader files, price CSVs, tickers_info and
+    strategies_config from ``db`` into ``out_dir`` (created if needed).
+
+    Examples
+    --------
+    >>> # quantdb export-json ./out --db quant.db
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = _file_meta(db)
+    files: dict[str, int] = {}
+    done = 0
+
+    def wrote(name: str, n: int) -> None:
+        nonlocal done
+        files[name] = n
+        done += n
+        if progress is not None:
+            progress(done)
+
+    tickers = {}
+    for sym, name, sector, cap, cap_raw, extra in db.query(
+        "SELECT symbol, name, sector, market_cap, market_cap_raw, extra FROM tickers ORDER BY id"
+    ):
+        tickers[sym] = _with_extra(
+            {"name": name, "sector": sector, "market_cap": cap_raw if cap_raw is not None else cap},
+            extra,
+        )
+    atomic_write_json(out / TICKERS, tickers)
+    wrote(TICKERS, len(tickers))
+
+    strategies = {}
+    for name, desc, lo, hi, extra in db.query(
+        "SELECT name, description, min_hold_days, max_hold_days, extra FROM strategies ORDER BY id"
+    ):
+        strategies[name] = _with_extra(
+            {"description": desc, "min_hold_days": lo, "max_hold_days": hi}, extra
+        )
+    atomic_write_json(out / STRATEGIES, strategies)
+    wrote(STRATEGIES, len(strategies))
+
+    preds = [prediction_record(r) for r in db.query(PREDICTION_SQL)]
+    last = meta.get(PREDICTIONS, {}).get("last_updated", now_utc())
+    atomic_write_json(out / PREDICTIONS, {"predictions": preds, "last_updated": last})
+    wrote(PREDICTIONS, len(preds))
+
+    trades = [trade_record(r) for r in db.query(TRADE_SQL)]
+    atomic_write_json(out / TRADES, trades)
+    wrote(TRADES, len(trades))
+
+    for fname, timeframe in LEADERS.items():
+        fmeta = meta.get(fname, {})
+        skey = fmeta.get("symbol_key", "ticker" if timeframe == "monthly" else "symbol")
+        leaders: dict[str, list[dict[str, Any]]] = {}
+        n = 0
+        for day, rank, sym, volume, price, extra in db.query(
+            "SELECT v.date, v.rank, k.symbol, v.volume, v.price, v.extra FROM volume_leaders v "
+            "JOIN tickers k ON k.id = v.ticker_id WHERE v.timeframe = ? ORDER BY v.date, v.rank, v.id",
+            (timeframe,),
+        ):
+            leaders.setdefault(day, []).append(
+                _with_extra({"rank": rank, skey: sym, "volume": volume, "price": price}, extra)
+            )
+            n += 1
+        if n or fname in meta:
+            doc = {
+                "timeframe": fmeta.get("timeframe", timeframe),
+                "updated": fmeta.get("updated", now_utc()[:10]),
+                "leaders": leaders,
+            }
+            atomic_write_json(out / fname, doc)
+            wrote(fname, n)
+
+    price_dir = out / PRICE_DIR
+    with db.reader() as conn:
+        ids = conn.execute(
+            "SELECT k.id, k.symbol FROM tickers k WHERE EXISTS (SELECT 1 FROM price_history p WHERE p.ticker_id = k.id) ORDER BY k.symbol"
+        ).fetchall()
+        for tid, sym in ids:
+            lines = [PRICE_HEADER]
+            for day, o, h, lo, c, adj, v in conn.execute(
+                "SELECT date, open, high, low, close, adj_close, volume FROM price_history WHERE ticker_id = ? ORDER BY date",
+                (tid,),
+            ):
+                lines.append(",".join([day, *("null" if x is None else repr(x) for x in (o, h, lo, c, adj)),
+                                       "null" if v is None else str(v)]))  # fmt: skip
+            name = f"{PRICE_DIR}/{filename_from_symbol(sym)}"
+            atomic_write_bytes(
+                price_dir / filename_from_symbol(sym), ("\n".join(lines) + "\n").encode()
+            )
+            wrote(name, len(lines) - 1)
+    return ExportReport(str(out.resolve()), files)

@@ -1,0 +1,346 @@
+"""An independent proof that every record of a legacy folder is in the database, field by field.
+
+It shares no parsing or normalization code with the migrator: it re-reads the files with the
+standard library (``json``, ``csv``, ``datetime``, ``zoneinfo``) and applies its own small
+readings of each quirk of FORMAT.md. For each record position it finds the ``raw_records`` row
+of the newest committed batch that read that file, checks the raw original is the record,
+then: a quarantined record must have its quarantine row; an imported, duplicate or
+already-present record must match its target row field by field (undocumented fields against
+``extra``). Anything else is a difference, listed (the first ``max_differences``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from quantdb.storage.sqlite import Database
+
+_ET = ZoneInfo("America/New_York")
+_UNIT = {"d": 1, "w": 5, "m": 21, "y": 252}
+_LEADER_FILES = {"volume_leaders_daily.json": "daily", "volume_leaders_weekly.json": "weekly",
+                 "volume_leaders_monthly.json": "monthly"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """``ok`` when every record is accounted for and equal, field by field."""
+
+    ok: bool
+    source: str
+    records: int
+    files: dict[str, dict[str, int]] = field(default_factory=dict)
+    n_differences: int = 0
+    differences: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "source": self.source, "records": self.records, "files": self.files,
+                "n_differences": self.n_differences, "differences": list(self.differences)}  # fmt: skip
+
+
+# -- independent readings of legacy values ---------------------------------------------------------
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (
+        isinstance(v, str) and v.strip().lower() in ("", "nan", "null", "none"))  # fmt: skip
+
+
+def _num(v: Any) -> float | None:
+    return (
+        None if _missing(v) else float(str(v).replace(",", "")) if isinstance(v, str) else float(v)
+    )
+
+
+def _day(v: Any) -> str | None:
+    if _missing(v):
+        return None
+    for fmt in ("%Y-%m-%d", "%m/%d/%Y"):
+        try:
+            return datetime.strptime(str(v).strip(), fmt).date().isoformat()
+        except ValueError:
+            pass
+    return "unreadable"
+
+
+def _utc(ts: str) -> tuple[str, str]:
+    t = datetime.fromisoformat(ts.strip().replace(" ", "T"))
+    if t.tzinfo is None:
+        return t.replace(tzinfo=_ET).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "naive"
+    kind = "utc" if ts.strip().endswith("Z") else "offset"
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), kind
+
+
+def _days(tf: Any) -> int | None:
+    if _missing(tf):
+        return None
+    text = str(int(tf)) if isinstance(tf, (int, float)) else str(tf).strip().lower()
+    return int(text) if text.isdigit() else int(text[:-1]) * _UNIT[text[-1]]
+
+
+def _cap(v: Any) -> float | None:
+    if _missing(v):
+        return None
+    if isinstance(v, str):
+        t = v.strip().upper().lstrip("$")
+        mult = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}.get(t[-1], 1.0)
+        return float((t[:-1] if mult != 1.0 else t).replace(",", "")) * mult
+    return float(v)
+
+
+def _conf(v: Any) -> float | None:
+    c = _num(v)
+    return None if c is None else (c if c <= 1.0 else c / 100.0)
+
+
+def _lid(v: Any) -> str | None:
+    if _missing(v):
+        return None
+    return str(int(v)) if isinstance(v, (int, float)) else str(v).strip()
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            return a is None and b is None
+        return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-12)
+    return bool(a == b)
+
+
+def _canon(x: Any) -> str:
+    return json.dumps(x, sort_keys=True, allow_nan=True)
+
+
+# -- field maps: (db column, reading of the record) ------------------------------------------------
+
+Getter = Callable[[dict[str, Any]], Any]
+PRED_FIELDS: dict[str, tuple[str, Getter]] = {
+    "id": ("legacy_id", lambda r: _lid(r.get("id"))),
+    "date": ("date", lambda r: _day(r.get("date"))),
+    "timestamp": ("timestamp", lambda r: None if _missing(r.get("timestamp")) else r["timestamp"]),
+    "strategy": ("strategy", lambda r: str(r["strategy"]).strip().lower()),
+    "ticker": ("symbol", lambda r: str(r["ticker"]).strip().upper()),
+    "position": ("position", lambda r: {"BUY": "LONG", "SELL": "SHORT"}.get(str(r["position"]).strip().upper(),
+                                                                          str(r["position"]).strip().upper())),
+    "confidence": ("confidence", lambda r: _conf(r.get("confidence"))),
+    "target": ("target", lambda r: _num(r.get("target"))),
+    "stop_loss": ("stop_loss", lambda r: _num(r.get("stop_loss"))),
+    "timeframe": ("timeframe", lambda r: None if _missing(r.get("timeframe")) else str(r["timeframe"]).strip()),
+    "timeframe_days": ("timeframe_days", lambda r: _days(r.get("timeframe"))),
+    "entry_price": ("entry_price", lambda r: _num(r.get("entry_price"))),
+    "status": ("status", lambda r: str(r["status"]).strip().lower()),
+}  # fmt: skip
+TRADE_FIELDS: dict[str, tuple[str, Getter]] = {
+    "trade_id": ("legacy_id", lambda r: _lid(r.get("trade_id"))),
+    "prediction_id": ("prediction_legacy_id", lambda r: _lid(r.get("prediction_id"))),
+    "ticker": ("symbol", lambda r: str(r["ticker"]).strip().upper()),
+    "side": ("side", lambda r: {"buy": "long", "sell": "short"}.get(str(r["side"]).strip().lower(),
+                                                                  str(r["side"]).strip().lower())),
+    "entry_date": ("entry_date", lambda r: _day(r.get("entry_date"))),
+    "entry_price": ("entry_price", lambda r: _num(r.get("entry_price"))),
+    "shares": ("shares", lambda r: _num(r.get("shares"))),
+    "exit_date": ("exit_date", lambda r: _day(r.get("exit_date"))),
+    "exit_price": ("exit_price", lambda r: _num(r.get("exit_price"))),
+    "status": ("status", lambda r: str(r["status"]).strip().upper()),
+    "pnl": ("pnl", lambda r: _num(r.get("pnl"))),
+    "fees": ("fees", lambda r: _num(r.get("fees")) or 0.0),
+}  # fmt: skip
+LEADER_FIELDS: dict[str, tuple[str, Getter]] = {
+    "rank": ("rank", lambda r: int(str(r["rank"]).strip())),
+    "symbol": ("symbol", lambda r: str(r.get("symbol", r.get("ticker"))).strip().upper()),
+    "volume": ("volume", lambda r: None if _missing(r.get("volume")) else int(float(r["volume"]))),
+    "price": ("price", lambda r: _num(r.get("price"))),
+}  # fmt: skip
+TICKER_FIELDS: dict[str, tuple[str, Getter]] = {
+    "name": ("name", lambda r: None if _missing(r.get("name")) else str(r["name"])),
+    "sector": ("sector", lambda r: None if _missing(r.get("sector")) else str(r["sector"])),
+    "market_cap": ("market_cap", lambda r: _cap(r.get("market_cap"))),
+    "market_cap_raw": ("market_cap_raw", lambda r: r["market_cap"] if isinstance(r.get("market_cap"), str) else None),
+}  # fmt: skip
+STRATEGY_FIELDS: dict[str, tuple[str, Getter]] = {
+    "description": ("description", lambda r: None if _missing(r.get("description")) else str(r["description"])),
+    "min_hold_days": ("min_hold_days", lambda r: None if _missing(r.get("min_hold_days")) else int(float(r["min_hold_days"]))),
+    "max_hold_days": ("max_hold_days", lambda r: None if _missing(r.get("max_hold_days")) else int(float(r["max_hold_days"]))),
+}  # fmt: skip
+DOCUMENTED = {
+    "predictions": set(PRED_FIELDS), "trades": set(TRADE_FIELDS), "leaders": {"rank", "symbol", "ticker", "volume", "price"},
+    "tickers": {"name", "sector", "market_cap"}, "strategies": set(STRATEGY_FIELDS),
+}  # fmt: skip
+
+TARGET_SQL = {
+    "predictions": "SELECT p.id, p.legacy_id, p.date, p.timestamp, p.timestamp_utc, p.timestamp_kind, s.name AS strategy, "
+    "k.symbol, p.position, p.confidence, p.target, p.stop_loss, p.timeframe, p.timeframe_days, p.entry_price, "
+    "p.status, p.extra FROM predictions p JOIN strategies s ON s.id = p.strategy_id JOIN tickers k ON k.id = p.ticker_id",
+    "trades": "SELECT r.*, k.symbol, p.legacy_id AS linked_legacy_id FROM trades r JOIN tickers k ON k.id = r.ticker_id "
+    "LEFT JOIN predictions p ON p.id = r.prediction_id",
+    "volume_leaders": "SELECT v.*, k.symbol FROM volume_leaders v JOIN tickers k ON k.id = v.ticker_id",
+    "price_history": "SELECT p.*, k.symbol FROM price_history p JOIN tickers k ON k.id = p.ticker_id",
+    "tickers": "SELECT * FROM tickers",
+    "strategies": "SELECT * FROM strategies",
+}  # fmt: skip
+
+
+# -- reading the folder on its own ------------------------------------------------------------------
+
+
+def _load(path: Path) -> Any:
+    with open(path, encoding="utf-8-sig") as fh:
+        return json.load(fh)
+
+
+def _records(root: Path) -> Iterator[tuple[str, str, list[tuple[str | None, Any]]]]:
+    """(file name, kind, [(record key, record)]) for each legacy file of ``root``."""
+    for name, kind in (("tickers_info.json", "tickers"), ("strategies_config.json", "strategies")):
+        if (root / name).is_file():
+            yield name, kind, list(_load(root / name).items())
+    if (root / "predictions_data.json").is_file():
+        yield (
+            "predictions_data.json",
+            "predictions",
+            [(None, r) for r in _load(root / "predictions_data.json")["predictions"]],
+        )
+    if (root / "trades_data.json").is_file():
+        yield "trades_data.json", "trades", [(None, r) for r in _load(root / "trades_data.json")]
+    for name in _LEADER_FILES:
+        if (root / name).is_file():
+            doc = _load(root / name)
+            yield name, "leaders", [(day, e) for day, lst in doc["leaders"].items() for e in lst]
+    prices = root / "price_history"
+    if prices.is_dir():
+        for p in sorted(prices.glob("*.csv")) + sorted(prices.glob("*.CSV")):
+            text = p.read_bytes().decode("utf-8-sig")
+            lines = text.splitlines()
+            while lines and not lines[-1].strip():
+                lines.pop()
+            yield (
+                f"price_history/{p.name}",
+                "prices",
+                [(None, line) for line in lines[1:]] + [("__header__", lines[0] if lines else "")],
+            )
+
+
+def verify_folder(db: Database, folder: str | Path, *, max_differences: int = 20) -> VerifyReport:
+    """Prove, record by record and field by field, that ``folder`` is in ``db``."""
+    root = Path(folder).resolve()
+    diffs: list[str] = []
+    n_diff = 0
+
+    def diff(msg: str) -> None:
+        nonlocal n_diff
+        n_diff += 1
+        if len(diffs) < max_differences:
+            diffs.append(msg)
+
+    legacy = "SELECT id FROM import_batches WHERE status = 'committed' AND kind = 'legacy'"
+    batches = [r[0] for r in db.query(f"{legacy} AND source = ? ORDER BY id DESC", (str(root),))]
+    if not batches:
+        batches = [r[0] for r in db.query(f"{legacy} ORDER BY id DESC")]
+    targets: dict[str, dict[int, Any]] = {}
+    quarantined = {r[0] for r in db.query("SELECT raw_record_id FROM quarantine")}
+    files: dict[str, dict[str, int]] = {}
+    total = 0
+    for name, kind, recs in _records(root):
+        header = None
+        if kind == "prices":
+            header = recs.pop()[1]
+        total += len(recs)
+        if not recs:  # an empty file: nothing to account for
+            files[name] = {"imported": 0, "duplicate": 0, "already_present": 0, "quarantined": 0}
+            continue
+        batch = next((b for b in batches if db.scalar(
+            "SELECT 1 FROM raw_records WHERE batch_id = ? AND file = ? LIMIT 1", (b, name))), None)  # fmt: skip
+        if batch is None:
+            diff(f"{name}: {len(recs)} records, none of them in any committed import batch")
+            continue
+        raws = {r[0]: r for r in db.query(
+            "SELECT position, id, raw, outcome, target_table, target_id, record_key FROM raw_records "
+            "WHERE batch_id = ? AND file = ?", (batch, name))}  # fmt: skip
+        tally = {"imported": 0, "duplicate": 0, "already_present": 0, "quarantined": 0}
+        if len(raws) != len(recs):
+            diff(
+                f"{name}: {len(recs)} records in the folder but {len(raws)} accounted for in batch {batch}"
+            )
+        cols = None
+        if kind == "prices":
+            cols = [
+                h.strip().lower().replace(" ", "_") for h in next(csv.reader(io.StringIO(header)))
+            ]
+        for pos, (key, rec) in enumerate(recs):
+            got = raws.get(pos)
+            where = f"{name} record {pos}"
+            if got is None:
+                diff(f"{where}: not in batch {batch}")
+                continue
+            _, raw_id, raw, outcome, table, tid, rkey = got
+            same_raw = raw == rec if kind == "prices" else _canon(json.loads(raw)) == _canon(rec)
+            if not same_raw or (key is not None and rkey != key):
+                diff(f"{where}: the raw original kept in the database differs from the file")
+                continue
+            tally[outcome] += 1
+            if outcome == "quarantined":
+                if raw_id not in quarantined:
+                    diff(f"{where}: marked quarantined but has no quarantine row")
+                continue
+            if table not in targets:
+                targets[table] = {r["id"]: dict(r) for r in db.query(TARGET_SQL[table])}
+            row = targets[table].get(tid)
+            if row is None:
+                diff(f"{where}: its {table} row {tid} is missing")
+                continue
+            for problem in _compare(kind, name, key, rec, row, cols):
+                diff(f"{where}: {problem}")
+        files[name] = tally
+    return VerifyReport(n_diff == 0, str(root), total, files, n_diff, tuple(diffs))
+
+
+def _compare(kind: str, name: str, key: str | None, rec: Any, row: dict[str, Any],
+             cols: list[str] | None) -> Iterator[str]:  # fmt: skip
+    """Field-by-field differences between one legacy record and its database row."""
+    if kind == "prices":
+        values = next(csv.reader(io.StringIO(rec)))
+        stem = name.rsplit("/", 1)[1].rsplit(".", 1)[0]
+        if row["symbol"] != stem.upper().replace("-", "."):
+            yield f"symbol: file {stem!r}, database {row['symbol']!r}"
+        assert cols is not None
+        for col, text in zip(cols, values, strict=False):
+            want: Any = _day(text) if col == "date" else _num(text)
+            if col == "volume" and want is not None:
+                want = int(want)
+            if not _same(want, row[col]):
+                yield f"{col}: file {text!r}, database {row[col]!r}"
+        return
+    fields = {"predictions": PRED_FIELDS, "trades": TRADE_FIELDS, "leaders": LEADER_FIELDS,
+              "tickers": TICKER_FIELDS, "strategies": STRATEGY_FIELDS}[kind]  # fmt: skip
+    for label, (col, read) in fields.items():
+        want = read(rec)
+        if not _same(want, row[col]):
+            yield f"{label}: file {rec.get(label)!r} reads as {want!r}, database has {row[col]!r}"
+    if kind == "predictions" and row["timestamp"] is not None:
+        utc, how = _utc(row["timestamp"])
+        if (utc, how) != (row["timestamp_utc"], row["timestamp_kind"]):
+            yield f"timestamp: {row['timestamp']!r} is {utc} ({how}), database has {row['timestamp_utc']} ({row['timestamp_kind']})"
+    if kind == "trades":
+        pred = _lid(rec.get("prediction_id"))
+        if row["prediction_id"] is not None and row["linked_legacy_id"] != pred:
+            yield f"prediction_id: file {pred!r}, database links to {row['linked_legacy_id']!r}"
+    if kind == "leaders" and (row["date"], row["timeframe"]) != (_day(key), _LEADER_FILES[name]):
+        yield f"date: file {key!r} ({_LEADER_FILES[name]}), database {row['date']} ({row['timeframe']})"
+    if kind in ("tickers", "strategies"):
+        label = "symbol" if kind == "tickers" else "name"
+        want_key = str(key).strip().upper() if kind == "tickers" else str(key).strip().lower()
+        if row[label] != want_key:
+            yield f"{label}: file {key!r}, database {row[label]!r}"
+    extra = json.loads(row["extra"]) if row.get("extra") else {}
+    for k, v in rec.items():
+        if k not in DOCUMENTED[kind]:
+            got = extra.get(k, "<absent>")
+            if not (_canon(got) == _canon(v) or (_missing(v) and got is None)):
+                yield f"{k} (undocumented): file {v!r}, database extra has {got!r}"
