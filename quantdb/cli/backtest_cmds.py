@@ -55,7 +55,56 @@ def settings_from_options(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `backtest` command to ``app``."""
+    """Add the `backtest`, `backtests` and `strategies` commands to ``app``."""
+
+    @app.command("strategies")
+    @handle_errors
+    def strategies(json_out: JsonFlag = False) -> None:
+        """The built-in strategies with their default parameters, sweep grid and constraint."""
+        from quantdb.strategies import STRATEGIES
+
+        doc = {
+            name: {
+                "params": dict(s.params),
+                "grid": {k: [v[0], v[-1], len(v)] for k, v in s.grid.items()},
+                "constraint": s.constraint,
+                "doc": s.doc,
+            }
+            for name, s in sorted(STRATEGIES.items())
+        }
+        if json_out:
+            emit_json(doc)
+            return
+        print_table(
+            "strategies",
+            ["name", "params", "constraint", "what it does"],
+            [[n, ", ".join(f"{k}={v:g}" for k, v in d["params"].items()), d["constraint"] or "", d["doc"]] for n, d in doc.items()],
+        )
+
+    @app.command("backtests")
+    @handle_errors
+    def backtests(
+        limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+        db: Annotated[Path, typer.Option("--db", envvar="QUANTDB_DB", help="SQLite database file.", dir_okay=False)] = Path("quant.db"),
+        json_out: JsonFlag = False,
+    ) -> None:
+        """The stored backtests, newest first (ids for --backtest ID)."""
+        from quantdb.cli.app import open_database
+
+        database = open_database(db, write=False)
+        rows = database.query(
+            """SELECT b.id, s.name, b.start_date, b.end_date, b.total_return, b.sharpe, b.max_dd, b.trades,
+                      b.params_json, b.created_at
+               FROM backtest_results b JOIN strategies s ON s.id = b.strategy_id
+               ORDER BY b.id DESC LIMIT ?""",
+            (max(1, min(limit, 10_000)),),
+        )
+        cols = ["id", "strategy", "start", "end", "total_return", "sharpe", "max_dd", "trades", "params", "created_at"]
+        doc = [dict(zip(cols, tuple(r), strict=True)) for r in rows]
+        if json_out:
+            emit_json(doc)
+            return
+        print_table("backtests", cols, [list(d.values()) for d in doc])
 
     @app.command("backtest")
     @handle_errors
@@ -118,9 +167,13 @@ def register(app: typer.Typer) -> None:
         if tearsheet is not None:
             bench = None
             if database is not None and prices is None:
-                from quantdb.services.reports.data import benchmark_series
+                from quantdb.errors import NotFound
+                from quantdb.services.reports.data import benchmark_returns
 
-                bench = benchmark_series(database)
+                try:
+                    bench = benchmark_returns(database)
+                except NotFound:
+                    bench = None  # no SPY in the database: a tearsheet without a benchmark
             result.tearsheet(tearsheet, benchmark=bench)
         trades = result.trades()
         doc = {

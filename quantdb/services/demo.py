@@ -138,11 +138,9 @@ def run_demo(
         tickers=tickers, out_dir=out / "sweeps",
     )
     report.outputs["sweep results"] = str(sweep.results)
-    try:
-        png = heatmap(sweep.results, "fast", "slow", out / "sweep_heatmap.png")
-        report.outputs["sweep heatmap"] = str(png)
-    except TypeError:
-        pass
+    png = out / "sweep_heatmap.png"
+    heatmap(sweep.results, "fast", "slow", out=png)
+    report.outputs["sweep heatmap"] = str(png)
     report.summary["sweep"] = {"run_id": sweep.run_id, "combos": sweep.combos}
     lap("sweep")
 

@@ -95,7 +95,7 @@ def backtest_returns(db: Database, backtest_id: int) -> pd.Series:
         (int(backtest_id),),
     )
     if not head:
-        msg = f"no backtest with id {backtest_id}; list them with `quantdb backtest --list`"
+        msg = f"no backtest with id {backtest_id}; list them with `quantdb backtests`"
         raise NotFound(msg)
     rows = db.query(
         "SELECT date, equity FROM backtest_equity WHERE backtest_id = ? ORDER BY date", (int(backtest_id),)
