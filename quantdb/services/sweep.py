@@ -1,0 +1,655 @@
+"""Parameter sweeps: chunked, parallel, resumable; results to Parquet, the best to SQLite.
+
+How a sweep runs:
+
+1. The driver loads the price panels once (adjusted OHLC: ``open/high/low`` scaled by
+   ``adj_close / close``, ``close = adj_close``; tickers with no bar in the period dropped),
+   builds the grid (:mod:`quantdb.services.grid`) and records a ``sweep_runs`` row.
+2. The grid is cut into chunks of ``chunk`` parameter sets (row order of the grid). A worker
+   computes a chunk's signals for every ticker at once (``(dates, chunk * tickers)``,
+   :mod:`quantdb.kernels.signals`) and runs the independent-columns simulation
+   (:func:`quantdb.kernels.simulate.sweep_stats`), which keeps per-column statistics, never
+   an equity curve. Prices travel to each worker once (:mod:`quantdb.services.executors`).
+3. Each finished chunk is written at once to ``<out>/sweep-<run>.chunks/chunk-NNNNN.parquet``
+   (to a temporary name, then renamed), so an interrupted sweep resumes with
+   ``resume=run_id``: the chunks already on disk are skipped.
+4. The driver concatenates the chunks in grid order into ``<out>/sweep-<run>.parquet`` (one
+   row per parameter set and ticker: ``ticker``, one column per parameter, ``total_return``,
+   ``sharpe``, ``max_drawdown`` (negative fraction), ``n_trades``), ranks the parameter sets
+   by the objective averaged over tickers, writes the best ``top`` into ``backtest_results``
+   (with ``sweep_run_id``) and marks the run done. Only the driver touches SQLite.
+
+Memory bound (per worker): a chunk holds at most :data:`BYTES_PER_CELL` = 48 bytes per (date,
+parameter set, ticker) cell at its peak (sma-cross: one SMA per distinct window, at most two a
+set, 16 bytes; the fast and slow SMA stacks, 16; the crossing temporaries and the two signal
+matrices, about 8; the simulation keeps per-column state only). The default chunk is
+``memory_budget // (dates * tickers * BYTES_PER_CELL)`` parameter sets, so a worker stays
+under ``memory_budget`` (256 MiB by default) plus the price panels and the result table,
+whatever the grid size. The result table is about 40 bytes a row plus the parameters (1.9
+million rows for 19,000 sets x 100 tickers: 76 MB). ``benchmarks/bench_sweep.py`` measures the
+peak of a grid and of a 10x larger one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from quantdb._typing import FloatArray
+from quantdb.errors import NotFound, QuantdbError
+from quantdb.services.grid import Grid, GridError, build_grid, parse_grid_spec
+from quantdb.storage.sqlite import Database
+
+if TYPE_CHECKING:  # kept light at import time: numba loads with the first sweep
+    from quantdb.kernels.simulate import SimSettings
+    from quantdb.strategies import Bars
+
+__all__ = [
+    "BYTES_PER_CELL",
+    "OBJECTIVES",
+    "RESULT_COLUMNS",
+    "ChunkTask",
+    "SweepData",
+    "SweepReport",
+    "aggregate_by_params",
+    "default_chunk",
+    "heatmap",
+    "load_bars",
+    "query_results",
+    "run_chunk",
+    "run_sweep",
+    "sweep_grid",
+    "sweep_table",
+]
+
+Objective = Literal["sharpe", "total_return", "max_drawdown"]
+OBJECTIVES: tuple[str, ...] = ("sharpe", "total_return", "max_drawdown")
+RESULT_COLUMNS = ("total_return", "sharpe", "max_drawdown", "n_trades")
+BYTES_PER_CELL = 48
+DEFAULT_MEMORY_BUDGET = 256 * 2**20
+ProgressFn = Callable[[int], None]
+
+
+class SweepError(QuantdbError, ValueError):
+    """A sweep cannot run as asked (bad objective, nothing to resume, no prices)."""
+
+
+# ----------------------------------------------------------------------------- data
+def load_bars(
+    db: Database,
+    tickers: Sequence[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> tuple[np.ndarray, tuple[str, ...], Bars]:
+    """Adjusted OHLCV panels from the columnar mirror: ``(dates, tickers, Bars)``.
+
+    ``open``, ``high`` and ``low`` are scaled by ``adj_close / close`` so that the whole bar is
+    in adjusted units; ``close`` is ``adj_close``. Tickers without any bar in the period are
+    dropped (all of them missing raises `NotFound`).
+    """
+    from quantdb.storage.mirror import current_mirror
+    from quantdb.strategies import Bars
+
+    mirror = current_mirror(db)
+    dates = mirror.dates
+    lo = 0 if start is None else int(np.searchsorted(dates, np.datetime64(start, "D"), "left"))
+    hi = len(dates) if end is None else int(np.searchsorted(dates, np.datetime64(end, "D"), "right"))
+    if tickers is None:
+        cols = np.arange(len(mirror.tickers))
+    else:
+        index = {t: i for i, t in enumerate(mirror.tickers)}
+        wanted = [t.strip().upper() for t in tickers]
+        missing = [t for t in wanted if t not in index]
+        if missing:
+            msg = f"tickers not in the database: {', '.join(missing[:10])}"
+            raise NotFound(msg)
+        cols = np.array([index[t] for t in wanted], dtype=np.intp)
+
+    def take(name: str) -> FloatArray:
+        return np.ascontiguousarray(np.asarray(mirror.matrix(name))[lo:hi][:, cols], dtype=np.float64)
+
+    close_raw, adj = take("close"), take("adj_close")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(np.isnan(close_raw), 1.0, adj / close_raw)
+    keep = ~np.all(np.isnan(adj), axis=0)
+    if not keep.any():
+        msg = f"no prices between {start or 'the first day'} and {end or 'the last day'}"
+        raise NotFound(msg)
+    names = tuple(np.asarray(mirror.tickers, dtype=object)[cols][keep].tolist())
+    bars = Bars(
+        open=np.ascontiguousarray((take("open") * factor)[:, keep]),
+        high=np.ascontiguousarray((take("high") * factor)[:, keep]),
+        low=np.ascontiguousarray((take("low") * factor)[:, keep]),
+        close=np.ascontiguousarray(adj[:, keep]),
+        volume=np.ascontiguousarray(take("volume")[:, keep]),
+    )
+    return dates[lo:hi].copy(), names, bars
+
+
+def fingerprint(dates: np.ndarray, tickers: Sequence[str], close: FloatArray) -> str:
+    """A short hash of the exact prices a sweep saw (stored as ``data_fingerprint``)."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(dates).view(np.int64).tobytes())
+    h.update("\x00".join(tickers).encode())
+    h.update(np.ascontiguousarray(close).tobytes())
+    return h.hexdigest()[:32]
+
+
+# ----------------------------------------------------------------------------- workers
+@dataclass(frozen=True)
+class SweepData:
+    """What every worker needs, shipped once per worker: prices, strategy, settings."""
+
+    strategy: str
+    bars: Bars
+    settings: SimSettings
+    periods_per_year: float = 252.0
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One chunk: its number and its parameter sets (paired 1-D arrays)."""
+
+    index: int
+    params: dict[str, np.ndarray]
+
+
+def run_chunk(data: SweepData, task: ChunkTask) -> dict[str, np.ndarray]:
+    """Signals and independent-columns simulation of one chunk (runs in a worker).
+
+    Returns columns in result order: ``ticker_index``, the parameters, ``total_return``,
+    ``sharpe``, ``max_drawdown`` (negative fraction), ``n_trades``; one row per parameter set
+    and ticker, the ticker varying fastest. Touches no file and no database.
+    """
+    from quantdb.kernels.simulate import sweep_stats
+    from quantdb.strategies import get_strategy
+
+    strat = get_strategy(data.strategy)
+    bars = data.bars
+    sig = strat.signals(bars, **task.params)
+    stats = sweep_stats(
+        bars.open, bars.high, bars.low, bars.close, sig[0], sig[1],
+        *(sig[2:4] if len(sig) == 4 else ()),
+        settings=data.settings, periods_per_year=data.periods_per_year,
+    )
+    del sig
+    n_tickers = bars.close.shape[1]
+    n_sets = len(next(iter(task.params.values())))
+    out: dict[str, np.ndarray] = {"ticker_index": np.tile(np.arange(n_tickers, dtype=np.int32), n_sets)}
+    for name, values in task.params.items():
+        out[name] = np.repeat(np.asarray(values), n_tickers)
+    out["total_return"] = np.asarray(stats.total_return, dtype=np.float64)
+    out["sharpe"] = np.asarray(stats.sharpe, dtype=np.float64)
+    out["max_drawdown"] = -np.abs(np.asarray(stats.max_drawdown, dtype=np.float64))
+    out["n_trades"] = np.asarray(stats.n_trades, dtype=np.int64)
+    return out
+
+
+def default_chunk(n_dates: int, n_tickers: int, *, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> int:
+    """Parameter sets per chunk so that a chunk stays under ``memory_budget`` bytes."""
+    return max(1, memory_budget // max(1, n_dates * n_tickers * BYTES_PER_CELL))
+
+
+def sweep_grid(
+    strategy: str,
+    grid_specs: Iterable[str] = (),
+    constraints: Iterable[str] | None = None,
+) -> Grid:
+    """The grid of a sweep: ``--grid`` specs over the strategy's declared grid.
+
+    Every parameter of the strategy is an axis: the one given by a spec, else the declared
+    grid, else the default value. ``constraints=None`` uses the strategy's own constraint;
+    an explicit list (possibly empty) replaces it.
+    """
+    from quantdb.strategies import get_strategy
+
+    strat = get_strategy(strategy)
+    given: dict[str, list[Any]] = {}
+    for spec in grid_specs:
+        name, values = parse_grid_spec(spec)
+        if name not in strat.params:
+            msg = f"strategy {strategy!r} has no parameter {name!r} (has {', '.join(strat.params)})"
+            raise GridError(msg)
+        given[name] = list(values)
+    axes = []
+    for name, default in strat.params.items():
+        if name in given:
+            values = given[name]
+        elif name in strat.grid:
+            values = [v.item() if hasattr(v, "item") else v for v in strat.grid[name]]
+        else:
+            values = [default]
+        axes.append((name, values))
+    cons = list(constraints) if constraints is not None else (
+        [c.strip() for c in strat.constraint.split(",")] if strat.constraint else []
+    )
+    return build_grid(axes, constraints=cons)
+
+
+def _tasks(grid: Grid, chunk: int) -> list[ChunkTask]:
+    return [
+        ChunkTask(i, {n: grid.columns[n][lo : lo + chunk] for n in grid.names})
+        for i, lo in enumerate(range(0, len(grid), chunk))
+    ]
+
+
+def sweep_table(
+    data: SweepData,
+    grid: Grid,
+    *,
+    chunk: int | None = None,
+    executor: Any = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, np.ndarray]:
+    """Run a whole grid in memory and return the concatenated result columns (grid order).
+
+    The building block for walk-forward windows and notebooks; :func:`run_sweep` adds files,
+    resume and the database.
+    """
+    from quantdb.services.executors import LocalExecutor
+
+    n_dates, n_tickers = data.bars.close.shape
+    size = chunk or default_chunk(n_dates, n_tickers)
+    tasks = _tasks(grid, size)
+    ex = executor or LocalExecutor(1)
+    parts: list[dict[str, np.ndarray] | None] = [None] * len(tasks)
+    for i, res in ex.map_unordered(run_chunk, tasks, data):
+        parts[i] = res
+        if progress is not None:
+            progress(len(next(iter(tasks[i].params.values()))))
+    return _concat([p for p in parts if p is not None])
+
+
+def _concat(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if not parts:
+        return {}
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+# ----------------------------------------------------------------------------- files
+def _chunk_dir(out_dir: Path, run_id: int) -> Path:
+    return out_dir / f"sweep-{run_id}.chunks"
+
+
+def _write_parquet(columns: dict[str, np.ndarray], tickers: Sequence[str], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = np.asarray(tickers, dtype=object)
+    table = {"ticker": pa.array(names[columns["ticker_index"]].tolist(), type=pa.string())}
+    for k, v in columns.items():
+        if k != "ticker_index":
+            table[k] = pa.array(v)
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    pq.write_table(pa.table(table), tmp)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- ranking
+def aggregate_by_params(
+    columns: dict[str, np.ndarray], param_names: Sequence[str], n_tickers: int
+) -> dict[str, np.ndarray]:
+    """Per parameter set: mean over tickers of total return, Sharpe and max drawdown (NaN
+    skipped), and the total of trades. Rows are in grid order (the ticker varies fastest)."""
+    n_sets = len(columns[param_names[0]]) // n_tickers if param_names else 0
+    out = {p: np.asarray(columns[p])[::n_tickers] for p in param_names}
+    for name in ("total_return", "sharpe", "max_drawdown"):
+        m = np.asarray(columns[name], dtype=np.float64).reshape(n_sets, n_tickers)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN row: NaN, as documented
+            out[name] = np.nanmean(m, axis=1)
+    out["n_trades"] = np.asarray(columns["n_trades"]).reshape(n_sets, n_tickers).sum(axis=1)
+    return out
+
+
+def _best(agg: dict[str, np.ndarray], param_names: Sequence[str], objective: str, top: int) -> list[dict[str, Any]]:
+    score = np.where(np.isnan(agg[objective]), -np.inf, agg[objective])
+    order = np.argsort(-score, kind="stable")[:top]
+    best = []
+    for i in order:
+        row: dict[str, Any] = {p: agg[p][i].item() for p in param_names}
+        for m in RESULT_COLUMNS:
+            v = agg[m][i].item()
+            row[m] = None if isinstance(v, float) and not math.isfinite(v) else v
+        best.append(row)
+    return best
+
+
+# ----------------------------------------------------------------------------- the run
+@dataclass(frozen=True)
+class SweepReport:
+    """What :func:`run_sweep` did. ``best`` holds the top parameter sets (means over tickers)."""
+
+    run_id: int
+    strategy: str
+    combos: int
+    tickers: int
+    results: str
+    best: list[dict[str, Any]]
+    chunks: int
+    chunks_skipped: int
+    chunk_size: int
+    objective: str
+    memory_bound_bytes: int
+    status: str = "done"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _settings_from(data: dict[str, Any]) -> SimSettings:
+    from quantdb.kernels.simulate import SimSettings
+
+    return SimSettings(**data)
+
+
+def run_sweep(
+    db: Database,
+    strategy: str | None = None,
+    *,
+    grid_specs: Iterable[str] = (),
+    constraints: Iterable[str] | None = None,
+    tickers: Sequence[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    settings: SimSettings | None = None,
+    objective: Objective = "sharpe",
+    workers: int = 1,
+    chunk: int | None = None,
+    executor: Literal["local", "dask"] = "local",
+    address: str | None = None,
+    resume: int | None = None,
+    out_dir: Path | str | None = None,
+    top: int = 5,
+    progress: ProgressFn | None = None,
+    on_total: Callable[[int], None] | None = None,
+    max_chunks: int | None = None,
+    dask_processes: bool = True,
+) -> SweepReport:
+    """Run (or resume) a sweep of ``strategy`` over a grid on the database's prices.
+
+    Parameters
+    ----------
+    db
+        The database (read for prices; the run row and best results are written to it).
+    strategy
+        A registered strategy name (not needed with ``resume``).
+    grid_specs, constraints
+        ``--grid`` and ``--constraint`` texts (see :func:`sweep_grid`).
+    tickers, start, end
+        The universe (default every ticker) and the period (default all dates).
+    settings
+        Simulation settings (:class:`~quantdb.kernels.simulate.SimSettings`).
+    objective
+        Ranking of parameter sets: mean over tickers of ``sharpe``, ``total_return`` or
+        ``max_drawdown`` (higher is better; drawdowns are negative).
+    workers, executor, address
+        Parallelism: ``"local"`` processes or ``"dask"`` (``address`` or
+        ``DASK_SCHEDULER_ADDRESS``, else a LocalCluster on 127.0.0.1).
+    chunk
+        Parameter sets per chunk; by default the smaller of the memory-budget chunk (see the
+        module) and a quarter of each worker's share of the grid.
+    resume
+        A run id: rebuild its grid and settings and run only the chunks not on disk.
+    out_dir
+        Folder of the Parquet files (default ``sweeps/`` beside the database).
+    top
+        Best parameter sets written to ``backtest_results``.
+    progress, on_total
+        ``on_total(n)`` is called once with the number of parameter sets to run, then
+        ``progress(k)`` after each chunk with its ``k`` sets (a bar with an ETA).
+    max_chunks
+        Stop after this many new chunks (the run stays ``running``: resumable). For tests
+        and for splitting a long sweep across sessions.
+
+    Returns
+    -------
+    SweepReport
+
+    Raises
+    ------
+    NotFound
+        unknown strategy, ticker or run id; GridError / SettingsError on bad options.
+    """
+    from quantdb import __version__
+    from quantdb.services.executors import make_executor
+
+    if objective not in OBJECTIVES:
+        msg = f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"
+        raise SweepError(msg)
+    if resume is not None:
+        rows = db.query("SELECT * FROM sweep_runs WHERE id = ?", (resume,))
+        if not rows:
+            msg = f"no sweep run with id {resume} to resume"
+            raise NotFound(msg)
+        row = rows[0]
+        saved = json.loads(row["settings_json"])
+        strategy = row["strategy"]
+        grid = Grid.from_json(row["grid_json"])
+        tickers, start, end = saved["tickers"], saved["start"], saved["end"]
+        settings = _settings_from(saved["simulation"])
+        objective = saved["objective"]
+        chunk = int(saved["chunk"])
+        top = int(saved.get("top", top))
+        out = Path(row["results_path"]).parent
+        run_id = int(resume)
+    else:
+        if strategy is None:
+            msg = "give a strategy name (or resume=RUN_ID)"
+            raise SweepError(msg)
+        grid = sweep_grid(strategy, grid_specs, constraints)
+        out = Path(out_dir) if out_dir is not None else db.path.parent / "sweeps"
+        run_id = -1
+    from quantdb.kernels.simulate import SimSettings
+
+    settings = settings or SimSettings()
+    dates, names, bars = load_bars(db, tickers, start, end)
+    n_dates, n_tickers = bars.close.shape
+    if not chunk:  # within the memory budget, and at least 4 chunks a worker (balance, ETA)
+        share = math.ceil(len(grid) / (4 * max(1, workers)))
+        chunk = min(default_chunk(n_dates, n_tickers), max(1, share))
+    chunk = int(chunk)
+    if chunk < 1:
+        msg = f"chunk must be >= 1 parameter set, got {chunk}"
+        raise SweepError(msg)
+    assert strategy is not None
+    if resume is None:
+        saved = {
+            "tickers": list(names), "start": str(dates[0]), "end": str(dates[-1]),
+            "simulation": asdict(settings), "objective": objective, "chunk": chunk, "top": top,
+            "fingerprint": fingerprint(dates, names, bars.close),
+        }
+        out.mkdir(parents=True, exist_ok=True)
+        with db.atomic() as conn:
+            cur = conn.execute(
+                "INSERT INTO sweep_runs (strategy, grid_json, settings_json, combos, results_path, "
+                "status, created_at, quantdb_version) VALUES (?, ?, ?, ?, NULL, 'running', ?, ?)",
+                (strategy, grid.to_json(), json.dumps(saved), len(grid), _now(), __version__),
+            )
+            run_id = int(cur.lastrowid or 0)
+            results_path = (out / f"sweep-{run_id}.parquet").absolute()
+            conn.execute("UPDATE sweep_runs SET results_path = ? WHERE id = ?", (str(results_path), run_id))
+    else:
+        if saved.get("fingerprint") not in (None, fingerprint(dates, names, bars.close)):
+            msg = (f"sweep run {run_id}: the prices changed since it started; "
+                   "resuming would mix two data sets: start a new sweep")
+            raise SweepError(msg)
+        results_path = out / f"sweep-{run_id}.parquet"
+    tasks = _tasks(grid, chunk)
+    memory_bound = chunk * n_dates * n_tickers * BYTES_PER_CELL
+    if resume is not None and row["status"] == "done" and Path(results_path).exists():
+        # finished before: nothing to run; the report is read back from the results
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(results_path, columns=[*grid.names, *RESULT_COLUMNS])
+        agg = aggregate_by_params({n: table.column(n).to_numpy() for n in table.column_names},
+                                  list(grid.names), n_tickers)
+        best = _best(agg, grid.names, objective, top)
+        ids = [r[0] for r in db.query(
+            "SELECT id FROM backtest_results WHERE sweep_run_id = ? ORDER BY id", (run_id,))]
+        for b, i in zip(best, ids, strict=False):
+            b["backtest_id"] = i
+        return SweepReport(run_id, strategy, len(grid), n_tickers, str(results_path), best,
+                           len(tasks), len(tasks), chunk, objective, memory_bound)
+    chunks_dir = _chunk_dir(out, run_id)
+    chunks_dir.mkdir(parents=True, exist_ok=True)
+    done = {t.index for t in tasks if (chunks_dir / f"chunk-{t.index:05d}.parquet").exists()}
+    todo = [t for t in tasks if t.index not in done]
+    if max_chunks is not None:
+        todo = todo[:max_chunks]
+    if on_total is not None:
+        on_total(sum(len(next(iter(t.params.values()))) for t in todo))
+    data = SweepData(strategy, bars, settings)
+    if todo:
+        ex = make_executor(executor, workers=workers, address=address, processes=dask_processes,
+                           preload=["quantdb.services.sweep", "quantdb.kernels.simulate",
+                                    "quantdb.strategies"])
+        try:
+            for i, res in ex.map_unordered(run_chunk, todo, data):
+                task = todo[i]
+                _write_parquet(res, names, chunks_dir / f"chunk-{task.index:05d}.parquet")
+                if progress is not None:
+                    progress(len(next(iter(task.params.values()))))
+        except Exception:
+            # the chunks on disk stay: `resume` picks up from there (an interrupt leaves the
+            # run 'running', an error marks it 'failed'; both resume)
+            with db.atomic() as conn:
+                conn.execute("UPDATE sweep_runs SET status = 'failed' WHERE id = ?", (run_id,))
+            raise
+        finally:
+            ex.close()
+    finished = all((chunks_dir / f"chunk-{t.index:05d}.parquet").exists() for t in tasks)
+    if not finished:
+        return SweepReport(run_id, strategy, len(grid), n_tickers, str(results_path), [],
+                           len(tasks), len(done), chunk, objective, memory_bound, status="running")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.concat_tables(
+        [pq.read_table(chunks_dir / f"chunk-{t.index:05d}.parquet") for t in tasks]
+    )
+    tmp = results_path.with_name(results_path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, results_path)
+    columns = {n: table.column(n).to_numpy() for n in (*grid.names, *RESULT_COLUMNS)}
+    del table
+    agg = aggregate_by_params(columns, list(grid.names), n_tickers)
+    best = _best(agg, grid.names, objective, top)
+    _record_best(db, run_id, strategy, best, saved, dates, __version__)
+    for t in tasks:
+        (chunks_dir / f"chunk-{t.index:05d}.parquet").unlink(missing_ok=True)
+    chunks_dir.rmdir()
+    return SweepReport(run_id, strategy, len(grid), n_tickers, str(results_path), best,
+                       len(tasks), len(done), chunk, objective, memory_bound)
+
+
+def _record_best(
+    db: Database, run_id: int, strategy: str, best: list[dict[str, Any]], saved: dict[str, Any],
+    dates: np.ndarray, version: str,
+) -> None:
+    """The driver's single write at the end: best rows and the run's status, all or nothing."""
+    settings_json = json.dumps({"simulation": saved["simulation"], "tickers": len(saved["tickers"]),
+                                "aggregate": "mean over tickers"})
+    metrics = set(RESULT_COLUMNS)
+    with db.atomic() as conn:
+        conn.execute("INSERT OR IGNORE INTO strategies (name) VALUES (?)", (strategy,))
+        sid = conn.execute("SELECT id FROM strategies WHERE name = ?", (strategy,)).fetchone()[0]
+        conn.execute("DELETE FROM backtest_results WHERE sweep_run_id = ?", (run_id,))
+        for rank, row in enumerate(best, 1):
+            params = {k: v for k, v in row.items() if k not in metrics}
+            mdd = row["max_drawdown"]
+            cur = conn.execute(
+                "INSERT INTO backtest_results (strategy_id, start_date, end_date, total_return, "
+                "sharpe, max_dd, trades, final_equity, params_json, settings_json, stats_json, "
+                "data_fingerprint, quantdb_version, sweep_run_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+                (sid, str(dates[0]), str(dates[-1]), row["total_return"], row["sharpe"],
+                 None if mdd is None else max(-1.0, min(0.0, mdd)), int(row["n_trades"]),
+                 json.dumps(params), settings_json, json.dumps({"rank": rank}),
+                 saved["fingerprint"], version, run_id, _now()),
+            )
+            row["backtest_id"] = int(cur.lastrowid or 0)
+        conn.execute("UPDATE sweep_runs SET status = 'done', finished_at = ? WHERE id = ?",
+                     (_now(), run_id))
+
+
+# ----------------------------------------------------------------------------- queries
+def query_results(path: str | Path, sql: str = "SELECT * FROM results") -> Any:
+    """Run DuckDB SQL over a sweep's Parquet file, visible as the table ``results``.
+
+    Returns a Polars frame. Example: ``query_results(p, "SELECT fast, slow, avg(sharpe) s
+    FROM results GROUP BY ALL ORDER BY s DESC LIMIT 5")``.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE VIEW results AS SELECT * FROM read_parquet('{_sql_path(path)}')")
+        return con.sql(sql).pl()
+    finally:
+        con.close()
+
+
+def _sql_path(path: str | Path) -> str:
+    return str(Path(path).absolute()).replace("'", "''")
+
+
+def heatmap(
+    path: str | Path,
+    x: str,
+    y: str,
+    *,
+    metric: str = "sharpe",
+    out: str | Path | None = None,
+    title: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, FloatArray]:
+    """Mean of ``metric`` over tickers for each (x, y) pair of parameters, and a PNG of it.
+
+    The aggregation runs in DuckDB over the Parquet file; with ``out`` the grid is drawn with
+    matplotlib (Agg backend) and saved. Returns ``(x_values, y_values, grid[y, x])`` (NaN
+    where the constraint excluded the pair).
+    """
+    ident = {x, y, metric}
+    for name in ident:
+        if not name.replace("_", "").isalnum():
+            msg = f"not a column name: {name!r}"
+            raise SweepError(msg)
+    frame = query_results(
+        path, f'SELECT "{x}" AS x, "{y}" AS y, avg("{metric}") AS v FROM results GROUP BY 1, 2'
+    )
+    xs = np.unique(frame["x"].to_numpy())
+    ys = np.unique(frame["y"].to_numpy())
+    grid = np.full((ys.size, xs.size), np.nan)
+    grid[np.searchsorted(ys, frame["y"].to_numpy()), np.searchsorted(xs, frame["x"].to_numpy())] = (
+        frame["v"].to_numpy()
+    )
+    if out is not None:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(8, 6))
+        im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(xs.size), [str(v) for v in xs], rotation=90, fontsize=7)
+        ax.set_yticks(range(ys.size), [str(v) for v in ys], fontsize=7)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.set_title(title or f"mean {metric} over tickers")
+        fig.colorbar(im, ax=ax, label=metric)
+        fig.tight_layout()
+        fig.savefig(out, dpi=100)
+        plt.close(fig)
+    return xs, ys, grid
