@@ -8,19 +8,19 @@ line on stderr and the error's exit code (1 for a failed check, 2 for bad input)
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
-import math
 import sys
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
+from quantdb._json import to_jsonable
 from quantdb.errors import QuantdbError
+
+__all__ = ["DEFAULT_DB", "DbPath", "JsonFlag", "echo_err", "emit_json", "handle_errors", "print_table", "stderr_progress", "to_jsonable"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,25 +48,6 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def to_jsonable(value: Any) -> Any:
-    """Dataclasses, paths, dates, NumPy scalars and arrays to plain JSON values (NaN -> null)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if hasattr(value, "tolist") and hasattr(value, "dtype"):  # NumPy scalar or array
-        return to_jsonable(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def emit_json(value: Any) -> None:
     """Print exactly one JSON document on stdout."""
     sys.stdout.write(json.dumps(to_jsonable(value), indent=2, allow_nan=False) + "\n")
@@ -82,7 +63,13 @@ def echo_err(message: str) -> None:
 def stderr_progress(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a TTY."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(stderr=True)
     with Progress(

@@ -193,7 +193,7 @@ def run_demo(
 
 def _plain(value: Any) -> Any:
     """Dataclasses and NumPy values to JSON-ready Python (NaN -> None)."""
-    from quantdb.cli.common import to_jsonable
+    from quantdb._json import to_jsonable
 
     return to_jsonable(value)
 
