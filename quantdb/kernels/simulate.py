@@ -1,0 +1,905 @@
+"""Order simulation: one numba kernel over (dates x columns), plain loops, per-column state.
+
+Two modes share the kernel. *Independent columns* (``simulate(..., portfolio=False)`` and
+:func:`sweep_stats`): every column is its own backtest with its own cash, and per-column
+final equity, Sharpe, max drawdown and trade count are accumulated on the fly, so a sweep of
+thousands of columns never stores an equity curve. *Portfolio* (``portfolio=True``): one
+shared cash balance, at most ``max_positions`` open positions and ``max_weight`` of equity
+per position; columns are served in column order when orders compete on a bar.
+
+Columns and tickers. Prices are ``(dates, tickers)``; signals are ``(dates, columns)`` with
+``columns = n_params * n_tickers`` and the ticker of column ``c`` is ``c % n_tickers`` (the
+layout of :mod:`quantdb.kernels.signals`), so a sweep never tiles its prices.
+
+Timeline of one bar ``i`` (the same in both modes; in portfolio mode each step runs over all
+columns before the next, so exits free cash and slots before entries use them):
+
+1. at the open: exits signalled at ``i - 1`` (``fill="next-open"``), at ``open[i]``;
+2. at the open: market entries signalled at ``i - 1``, at ``open[i]``;
+3. inside the bar: limit / stop entries (time in force ``order_tif_bars``; a gap through the
+   level fills at the open), then stop-loss, trailing stop and take-profit against ``low`` and
+   ``high`` (a gap through a level fills at the open; when the stop and the target both lie
+   inside the range the order is unknown: ``ambiguous`` decides, and the exit is counted).
+   A market entry filled at this bar's open is checked too (as backtesting.py does); a
+   position opened by a limit/stop order inside this bar is not (the order is unknown);
+4. at the close: time exits (``max_hold_bars``), signal exits (``fill="close"``, or scheduled
+   for the next open), and on the last bar every open position closes (reason ``end``);
+5. at the close: signal entries (``fill="close"``, or scheduled), short borrow, marking.
+
+No entry is taken on the bar a stop or target closed the column (as vectorbt), nor when an
+entry and an exit signal of the same side coincide (vectorbt's ``ConflictMode.Ignore``), nor
+on the last bar. Stop levels are fractions of the *market* fill price (before slippage), which
+is vectorbt's default ``StopEntryPrice.Close`` when filling at the close. Market fills, stop and
+trailing exits pay slippage; limit fills and take-profit exits fill at their level.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Literal
+
+import numpy as np
+from numba import njit
+
+from quantdb._typing import BoolArray, FloatArray, IntArray
+from quantdb.errors import QuantdbError
+from quantdb.kernels.sizing import (
+    KELLY,
+    RISK,
+    SIZING_CODES,
+    affordable,
+    kelly_fraction,
+    order_fee,
+    order_size,
+)
+
+__all__ = [
+    "EXIT_REASONS",
+    "TRADE_DTYPE",
+    "SettingsError",
+    "SimResult",
+    "SimSettings",
+    "SweepStats",
+    "simulate",
+    "sweep_stats",
+]
+
+
+class SettingsError(QuantdbError, ValueError):
+    """A simulation setting is out of range or of the wrong kind."""
+
+
+EXIT_REASONS = ("signal", "stop", "target", "trailing", "time", "end")
+SIGNAL, STOP, TARGET, TRAILING, TIME, END = range(6)
+_REASON = np.arange(6, dtype=np.int64)  # passed as _REASON[STOP]: int64, not six literal types
+
+TRADE_DTYPE = np.dtype(
+    [
+        ("column", np.int64), ("entry_index", np.int64), ("exit_index", np.int64),
+        ("entry_price", np.float64), ("exit_price", np.float64), ("size", np.float64),
+        ("pnl", np.float64), ("return", np.float64), ("fees", np.float64),
+        ("exit_reason", np.int64), ("bars_held", np.int64),
+    ]
+)
+
+# ---- packed settings (one float vector, one int vector: one numba specialization) -------
+(P_CASH, P_CFRAC, P_CPS, P_CFIX, P_CMIN, P_SLIP, P_SLIPR, P_SIZEV, P_SL, P_TP, P_TS, P_BORROW,
+ P_MAXW, P_OFFSET, P_KCAP, P_KMIN, P_ATRM, NP_) = range(18)
+(Q_FILL, Q_SIZING, Q_FRAC, Q_DIR, Q_MAXHOLD, Q_AMBIG, Q_ORDER, Q_TIF, Q_MAXPOS, Q_SHARED,
+ Q_RECORD, Q_NTICK, NQ_) = range(13)
+# ---- per-column state --------------------------------------------------------------------
+(S_POS, S_EPX, S_REF, S_PEAK, S_FEES, S_LVL, S_MARK, S_CASH, S_PREV, S_RMEAN, S_RM2, S_EQPK,
+ S_MDD, S_WINS, S_WSUM, S_LOSS, S_LSUM, S_R0, NS_) = range(19)
+(I_ENTRY, I_PEXIT, I_PENTRY, I_PDIR, I_PEXP, I_NTR, I_AMB, I_NRET, I_STOPBAR, I_INTRA,
+ I_NOPEN, NI_) = range(12)
+
+
+@njit(cache=True, error_model="numpy")
+def _slipped(px: float, side: float, hi: float, lo: float,
+             p: FloatArray) -> float:  # pragma: no cover - numba
+    """Fill price of a market order: worse by ``slippage_bps`` and a fraction of the range."""
+    rng = hi - lo if hi >= lo else 0.0
+    out: float = px * (1.0 + side * p[P_SLIP]) + side * p[P_SLIPR] * rng
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _exit(c: int, i: int, px: float, reason: int, s: FloatArray, si: IntArray, ci: int,
+          p: FloatArray, q: IntArray, rec_f: FloatArray, rec_i: IntArray,
+          nrec: int) -> int:  # pragma: no cover - numba
+    pos = s[c, S_POS]
+    fee = order_fee(abs(pos) * px, pos, p[P_CFRAC], p[P_CPS], p[P_CFIX], p[P_CMIN])
+    s[ci, S_CASH] += pos * px - fee
+    fees = s[c, S_FEES] + fee
+    epx = s[c, S_EPX]
+    pnl = pos * (px - epx) - fees
+    ret = pnl / (abs(pos) * epx)
+    if ret > 0.0:
+        s[c, S_WINS] += 1.0
+        s[c, S_WSUM] += ret
+    elif ret < 0.0:
+        s[c, S_LOSS] += 1.0
+        s[c, S_LSUM] -= ret
+    if q[Q_RECORD] == 1:
+        rec_i[nrec, 0] = c
+        rec_i[nrec, 1] = si[c, I_ENTRY]
+        rec_i[nrec, 2] = i
+        rec_i[nrec, 3] = reason
+        rec_f[nrec, 0] = epx
+        rec_f[nrec, 1] = px
+        rec_f[nrec, 2] = pos
+        rec_f[nrec, 3] = pnl
+        rec_f[nrec, 4] = ret
+        rec_f[nrec, 5] = fees
+        nrec += 1
+    si[c, I_NTR] += 1
+    s[c, S_POS] = 0.0
+    si[c, I_PEXIT] = 0
+    si[0, I_NOPEN] -= 1
+    return nrec
+
+
+@njit(cache=True, error_model="numpy")
+def _enter(c: int, i: int, t: int, side: float, ref: float, px: float, equity: float,
+           s: FloatArray, si: IntArray, ci: int, p: FloatArray, q: IntArray,
+           atr: FloatArray, i_sig: int) -> None:  # pragma: no cover - numba
+    if q[Q_MAXPOS] >= 0 and si[0, I_NOPEN] >= q[Q_MAXPOS]:
+        return
+    value = p[P_SIZEV]
+    if q[Q_SIZING] == KELLY:
+        value = kelly_fraction(s[c, S_WINS], s[c, S_WSUM], s[c, S_LOSS], s[c, S_LSUM],
+                               p[P_SIZEV], p[P_KCAP], p[P_KMIN])
+    risk = 0.0
+    if q[Q_SIZING] == RISK:
+        if not np.isnan(p[P_SL]):
+            risk = ref * p[P_SL]
+        elif atr.shape[1] > i_sig >= 0 and atr.shape[0] > t:
+            risk = p[P_ATRM] * atr[t, i_sig]
+            if np.isnan(risk):
+                risk = 0.0
+    frac = q[Q_FRAC] == 1
+    size = order_size(q[Q_SIZING], value, frac, equity, px, p[P_CFRAC], p[P_CPS], p[P_CFIX],
+                      risk, p[P_MAXW])
+    if side > 0.0:
+        size = affordable(size, px, s[ci, S_CASH], frac, p[P_CFRAC], p[P_CPS], p[P_CFIX], p[P_CMIN])
+    if not (size > 0.0):
+        return
+    fee = order_fee(size * px, size, p[P_CFRAC], p[P_CPS], p[P_CFIX], p[P_CMIN])
+    s[ci, S_CASH] -= side * size * px + fee
+    s[c, S_POS] = side * size
+    s[c, S_EPX] = px
+    s[c, S_REF] = ref
+    s[c, S_PEAK] = ref
+    s[c, S_FEES] = fee
+    si[c, I_ENTRY] = i
+    si[0, I_NOPEN] += 1
+
+
+@njit(cache=True, error_model="numpy")
+def _stops(c: int, i: int, o: float, h: float, lo: float, s: FloatArray, si: IntArray,
+           ci: int, p: FloatArray, q: IntArray, rec_f: FloatArray,
+           rec_i: IntArray, nrec: int) -> int:  # pragma: no cover - numba
+    pos = s[c, S_POS]
+    side = 1.0 if pos > 0.0 else -1.0
+    ref = s[c, S_REF]
+    stop = np.nan
+    reason = _REASON[STOP]
+    if not np.isnan(p[P_SL]):
+        stop = ref * (1.0 - side * p[P_SL])
+    if not np.isnan(p[P_TS]):
+        trail = s[c, S_PEAK] * (1.0 - side * p[P_TS])
+        if np.isnan(stop) or side * (trail - stop) > 0.0:
+            stop = trail
+            reason = _REASON[TRAILING]
+    target = ref * (1.0 + side * p[P_TP]) if not np.isnan(p[P_TP]) else np.nan
+    # in "long" terms: a long stop is below, hit by the low; a short stop is above, by the high
+    worst = lo if side > 0.0 else h
+    best = h if side > 0.0 else lo
+    stop_gap = not np.isnan(stop) and side * (o - stop) <= 0.0
+    stop_hit = not np.isnan(stop) and side * (worst - stop) <= 0.0
+    tgt_gap = not np.isnan(target) and side * (o - target) >= 0.0
+    tgt_hit = not np.isnan(target) and side * (best - target) >= 0.0
+    if stop_gap:
+        nrec = _exit(c, i, _slipped(o, -side, h, lo, p), reason, s, si, ci, p, q,
+                     rec_f, rec_i, nrec)
+    elif tgt_gap:
+        nrec = _exit(c, i, o, _REASON[TARGET], s, si, ci, p, q, rec_f, rec_i, nrec)
+    elif stop_hit and tgt_hit:
+        si[c, I_AMB] += 1
+        if q[Q_AMBIG] == 0:
+            nrec = _exit(c, i, _slipped(stop, -side, h, lo, p), reason, s, si, ci, p, q,
+                         rec_f, rec_i, nrec)
+        else:
+            nrec = _exit(c, i, target, _REASON[TARGET], s, si, ci, p, q, rec_f, rec_i, nrec)
+    elif stop_hit:
+        nrec = _exit(c, i, _slipped(stop, -side, h, lo, p), reason, s, si, ci, p, q,
+                     rec_f, rec_i, nrec)
+    elif tgt_hit:
+        nrec = _exit(c, i, target, _REASON[TARGET], s, si, ci, p, q, rec_f, rec_i, nrec)
+    if s[c, S_POS] == 0.0:
+        si[c, I_STOPBAR] = i
+    elif side > 0.0:
+        s[c, S_PEAK] = max(s[c, S_PEAK], h)
+    else:
+        s[c, S_PEAK] = min(s[c, S_PEAK], lo)
+    return nrec
+
+
+@njit(cache=True, error_model="numpy")
+def _step(ph: int, i: int, c: int, t: int, px: FloatArray, sg: BoolArray,
+          atr: FloatArray, p: FloatArray, q: IntArray, s: FloatArray, si: IntArray,
+          rec_f: FloatArray, rec_i: IntArray, nrec: int,
+          equity: float) -> int:  # pragma: no cover - numba
+    """One phase (1..5, see the module docstring) of bar ``i`` for column ``c``."""
+    n = px.shape[1]
+    ci = 0 if q[Q_SHARED] == 1 else c
+    o, h, lo, x = px[0, i, t], px[1, i, t], px[2, i, t], px[3, i, t]
+    valid = not (np.isnan(o) or np.isnan(h) or np.isnan(lo) or np.isnan(x))
+    if not valid:
+        if ph == 4 and i == n - 1 and s[c, S_POS] != 0.0:  # delisted: close at the last mark
+            mk = s[c, S_MARK]
+            nrec = _exit(c, i, _slipped(mk, -np.sign(s[c, S_POS]), mk, mk, p), _REASON[END],
+                         s, si, ci, p, q, rec_f, rec_i, nrec)
+        return nrec
+    if ci == c and ph != 5:
+        equity = s[ci, S_CASH]  # independent mode: entries only happen when flat
+    pos = s[c, S_POS]
+    if ph == 1:
+        if si[c, I_PEXIT] == 1 and pos != 0.0:
+            nrec = _exit(c, i, _slipped(o, -np.sign(pos), h, lo, p), _REASON[SIGNAL], s, si,
+                         ci, p, q, rec_f, rec_i, nrec)
+        si[c, I_PEXIT] = 0
+    elif ph == 2:
+        side = si[c, I_PENTRY]
+        if side != 0 and pos == 0.0:
+            _enter(c, i, t, float(side), o, _slipped(o, float(side), h, lo, p), equity, s, si,
+                   ci, p, q, atr, i - 1)
+        si[c, I_PENTRY] = 0
+    elif ph == 3:
+        side = si[c, I_PDIR]
+        if side != 0:
+            if i > si[c, I_PEXP] or pos != 0.0:
+                si[c, I_PDIR] = 0
+            else:
+                lvl = s[c, S_LVL]
+                fsd = float(side)
+                fp = np.nan
+                if q[Q_ORDER] == 1:  # limit: buy at or below, sell short at or above
+                    if fsd * (o - lvl) <= 0.0:
+                        fp = o
+                    elif fsd * ((lo if side > 0 else h) - lvl) <= 0.0:
+                        fp = lvl
+                    if not np.isnan(fp):
+                        _enter(c, i, t, fsd, fp, fp, equity, s, si, ci, p, q, atr,
+                               i - 1)
+                else:  # stop entry: buy at or above, sell short at or below
+                    if fsd * (o - lvl) >= 0.0:
+                        fp = o
+                    elif fsd * ((h if side > 0 else lo) - lvl) >= 0.0:
+                        fp = lvl
+                    if not np.isnan(fp):
+                        _enter(c, i, t, fsd, fp, _slipped(fp, fsd, h, lo, p), equity, s, si,
+                               ci, p, q, atr, i - 1)
+                if not np.isnan(fp):
+                    si[c, I_PDIR] = 0
+                    si[c, I_INTRA] = i
+        pos = s[c, S_POS]
+        if pos != 0.0 and si[c, I_INTRA] != i:
+            nrec = _stops(c, i, o, h, lo, s, si, ci, p, q, rec_f, rec_i, nrec)
+    elif ph == 4:
+        if pos != 0.0 and q[Q_MAXHOLD] >= 0 and i - si[c, I_ENTRY] >= q[Q_MAXHOLD]:
+            nrec = _exit(c, i, _slipped(x, -np.sign(pos), h, lo, p), _REASON[TIME], s, si, ci,
+                         p, q, rec_f, rec_i, nrec)
+            pos = 0.0
+        sig_exit = (pos > 0.0 and sg[1, i, c]) or (pos < 0.0 and q[Q_DIR] != 0 and sg[3, i, c])
+        if sig_exit:
+            if q[Q_FILL] == 1:
+                nrec = _exit(c, i, _slipped(x, -np.sign(pos), h, lo, p), _REASON[SIGNAL], s,
+                             si, ci, p, q, rec_f, rec_i, nrec)
+            elif i < n - 1:  # on the last bar there is no next open: closed below as "end"
+                si[c, I_PEXIT] = 1
+        if i == n - 1 and s[c, S_POS] != 0.0:
+            nrec = _exit(c, i, _slipped(x, -np.sign(pos), h, lo, p), _REASON[END], s, si, ci,
+                         p, q, rec_f, rec_i, nrec)
+    else:  # ph == 5
+        flat = pos == 0.0 or si[c, I_PEXIT] == 1
+        if flat and i < n - 1 and si[c, I_STOPBAR] != i and si[c, I_PDIR] == 0:
+            d = q[Q_DIR]
+            go_long = d != 1 and sg[0, i, c] and not sg[1, i, c]
+            go_short = d != 0 and sg[2, i, c] and not sg[3, i, c]
+            side = 0.0
+            if go_long and not go_short:
+                side = 1.0
+            elif go_short and not go_long:
+                side = -1.0
+            if side != 0.0:
+                if q[Q_ORDER] == 0:
+                    if q[Q_FILL] == 1:
+                        eq = s[ci, S_CASH] if ci == c else equity
+                        _enter(c, i, t, side, x, _slipped(x, side, h, lo, p), eq, s, si, ci,
+                               p, q, atr, i)
+                    else:
+                        si[c, I_PENTRY] = int(side)
+                else:
+                    off = p[P_OFFSET] if q[Q_ORDER] == 2 else -p[P_OFFSET]
+                    s[c, S_LVL] = x * (1.0 + side * off)
+                    si[c, I_PDIR] = int(side)
+                    si[c, I_PEXP] = i + q[Q_TIF]
+        pos = s[c, S_POS]
+        if pos < 0.0 and p[P_BORROW] > 0.0:
+            fee = p[P_BORROW] * (-pos) * x
+            s[ci, S_CASH] -= fee
+            s[c, S_FEES] += fee
+        s[c, S_MARK] = x
+    return nrec
+
+
+@njit(cache=True, error_model="numpy")
+def _track(s: FloatArray, si: IntArray, k: int, eq: float) -> None:  # pragma: no cover - numba
+    """Bar return into shifted sums (Sharpe), running peak and max drawdown, in row ``k``.
+
+    Sums of ``r - r0`` and its square, ``r0`` the first return, keep the variance accurate
+    without a division per bar (Welford would need two)."""
+    prev = s[k, S_PREV]
+    if prev > 0.0:
+        r = eq / prev - 1.0
+        if si[k, I_NRET] == 0:
+            s[k, S_R0] = r
+        si[k, I_NRET] += 1
+        dr = r - s[k, S_R0]
+        s[k, S_RMEAN] += dr
+        s[k, S_RM2] += dr * dr
+    s[k, S_PREV] = eq
+    if eq > s[k, S_EQPK]:
+        s[k, S_EQPK] = eq
+    elif eq < s[k, S_EQPK] * (1.0 - s[k, S_MDD]):
+        s[k, S_MDD] = 1.0 - eq / s[k, S_EQPK]
+
+
+@njit(cache=True, error_model="numpy")
+def _touch(side: float, h: float, lo: float, ref: float, peak: float, sl: float, ts: float,
+           tp: float) -> bool:  # pragma: no cover - numba
+    """Whether a stop, trailing stop or target level lies within this bar's range."""
+    worst = lo if side > 0.0 else h
+    best = h if side > 0.0 else lo
+    if not np.isnan(sl) and side * (worst - ref * (1.0 - side * sl)) <= 0.0:
+        return True
+    if not np.isnan(ts) and side * (worst - peak * (1.0 - side * ts)) <= 0.0:
+        return True
+    return not np.isnan(tp) and side * (best - ref * (1.0 + side * tp)) >= 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
+            q: IntArray, s: FloatArray, si: IntArray, rec_f: FloatArray,
+            rec_i: IntArray, eq_out: FloatArray, ex_out: FloatArray) -> int:  # pragma: no cover
+    """The bar loop. A column with nothing to do on a bar (flat without signal or pending
+    order, or holding with no exit signal, no level touched, no time limit, no borrow) takes
+    the inline fast path; any other goes through the phases of :func:`_step` it needs.
+    Independent columns run column by column (their state stays in cache), the portfolio
+    bar by bar."""
+    n, k = px.shape[1], px.shape[2]
+    m = sg.shape[2]
+    d = q[Q_DIR]
+    maxhold = q[Q_MAXHOLD]
+    sl, ts, tp = p[P_SL], p[P_TS], p[P_TP]
+    has_levels = not (np.isnan(sl) and np.isnan(ts) and np.isnan(tp))
+    has_trail = not np.isnan(ts)
+    borrow = p[P_BORROW] > 0.0
+    nrec = 0
+    store = eq_out.shape[1] == n
+    if q[Q_SHARED] == 0:
+        for c in range(m):
+            t = c % k
+            prev, peak, mdd = s[c, S_PREV], s[c, S_EQPK], s[c, S_MDD]
+            r0, sum_d, sum_d2, nret = s[c, S_R0], s[c, S_RMEAN], s[c, S_RM2], si[c, I_NRET]
+            # the column's state lives in locals between events, in s/si during them
+            pos, cash, mark = s[c, S_POS], s[c, S_CASH], s[c, S_MARK]
+            pend = si[c, I_PENTRY] != 0 or si[c, I_PDIR] != 0 or si[c, I_PEXIT] != 0
+            for i in range(n):
+                x = px[3, i, t]
+                quiet = not (i == n - 1 or np.isnan(x) or pend)
+                if quiet:  # nothing to do on this bar? (the hot path, inline: calls have a cost)
+                    if pos == 0.0:
+                        quiet = not (d != 1 and sg[0, i, c]) and not (d != 0 and sg[2, i, c])
+                    else:
+                        if pos > 0.0:
+                            quiet = not sg[1, i, c]
+                        else:
+                            quiet = not (d != 0 and sg[3, i, c]) and not borrow
+                        if quiet and maxhold >= 0:
+                            quiet = i - si[c, I_ENTRY] < maxhold
+                        if quiet and has_levels:
+                            h, lo = px[1, i, t], px[2, i, t]
+                            side = 1.0 if pos > 0.0 else -1.0
+                            quiet = not (np.isnan(h) or np.isnan(lo)) and not _touch(
+                                side, h, lo, s[c, S_REF], s[c, S_PEAK], sl, ts, tp)
+                            if quiet and has_trail:
+                                if side > 0.0:
+                                    s[c, S_PEAK] = max(s[c, S_PEAK], h)
+                                else:
+                                    s[c, S_PEAK] = min(s[c, S_PEAK], lo)
+                if quiet:
+                    mark = x
+                else:  # only the phases with something to do (each call has a cost)
+                    s[c, S_MARK] = mark
+                    for ph in range(1, 6):
+                        if ph == 1:
+                            run = si[c, I_PEXIT] != 0
+                        elif ph == 2:
+                            run = si[c, I_PENTRY] != 0
+                        elif ph == 3:
+                            run = si[c, I_PDIR] != 0 or (s[c, S_POS] != 0.0 and has_levels)
+                        elif ph == 4:
+                            run = s[c, S_POS] != 0.0
+                        else:
+                            run = not np.isnan(x) and (s[c, S_POS] < 0.0 or sg[0, i, c]
+                                                       or (d != 0 and sg[2, i, c]))
+                            if not run and not np.isnan(x):
+                                s[c, S_MARK] = x
+                        if run:
+                            nrec = _step(ph, i, c, t, px, sg, atr, p, q, s, si, rec_f, rec_i,
+                                         nrec, 0.0)
+                    pos, cash, mark = s[c, S_POS], s[c, S_CASH], s[c, S_MARK]
+                    pend = si[c, I_PENTRY] != 0 or si[c, I_PDIR] != 0 or si[c, I_PEXIT] != 0
+                val = pos * mark if pos != 0.0 else 0.0
+                eq = cash + val
+                # _track(s, si, c, eq) written out on locals
+                if prev > 0.0:
+                    r = eq / prev - 1.0 if eq != prev else 0.0  # flat: no division
+                    if nret == 0:
+                        r0 = r
+                    nret += 1
+                    dr = r - r0
+                    sum_d += dr
+                    sum_d2 += dr * dr
+                prev = eq
+                if eq > peak:
+                    peak = eq
+                elif eq < peak * (1.0 - mdd):
+                    mdd = 1.0 - eq / peak
+                if store:
+                    eq_out[c, i] = eq
+                    ex_out[c, i] = abs(val) / eq if eq > 0.0 else np.nan
+            s[c, S_MARK] = mark
+            s[c, S_PREV], s[c, S_EQPK], s[c, S_MDD] = prev, peak, mdd
+            s[c, S_R0], s[c, S_RMEAN], s[c, S_RM2], si[c, I_NRET] = r0, sum_d, sum_d2, nret
+        return nrec
+
+    busy = np.zeros(m, dtype=np.int64)
+    for i in range(n):
+        nb = 0
+        for c in range(m):
+            t = c % k
+            x = px[3, i, t]
+            quiet = not (i == n - 1 or np.isnan(x) or si[c, I_PENTRY] != 0 or si[c, I_PDIR] != 0
+                          or si[c, I_PEXIT] != 0)
+            if quiet:  # nothing to do on this bar? (the hot path, inline: calls have a cost)
+                pos = s[c, S_POS]
+                if pos == 0.0:
+                    quiet = not (d != 1 and sg[0, i, c]) and not (d != 0 and sg[2, i, c])
+                else:
+                    if pos > 0.0:
+                        quiet = not sg[1, i, c]
+                    else:
+                        quiet = not (d != 0 and sg[3, i, c]) and not borrow
+                    if quiet and maxhold >= 0:
+                        quiet = i - si[c, I_ENTRY] < maxhold
+                    if quiet and has_levels:
+                        h, lo = px[1, i, t], px[2, i, t]
+                        side = 1.0 if pos > 0.0 else -1.0
+                        quiet = not (np.isnan(h) or np.isnan(lo)) and not _touch(
+                            side, h, lo, s[c, S_REF], s[c, S_PEAK], sl, ts, tp)
+                        if quiet and has_trail:
+                            if side > 0.0:
+                                s[c, S_PEAK] = max(s[c, S_PEAK], h)
+                            else:
+                                s[c, S_PEAK] = min(s[c, S_PEAK], lo)
+            if quiet:
+                s[c, S_MARK] = x
+            else:
+                busy[nb] = c
+                nb += 1
+        for ph in range(1, 6):
+            if nb == 0:
+                break
+            equity = 0.0
+            if ph == 2 or ph == 3 or ph == 5:  # portfolio equity at this phase's prices
+                equity = s[0, S_CASH]
+                src = 3 if ph == 5 else 0
+                for c in range(m):
+                    if s[c, S_POS] != 0.0:
+                        v = px[src, i, c % k]
+                        equity += s[c, S_POS] * (s[c, S_MARK] if np.isnan(v) else v)
+            for j in range(nb):
+                c = busy[j]
+                nrec = _step(ph, i, c, c % k, px, sg, atr, p, q, s, si, rec_f, rec_i, nrec,
+                             equity)
+        eq = s[0, S_CASH]
+        gross = 0.0
+        for c in range(m):
+            if s[c, S_POS] != 0.0:
+                eq += s[c, S_POS] * s[c, S_MARK]
+                gross += abs(s[c, S_POS] * s[c, S_MARK])
+        _track(s, si, 0, eq)
+        if store:
+            eq_out[0, i] = eq
+            ex_out[0, i] = gross / eq if eq > 0.0 else np.nan
+    return nrec
+
+
+# =========================================================================== Python API
+Sizing = Literal["shares", "cash", "equity", "risk", "kelly"]
+OrderType = Literal["market", "limit", "stop"]
+Ambiguous = Literal["stop-first", "target-first"]
+
+
+def _check(ok: bool, what: str, got: object) -> None:
+    if not ok:
+        msg = f"{what}, got {got!r}"
+        raise SettingsError(msg)
+
+
+def _frac(name: str, v: float | None, lo: float = 0.0, hi: float = 1.0) -> None:
+    if v is not None:
+        _check(isinstance(v, int | float) and lo < v < hi and math.isfinite(v),
+               f"{name} must be in ({lo:g}, {hi:g}) or None", v)
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    """Everything that decides how signals become trades. Values are fractions, not percents.
+
+    Attributes
+    ----------
+    cash : starting cash (per column in independent mode, shared in portfolio mode).
+    commission, commission_per_share, commission_fixed, commission_min :
+        per order ``max(commission_min, commission * value + commission_per_share * shares
+        + commission_fixed)``, charged on entry and on exit.
+    slippage_bps, slippage_range_frac : market fills are worse by ``slippage_bps / 1e4`` of the
+        price plus ``slippage_range_frac * (high - low)`` of the fill bar.
+    fill : ``"next-open"`` (signal at ``t``, fill at ``open[t+1]``) or ``"close"`` (``close[t]``).
+    sizing, sizing_value, fractional : see :mod:`quantdb.kernels.sizing`; ``equity`` with 1.0
+        buys ``floor(equity / (price * (1 + commission)))`` shares (backtesting.py's ``buy()``).
+    direction : ``"long"``, ``"short"`` or ``"both"``.
+    order_type, entry_offset, order_tif_bars : ``"limit"`` places a buy at
+        ``close * (1 - entry_offset)`` (a short at ``+``), ``"stop"`` a buy at
+        ``close * (1 + entry_offset)``, alive for ``order_tif_bars`` bars after the signal.
+    stop_loss, take_profit, trailing_stop : fractions of the entry price (trailing: of the
+        best high/low since entry); ``None`` for none.
+    max_hold_bars : close at the close of bar ``entry + max_hold_bars``.
+    ambiguous : which exit wins when stop and target both lie inside one bar.
+    borrow_rate : annual rate on short value, charged each bar at ``borrow_rate / 252``.
+    max_positions, max_weight : portfolio mode limits (``max_weight`` caps any position).
+    atr_window, atr_mult : risk sizing without a stop: risk per share = ``atr_mult * ATR``.
+    kelly_cap, kelly_min_trades : Kelly sizing cap, and the closed trades needed before the
+        estimate replaces the cap.
+    """
+
+    cash: float = 10_000.0
+    commission: float = 0.0
+    commission_per_share: float = 0.0
+    commission_fixed: float = 0.0
+    commission_min: float = 0.0
+    slippage_bps: float = 0.0
+    slippage_range_frac: float = 0.0
+    fill: Literal["next-open", "close"] = "next-open"
+    sizing: Sizing = "equity"
+    sizing_value: float = 1.0
+    fractional: bool = False
+    direction: Literal["long", "short", "both"] = "long"
+    order_type: OrderType = "market"
+    entry_offset: float = 0.0
+    order_tif_bars: int = 1
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_stop: float | None = None
+    max_hold_bars: int | None = None
+    ambiguous: Ambiguous = "stop-first"
+    borrow_rate: float = 0.0
+    max_positions: int | None = None
+    max_weight: float | None = None
+    atr_window: int = 14
+    atr_mult: float = 2.0
+    kelly_cap: float = 0.25
+    kelly_min_trades: int = 10
+
+    def __post_init__(self) -> None:
+        num = (int, float)
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.type in ("float", "float | None") and v is not None:
+                _check(isinstance(v, num) and not isinstance(v, bool) and math.isfinite(v),
+                       f"{f.name} must be a finite number", v)
+        _check(self.cash > 0, "cash must be > 0", self.cash)
+        _check(0 <= self.commission < 0.1, "commission must be in [0, 0.1)", self.commission)
+        for name in ("commission_per_share", "commission_fixed", "commission_min",
+                     "slippage_bps", "slippage_range_frac", "borrow_rate", "entry_offset"):
+            _check(getattr(self, name) >= 0, f"{name} must be >= 0", getattr(self, name))
+        _check(self.slippage_bps < 1000, "slippage_bps must be < 1000 (10%)", self.slippage_bps)
+        _check(self.slippage_range_frac <= 1, "slippage_range_frac must be in [0, 1]",
+               self.slippage_range_frac)
+        _check(self.fill in ("next-open", "close"), "fill must be 'next-open' or 'close'",
+               self.fill)
+        _check(self.sizing in SIZING_CODES, f"sizing must be one of {sorted(SIZING_CODES)}",
+               self.sizing)
+        _check(self.sizing_value > 0, "sizing_value must be > 0", self.sizing_value)
+        _check(self.direction in ("long", "short", "both"),
+               "direction must be 'long', 'short' or 'both'", self.direction)
+        _check(self.order_type in ("market", "limit", "stop"),
+               "order_type must be 'market', 'limit' or 'stop'", self.order_type)
+        _check(isinstance(self.order_tif_bars, int) and self.order_tif_bars >= 1,
+               "order_tif_bars must be an int >= 1", self.order_tif_bars)
+        _frac("stop_loss", self.stop_loss)
+        _frac("trailing_stop", self.trailing_stop)
+        _frac("take_profit", self.take_profit, 0.0, 100.0)
+        _frac("max_weight", self.max_weight, 0.0, 1.0 + 1e-12)
+        _check(self.max_hold_bars is None
+               or (isinstance(self.max_hold_bars, int) and self.max_hold_bars >= 1),
+               "max_hold_bars must be an int >= 1 or None", self.max_hold_bars)
+        _check(self.max_positions is None
+               or (isinstance(self.max_positions, int) and self.max_positions >= 1),
+               "max_positions must be an int >= 1 or None", self.max_positions)
+        _check(self.ambiguous in ("stop-first", "target-first"),
+               "ambiguous must be 'stop-first' or 'target-first'", self.ambiguous)
+        _check(self.atr_window >= 1, "atr_window must be >= 1", self.atr_window)
+        _check(self.atr_mult > 0, "atr_mult must be > 0", self.atr_mult)
+        _check(0 < self.kelly_cap <= 1, "kelly_cap must be in (0, 1]", self.kelly_cap)
+
+    def _pack(self, n_tickers: int, shared: bool, record: bool) -> tuple[FloatArray, IntArray]:
+        nan = np.nan
+        p = np.zeros(NP_)
+        p[P_CASH] = self.cash
+        p[P_CFRAC] = self.commission
+        p[P_CPS] = self.commission_per_share
+        p[P_CFIX] = self.commission_fixed
+        p[P_CMIN] = self.commission_min
+        p[P_SLIP] = self.slippage_bps / 1e4
+        p[P_SLIPR] = self.slippage_range_frac
+        p[P_SIZEV] = self.sizing_value
+        p[P_SL] = nan if self.stop_loss is None else self.stop_loss
+        p[P_TP] = nan if self.take_profit is None else self.take_profit
+        p[P_TS] = nan if self.trailing_stop is None else self.trailing_stop
+        p[P_BORROW] = self.borrow_rate / 252.0
+        p[P_MAXW] = np.inf if self.max_weight is None else self.max_weight
+        p[P_OFFSET] = self.entry_offset
+        p[P_KCAP] = self.kelly_cap
+        p[P_KMIN] = self.kelly_min_trades
+        p[P_ATRM] = self.atr_mult
+        q = np.zeros(NQ_, dtype=np.int64)
+        q[Q_FILL] = 1 if self.fill == "close" else 0
+        q[Q_SIZING] = SIZING_CODES[self.sizing]
+        q[Q_FRAC] = int(self.fractional)
+        q[Q_DIR] = {"long": 0, "short": 1, "both": 2}[self.direction]
+        q[Q_MAXHOLD] = -1 if self.max_hold_bars is None else self.max_hold_bars
+        q[Q_AMBIG] = 0 if self.ambiguous == "stop-first" else 1
+        q[Q_ORDER] = {"market": 0, "limit": 1, "stop": 2}[self.order_type]
+        q[Q_TIF] = self.order_tif_bars
+        q[Q_MAXPOS] = -1 if (self.max_positions is None or not shared) else self.max_positions
+        q[Q_SHARED] = int(shared)
+        q[Q_RECORD] = int(record)
+        q[Q_NTICK] = n_tickers
+        return p, q
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Trades, equity and exposure of one simulation.
+
+    ``trades`` is a structured array of :data:`TRADE_DTYPE` (``size`` is negative for shorts,
+    ``exit_reason`` indexes :data:`EXIT_REASONS`, ``return`` = pnl / entry value, ``fees``
+    include commissions and borrow). ``equity`` and ``exposure`` (gross position value /
+    equity) are ``(dates, columns)`` in independent mode and ``(dates,)`` in portfolio mode.
+    """
+
+    trades: np.ndarray
+    equity: FloatArray
+    exposure: FloatArray
+    ambiguous_exits: IntArray
+    stats: SweepStats
+
+    @property
+    def final_equity(self) -> FloatArray:
+        return self.stats.final_equity
+
+
+@dataclass(frozen=True)
+class SweepStats:
+    """Per-column results of an independent-columns run (one value per column; one for a
+    portfolio). Sharpe is annualized with ``periods_per_year`` from bar returns (ddof=1),
+    max drawdown is a positive fraction measured from the starting cash on."""
+
+    final_equity: FloatArray
+    total_return: FloatArray
+    sharpe: FloatArray
+    max_drawdown: FloatArray
+    n_trades: IntArray
+    ambiguous_exits: IntArray
+
+
+def _prep(
+    open_: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray,
+    entries: BoolArray, exits: BoolArray, short_entries: BoolArray | None,
+    short_exits: BoolArray | None, settings: SimSettings,
+) -> tuple[FloatArray, BoolArray, FloatArray]:
+    prices = []
+    for name, a in (("open", open_), ("high", high), ("low", low), ("close", close)):
+        arr = np.asarray(a, dtype=np.float64)
+        arr = arr[:, None] if arr.ndim == 1 else arr
+        _check(arr.ndim == 2, f"{name} must be 1-D or 2-D (dates, tickers)", arr.shape)
+        prices.append(arr)
+    n, k = prices[3].shape
+    for name, arr in zip(("open", "high", "low"), prices[:3], strict=True):
+        _check(arr.shape == (n, k), f"{name} must have the shape of close {(n, k)}", arr.shape)
+    sig: list[np.ndarray] = []
+    for name, sa in (("entries", entries), ("exits", exits)):
+        b = np.asarray(sa)
+        b = b[:, None] if b.ndim == 1 else b
+        _check(b.dtype == np.bool_, f"{name} must be boolean", b.dtype)
+        _check(b.ndim == 2 and b.shape[0] == n and b.shape[1] % k == 0,
+               f"{name} must be (dates={n}, a multiple of tickers={k})", b.shape)
+        sig.append(b)
+    _check(sig[0].shape == sig[1].shape, f"exits must have the shape of entries {sig[0].shape}",
+           sig[1].shape)
+    le, lx = sig
+    se: np.ndarray
+    sx: np.ndarray
+    if settings.direction == "long":
+        se = sx = np.zeros((1, 1), dtype=np.bool_)
+    elif short_entries is None or short_exits is None:
+        _check(short_entries is None and short_exits is None,
+               "short_entries and short_exits must be given together", "only one")
+        if settings.direction == "short":  # entries/exits open and close shorts
+            se, sx = le, lx
+            le = lx = np.zeros_like(le)
+        else:  # both: a stop-and-reverse system
+            se, sx = lx, le
+    else:
+        se = np.asarray(short_entries, dtype=np.bool_)
+        sx = np.asarray(short_exits, dtype=np.bool_)
+        se, sx = (v[:, None] if v.ndim == 1 else v for v in (se, sx))
+        _check(se.shape == le.shape and sx.shape == le.shape,
+               f"short signals must have the shape of entries {le.shape}", (se.shape, sx.shape))
+    if settings.sizing == "risk" and settings.stop_loss is None:
+        from quantdb.kernels.signals import atr
+
+        atr_arr = _t(atr(prices[1], prices[2], prices[3], settings.atr_window))
+    else:
+        atr_arr = np.zeros((1, 1))
+    # the kernel reads (field, dates, columns) C-ordered blocks: one layout, one
+    # specialization, and few arrays to pass around (each array argument has a cost)
+    px = np.stack(prices)
+    sg = np.stack([le, lx] if settings.direction == "long" else [le, lx, se, sx])
+    return px, sg, atr_arr
+
+
+def _t(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a.T)
+
+
+def _run(
+    px: FloatArray, sg: BoolArray, atr_arr: FloatArray, settings: SimSettings, *,
+    shared: bool, record: bool, periods_per_year: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, SweepStats]:
+    _, n, k = px.shape
+    m = sg.shape[2]
+    p, q = settings._pack(k, shared, record)
+    s = np.zeros((m, NS_))
+    s[:, S_MARK] = np.nan
+    s[:, S_PREV] = settings.cash
+    s[:, S_EQPK] = settings.cash
+    si = np.zeros((m, NI_), dtype=np.int64)
+    si[:, I_STOPBAR] = -1
+    si[:, I_INTRA] = -1
+    s[:, S_CASH] = 0.0 if shared else float(settings.cash)
+    s[0, S_CASH] = float(settings.cash)
+    cap = int(sg[0].sum() + (sg[2].sum() if len(sg) == 4 else 0)) + 1 if record else 1
+    rec_f = np.zeros((cap, 6))
+    rec_i = np.zeros((cap, 4), dtype=np.int64)
+    width = 1 if shared else m
+    eq_out = np.zeros((width, n)) if record else np.zeros((1, 1))
+    ex_out = np.zeros((width, n)) if record else np.zeros((1, 1))
+    nrec = _run_nb(px, sg, atr_arr, p, q, s, si, rec_f, rec_i, eq_out, ex_out)
+    eq_out, ex_out = np.ascontiguousarray(eq_out.T), np.ascontiguousarray(ex_out.T)
+
+    trades = np.zeros(nrec, dtype=TRADE_DTYPE)
+    for j, name in enumerate(("column", "entry_index", "exit_index", "exit_reason")):
+        trades[name] = rec_i[:nrec, j]
+    for j, name in enumerate(("entry_price", "exit_price", "size", "pnl", "return", "fees")):
+        trades[name] = rec_f[:nrec, j]
+    trades["bars_held"] = trades["exit_index"] - trades["entry_index"]
+    if record and len(trades):
+        order = np.lexsort((trades["exit_index"], trades["entry_index"], trades["column"]))
+        trades = trades[order]
+
+    rows = slice(0, 1) if shared else slice(0, m)
+    final = s[rows, S_CASH].copy()  # every position is closed on the last bar
+    nret = si[rows, I_NRET]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_d = s[rows, S_RMEAN] / nret  # mean of r - r0
+        var = np.maximum(s[rows, S_RM2] - nret * mean_d**2, 0.0) / (nret - 1)
+        std = np.sqrt(var)
+        mean = s[rows, S_R0] + mean_d
+        sharpe = np.where((nret > 1) & (std > 1e-14 * np.abs(mean) + 1e-300), mean / std,
+                          np.nan) * np.sqrt(periods_per_year)
+    amb = si[:, I_AMB]
+    ntr = si[:, I_NTR]
+    if shared:
+        amb = np.array([amb.sum()])
+        ntr = np.array([ntr.sum()])
+    stats = SweepStats(
+        final_equity=final,
+        total_return=final / settings.cash - 1.0,
+        sharpe=sharpe,
+        max_drawdown=s[rows, S_MDD].copy(),
+        n_trades=ntr,
+        ambiguous_exits=amb,
+    )
+    return trades, eq_out, ex_out, stats
+
+
+def simulate(
+    open_: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray,
+    entries: BoolArray, exits: BoolArray, /,
+    short_entries: BoolArray | None = None, short_exits: BoolArray | None = None, *,
+    settings: SimSettings | None = None, portfolio: bool = False,
+    periods_per_year: float = 252.0,
+) -> SimResult:
+    """Run a backtest with trade records, equity curve and exposure.
+
+    Parameters
+    ----------
+    open_, high, low, close : ``(dates, tickers)`` prices (1-D for one ticker).
+    entries, exits : boolean ``(dates, columns)``, ``columns`` a multiple of ``tickers``
+        (column ``c`` trades ticker ``c % tickers``). Long signals unless ``direction="short"``.
+    short_entries, short_exits : optional short signals for ``direction="both"``/``"short"``;
+        without them ``"both"`` reverses on ``exits`` and ``entries``.
+    settings : :class:`SimSettings` (defaults when None).
+    portfolio : shared cash across columns (``max_positions``, ``max_weight`` apply).
+
+    Returns
+    -------
+    SimResult
+
+    Raises
+    ------
+    SettingsError
+        when an array has the wrong shape or type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = np.array([10.0, 11, 12, 13, 12])
+    >>> e = np.array([True, False, False, False, False])
+    >>> r = simulate(c, c, c, c, e, ~e, settings=SimSettings(cash=100, fill="close"))
+    >>> r.trades[["entry_price", "exit_price", "size"]].tolist()
+    [(10.0, 11.0, 10.0)]
+    """
+    st = settings or SimSettings()
+    px, sg, atr_arr = _prep(open_, high, low, close, entries, exits, short_entries,
+                                  short_exits, st)
+    trades, eq, ex, stats = _run(px, sg, atr_arr, st, shared=portfolio, record=True,
+                                 periods_per_year=periods_per_year)
+    if portfolio:
+        eq, ex = eq[:, 0], ex[:, 0]
+    return SimResult(trades=trades, equity=eq, exposure=ex,
+                     ambiguous_exits=stats.ambiguous_exits, stats=stats)
+
+
+def sweep_stats(
+    open_: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray,
+    entries: BoolArray, exits: BoolArray, /,
+    short_entries: BoolArray | None = None, short_exits: BoolArray | None = None, *,
+    settings: SimSettings | None = None, periods_per_year: float = 252.0,
+) -> SweepStats:
+    """Independent backtests, one per column, returning only per-column statistics.
+
+    Same rules as :func:`simulate` with ``portfolio=False``, but no trade records and no
+    equity curves are stored: the fast path for parameter sweeps.
+    """
+    st = settings or SimSettings()
+    px, sg, atr_arr = _prep(open_, high, low, close, entries, exits, short_entries,
+                                  short_exits, st)
+    return _run(px, sg, atr_arr, st, shared=False, record=False,
+                periods_per_year=periods_per_year)[3]
