@@ -139,6 +139,7 @@ _GROUPS = (
     "quantdb.cli.migrate_cmds",
     "quantdb.cli.analytics_cmds",
     "quantdb.cli.backtest_cmds",
+    "quantdb.cli.replay_cmds",
     "quantdb.cli.research_cmds",
     "quantdb.cli.report_cmds",
     "quantdb.cli.demo_cmds",
