@@ -9,7 +9,10 @@ How a sweep runs:
    computes a chunk's signals for every ticker at once (``(dates, chunk * tickers)``,
    :mod:`quantdb.kernels.signals`) and runs the independent-columns simulation
    (:func:`quantdb.kernels.simulate.sweep_stats`), which keeps per-column statistics, never
-   an equity curve. Prices travel to each worker once (:mod:`quantdb.services.executors`).
+   an equity curve. When :func:`quantdb.kernels.fastsweep.fast_path_supported` accepts the
+   strategy and settings (sma-cross, long only, market orders, no stops), one fused kernel
+   does both with no signal matrix, with identical results. Prices travel to each worker
+   once (:mod:`quantdb.services.executors`).
 3. Each finished chunk is written at once to ``<out>/sweep-<run>.chunks/chunk-NNNNN.parquet``
    (to a temporary name, then renamed), so an interrupted sweep resumes with
    ``resume=run_id``: the chunks already on disk are skipped.
@@ -171,18 +174,28 @@ def run_chunk(data: SweepData, task: ChunkTask) -> dict[str, np.ndarray]:
     ``sharpe``, ``max_drawdown`` (negative fraction), ``n_trades``; one row per parameter set
     and ticker, the ticker varying fastest. Touches no file and no database.
     """
+    from quantdb.kernels.fastsweep import fast_path_supported, sma_cross_stats
     from quantdb.kernels.simulate import sweep_stats
     from quantdb.strategies import get_strategy
 
     strat = get_strategy(data.strategy)
     bars = data.bars
-    sig = strat.signals(bars, **task.params)
-    stats = sweep_stats(
-        bars.open, bars.high, bars.low, bars.close, sig[0], sig[1],
-        *(sig[2:4] if len(sig) == 4 else ()),
-        settings=data.settings, periods_per_year=data.periods_per_year,
-    )
-    del sig
+    if fast_path_supported(strat.name, data.settings):
+        # fused signals + simulation, no signal matrices: the same numbers as below (the
+        # one fused strategy is sma-cross; defaults fill what the grid does not give)
+        given = {k: task.params.get(k, v) for k, v in strat.params.items()}
+        stats = sma_cross_stats(
+            bars.open, bars.high, bars.low, bars.close, given["fast"], given["slow"],
+            settings=data.settings, periods_per_year=data.periods_per_year,
+        )
+    else:
+        sig = strat.signals(bars, **task.params)
+        stats = sweep_stats(
+            bars.open, bars.high, bars.low, bars.close, sig[0], sig[1],
+            *(sig[2:4] if len(sig) == 4 else ()),
+            settings=data.settings, periods_per_year=data.periods_per_year,
+        )
+        del sig
     n_tickers = bars.close.shape[1]
     n_sets = len(next(iter(task.params.values())))
     out: dict[str, np.ndarray] = {"ticker_index": np.tile(np.arange(n_tickers, dtype=np.int32), n_sets)}

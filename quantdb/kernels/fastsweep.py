@@ -1,0 +1,333 @@
+"""Fused sweep kernels: signals and simulation in one loop, no signal matrices.
+
+The general sweep path (:mod:`quantdb.kernels.signals` then
+:func:`quantdb.kernels.simulate.sweep_stats`) materializes two boolean ``(dates, columns)``
+matrices per chunk and walks them again in the simulation. For the moving-average cross the
+signals of a column are cheap to recompute on the fly from a *per-ticker* cumulative sum, so
+:func:`sma_cross_stats` runs one numba loop per (ticker, parameter set) column that computes
+both SMAs, detects the crossings and simulates the position bar by bar, keeping only the
+per-column statistics.
+
+Same results. The loop is the independent-columns branch of
+``quantdb.kernels.simulate._run_nb`` restricted to the settings :func:`fast_path_supported`
+accepts (long only, market orders, no stop, target, trailing stop or time exit, sizing
+``shares``, ``cash`` or ``equity``), phase by phase with the same floating-point operations in
+the same order (order sizes and fees through the same :mod:`quantdb.kernels.sizing`
+functions); the only rewrites are ones that provably give the same bits (a flat bar with
+unchanged equity adds ``+0.0`` to the Sharpe sums, ``x / x - 1`` is exactly ``+0.0``, a new
+peak never passes the drawdown test). The SMAs and crossings follow
+:func:`quantdb.kernels.signals.rolling_mean` and ``crossed_above`` exactly (the same
+cumulative sums, the tie rule included). The results are therefore bit-identical to the
+general path; ``tests/unit/kernels/test_fastsweep.py`` checks that on random grids and every
+supported setting.
+
+Speed: per ticker the distinct windows' SMAs are computed once (from one cumulative sum),
+then each parameter set is one pass over the dates; one call per chunk, one numba
+specialization, serial (``parallel=True`` measured no faster on the shared 2-core machine,
+and sweep workers are already processes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from quantdb._typing import FloatArray, IntArray
+from quantdb.kernels.simulate import SettingsError, SimSettings, SweepStats
+from quantdb.kernels.sizing import SIZING_CODES, affordable, order_fee, order_size
+
+__all__ = ["FUSED_STRATEGIES", "fast_path_supported", "sma_cross_stats"]
+
+FUSED_STRATEGIES: tuple[str, ...] = ("sma-cross",)
+"""Registered strategy names that have a fused kernel here."""
+
+_SIZINGS = ("shares", "cash", "equity")
+
+
+def fast_path_supported(strategy: str, settings: SimSettings | None) -> bool:
+    """Whether a fused kernel gives the results of the general path for this strategy and
+    these settings (independent columns).
+
+    Supported: long only, market orders filled at the next open or the close, any commission
+    and slippage, sizing ``shares``, ``cash`` or ``equity`` (floor or fractional, with or
+    without ``max_weight``), and no stop-loss, take-profit, trailing stop or ``max_hold_bars``.
+    Short borrow, portfolio limits, ATR and Kelly settings play no part there.
+    """
+    st = settings or SimSettings()
+    return (
+        strategy in FUSED_STRATEGIES
+        and st.direction == "long"
+        and st.order_type == "market"
+        and st.sizing in _SIZINGS
+        and st.stop_loss is None
+        and st.take_profit is None
+        and st.trailing_stop is None
+        and st.max_hold_bars is None
+    )
+
+
+@njit(cache=True, error_model="numpy")
+def _slipped(px: float, side: float, hi: float, lo: float, slip: float,
+             slipr: float) -> float:  # pragma: no cover - numba
+    """``simulate._slipped`` with the two settings unpacked (same expression, same bits)."""
+    rng = hi - lo if hi >= lo else 0.0
+    out: float = px * (1.0 + side * slip) + side * slipr * rng
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _sma(cs: FloatArray, cn: IntArray, i: int, w: int) -> float:  # pragma: no cover - numba
+    """``signals.rolling_mean`` at bar ``i`` from one ticker's cumulative sums."""
+    if i < w - 1:
+        return np.nan
+    if i >= w:
+        s = cs[i] - cs[i - w]
+        k = cn[i] - cn[i - w]
+    else:
+        s = cs[i]
+        k = cn[i]
+    return s / w if k == 0 else np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray,
+                  wins: IntArray, fast: IntArray, slow: IntArray, p: FloatArray, q: IntArray,
+                  out_f: FloatArray, out_i: IntArray) -> None:  # pragma: no cover - numba
+    """Every (parameter set ``j``, ticker ``t``) column ``j * k + t``: SMA cross signals and
+    the long-only market-order simulation of ``simulate._run_nb``, statistics on the fly.
+
+    Prices are ``(dates, tickers)``; ``wins`` the distinct windows, ``fast``/``slow`` indexes
+    into it; ``p`` = (cash, commission, per share, fixed, minimum, slippage fraction,
+    slippage range fraction, sizing value, max weight), ``q`` = (fill at close, sizing code,
+    fractional). Writes ``out_f`` = (final cash, max drawdown, first return, sum of
+    ``r - r0``, sum of its square) and ``out_i`` = (trades, returns counted) per column.
+    """
+    n, k = close.shape
+    cash0, cfrac, cps, cfix, cmin = p[0], p[1], p[2], p[3], p[4]
+    slip, slipr, sizev, maxw = p[5], p[6], p[7], p[8]
+    fill_close = q[0] == 1
+    mode = q[1]
+    frac = q[2] == 1
+    ma = np.empty((wins.shape[0], n))
+    xs = np.empty(n)  # the ticker's closes, contiguous
+    cs = np.empty(n)  # cumulative sum with NaN as 0 and NaN count (as rolling_mean)
+    cn = np.empty(n, dtype=np.int64)
+    for t in range(k):
+        acc, cnt = 0.0, 0
+        for i in range(n):
+            v = close[i, t]
+            xs[i] = v
+            if np.isnan(v):
+                acc += 0.0
+                cnt += 1
+            else:
+                acc += v
+            cs[i] = acc
+            cn[i] = cnt
+        for u in range(wins.shape[0]):  # each distinct window once per ticker
+            for i in range(n):
+                ma[u, i] = _sma(cs, cn, i, wins[u])
+        for j in range(fast.shape[0]):
+            fa, sa = ma[fast[j]], ma[slow[j]]
+            pos, cash, mark = 0.0, cash0, np.nan
+            pentry, pexit = False, False
+            prev, peak, mdd = cash0, cash0, 0.0
+            r0, sum_d, sum_d2, nret, ntr = 0.0, 0.0, 0.0, 0, 0
+            # crossing state of bar i - 1 (signals.crossed_above, both ways)
+            p_above, p_below, p_equal, p_wb, p_wa = False, False, False, False, False
+            for i in range(n):
+                a = fa[i]
+                b = sa[i]
+                above = a > b  # all three False when a or b is NaN
+                below = a < b
+                equal = a == b
+                # bitwise, not `and`/`or`: no branch to mispredict
+                ent = above & (p_below | (p_equal & p_wb))
+                ext = below & (p_above | (p_equal & p_wa))
+                valid_ab = above | below | equal  # strictly below / above since the last NaN
+                p_wb = valid_ab & (p_wb | below)
+                p_wa = valid_ab & (p_wa | above)
+                p_above, p_below, p_equal = above, below, equal
+
+                x = xs[i]
+                quiet = not (i == n - 1 or np.isnan(x) or pentry or pexit)
+                if quiet:
+                    quiet = not ent if pos == 0.0 else not ext
+                if quiet:
+                    mark = x
+                else:  # the phases of simulate._step that can run under these settings
+                    o, h, lo = opn[i, t], high[i, t], low[i, t]
+                    valid = not (np.isnan(o) or np.isnan(h) or np.isnan(lo) or np.isnan(x))
+                    if pexit and valid:  # 1: exit signalled at i - 1, at the open
+                        if pos != 0.0:
+                            fp = _slipped(o, -np.sign(pos), h, lo, slip, slipr)
+                            fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
+                            cash += pos * fp - fee
+                            ntr += 1
+                            pos = 0.0
+                        pexit = False
+                    if pentry and valid:  # 2: entry signalled at i - 1, at the open
+                        if pos == 0.0:
+                            fp = _slipped(o, 1.0, h, lo, slip, slipr)
+                            size = order_size(mode, sizev, frac, cash, fp, cfrac, cps, cfix,
+                                              0.0, maxw)
+                            size = affordable(size, fp, cash, frac, cfrac, cps, cfix, cmin)
+                            if size > 0.0:
+                                fee = order_fee(size * fp, size, cfrac, cps, cfix, cmin)
+                                cash -= 1.0 * size * fp + fee
+                                pos = 1.0 * size
+                        pentry = False
+                    if pos != 0.0:  # 4: signal exit, end of data
+                        if not valid:
+                            if i == n - 1:  # delisted: close at the last mark
+                                fp = _slipped(mark, -np.sign(pos), mark, mark, slip, slipr)
+                                fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
+                                cash += pos * fp - fee
+                                ntr += 1
+                                pos = 0.0
+                                pexit = False
+                        else:
+                            side = -np.sign(pos)
+                            if ext:
+                                if fill_close:
+                                    fp = _slipped(x, side, h, lo, slip, slipr)
+                                    fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
+                                    cash += pos * fp - fee
+                                    ntr += 1
+                                    pos = 0.0
+                                    pexit = False
+                                elif i < n - 1:
+                                    pexit = True
+                            if i == n - 1 and pos != 0.0:
+                                fp = _slipped(x, side, h, lo, slip, slipr)
+                                fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
+                                cash += pos * fp - fee
+                                ntr += 1
+                                pos = 0.0
+                                pexit = False
+                    if not np.isnan(x):  # 5: signal entry, marking
+                        if not ent:
+                            mark = x
+                        elif valid:
+                            if (pos == 0.0 or pexit) and i < n - 1 and not ext:
+                                if fill_close:
+                                    fp = _slipped(x, 1.0, h, lo, slip, slipr)
+                                    size = order_size(mode, sizev, frac, cash, fp, cfrac, cps,
+                                                      cfix, 0.0, maxw)
+                                    size = affordable(size, fp, cash, frac, cfrac, cps, cfix,
+                                                      cmin)
+                                    if size > 0.0:
+                                        fee = order_fee(size * fp, size, cfrac, cps, cfix, cmin)
+                                        cash -= 1.0 * size * fp + fee
+                                        pos = 1.0 * size
+                                else:
+                                    pentry = True
+                            mark = x
+                if pos == 0.0 and cash == prev and r0 == 0.0 and prev > 0.0:
+                    # flat, equity unchanged: r = 0, dr = +0.0 leaves both sums as they are
+                    # (they start at +0.0 so are never -0.0) and the peak and drawdown too
+                    nret += 1
+                    continue
+                val = pos * mark if pos != 0.0 else 0.0
+                eq = cash + val
+                if prev > 0.0:  # simulate._run_nb's tracking, same values
+                    r = eq / prev - 1.0  # = +0.0 when eq == prev (x / x is exactly 1)
+                    if nret == 0:
+                        r0 = r
+                    nret += 1
+                    dr = r - r0
+                    sum_d += dr
+                    sum_d2 += dr * dr
+                prev = eq
+                # a new peak (eq > 0) never passes the drawdown test: max() first, no branch
+                peak = max(peak, eq)
+                if eq < peak * (1.0 - mdd):
+                    mdd = 1.0 - eq / peak
+            c = j * k + t
+            out_f[0, c] = cash
+            out_f[1, c] = mdd
+            out_f[2, c] = r0
+            out_f[3, c] = sum_d
+            out_f[4, c] = sum_d2
+            out_i[0, c] = ntr
+            out_i[1, c] = nret
+
+
+def _windows(w: FloatArray) -> IntArray:
+    bad = (w < 1) | (w != np.floor(w))
+    if bad.any():  # the message of signals.sma_cross
+        msg = f"window must be a whole number >= 1, got {w[bad][0]}"
+        raise ValueError(msg)
+    return np.ascontiguousarray(w, dtype=np.int64)
+
+
+def sma_cross_stats(
+    open_: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray,
+    fast: FloatArray | float, slow: FloatArray | float, /, *,
+    settings: SimSettings | None = None, periods_per_year: float = 252.0,
+) -> SweepStats:
+    """Per-column statistics of the SMA-cross sweep, fused: equal to
+    ``sweep_stats(open_, high, low, close, *signals.sma_cross(close, fast, slow), ...)``.
+
+    Parameters
+    ----------
+    open_, high, low, close : ``(dates, tickers)`` prices (1-D for one ticker).
+    fast, slow : paired windows, one per parameter set (column ``p * tickers + t``).
+    settings : must satisfy :func:`fast_path_supported`.
+
+    Raises
+    ------
+    SettingsError
+        unsupported settings, or prices of different shapes.
+    ValueError
+        a window that is not a whole number >= 1.
+    """
+    st = settings or SimSettings()
+    if not fast_path_supported("sma-cross", st):
+        msg = ("settings not supported by the fused kernel (needs long only, market orders, "
+               f"no stops or time exit, sizing in {_SIZINGS}), got {st!r}: use sweep_stats")
+        raise SettingsError(msg)
+    arrs = []
+    for a in (open_, high, low, close):
+        v = np.asarray(a, dtype=np.float64)
+        arrs.append(v[:, None] if v.ndim == 1 else v)
+    c = arrs[3]
+    if c.ndim != 2 or any(v.shape != c.shape for v in arrs):
+        msg = ("open, high, low and close must share one (dates, tickers) shape, got "
+               f"{[v.shape for v in arrs]}")
+        raise SettingsError(msg)
+    f, s = np.broadcast_arrays(np.atleast_1d(np.asarray(fast, dtype=np.float64)),
+                               np.atleast_1d(np.asarray(slow, dtype=np.float64)))
+    wins, inv = np.unique(np.concatenate([_windows(f), _windows(s)]), return_inverse=True)
+    fi = np.ascontiguousarray(inv[: len(f)], dtype=np.int64)  # index of each window in wins
+    si = np.ascontiguousarray(inv[len(f):], dtype=np.int64)
+    n, k = c.shape
+    opn, high_, low_, close_ = (np.ascontiguousarray(v) for v in arrs)  # one specialization
+    p = np.array([st.cash, st.commission, st.commission_per_share, st.commission_fixed,
+                  st.commission_min, st.slippage_bps / 1e4, st.slippage_range_frac,
+                  st.sizing_value, np.inf if st.max_weight is None else st.max_weight])
+    q = np.array([1 if st.fill == "close" else 0, SIZING_CODES[st.sizing],
+                  int(st.fractional)], dtype=np.int64)
+    m = len(fi) * k
+    out_f = np.zeros((5, m))
+    out_i = np.zeros((2, m), dtype=np.int64)
+    if n > 0 and m > 0:
+        _sma_cross_nb(opn, high_, low_, close_, wins, fi, si, p, q, out_f, out_i)
+    final = out_f[0]
+    nret = out_i[1]
+    # the statistics of simulate._run, expression for expression
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_d = out_f[3] / nret
+        var = np.maximum(out_f[4] - nret * mean_d**2, 0.0) / (nret - 1)
+        std = np.sqrt(var)
+        mean = out_f[2] + mean_d
+        sharpe = np.where((nret > 1) & (std > 1e-14 * np.abs(mean) + 1e-300), mean / std,
+                          np.nan) * np.sqrt(periods_per_year)
+    return SweepStats(
+        final_equity=final,
+        total_return=final / st.cash - 1.0,
+        sharpe=sharpe,
+        max_drawdown=out_f[1].copy(),
+        n_trades=out_i[0].copy(),
+        ambiguous_exits=np.zeros(m, dtype=np.int64),
+    )
