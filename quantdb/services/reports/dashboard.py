@@ -94,6 +94,29 @@ def metric_table(values: dict[str, Any] | pd.DataFrame, spec: Sequence[tuple[str
     return _TABLE.render(tid=tid, cols=["metric", *cols], rows=rows, text_first=True)
 
 
+def _snapshot_days(history: pd.DataFrame) -> int:
+    return 0 if history.empty else int(history.groupby("strategy")["date"].nunique().max())
+
+
+def history_from_equity(b: ReportBundle) -> pd.DataFrame:
+    """The historical graphs' frame from the live strategies' daily equity, when tracking has
+    fewer than two ``performance_metrics`` snapshots: total return to date, the rolling Sharpe
+    of the report and the drawdown to date (the same three quantities, every trading day)."""
+    parts = []
+    for s in b.series:
+        if s.kind != "strategy":
+            continue
+        wealth = (1.0 + s.returns.fillna(0.0)).cumprod()
+        parts.append(pd.DataFrame({
+            "strategy": s.name,
+            "date": s.returns.index,
+            "total_return": wealth.to_numpy() - 1.0,
+            "sharpe": s.rolling["rolling_sharpe"].to_numpy(),
+            "max_drawdown": (wealth / wealth.cummax().clip(lower=1.0) - 1.0).cummin().to_numpy(),
+        }))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def render_dashboard(b: ReportBundle) -> str:
     """The dashboard page of a bundle, as one HTML string."""
     series = []
@@ -124,9 +147,10 @@ def render_dashboard(b: ReportBundle) -> str:
             ),
         }
     history = []
-    if not b.history.empty:
+    frame = b.history if _snapshot_days(b.history) >= 2 else history_from_equity(b)
+    if not frame.empty:
         for col, title in (("total_return", "Total return"), ("sharpe", "Sharpe"), ("max_drawdown", "Max drawdown")):
-            history.append(charts.to_div(charts.history_figure(b.history, col, title), f"hist-{col}"))
+            history.append(charts.to_div(charts.history_figure(frame, col, title), f"hist-{col}"))
     tables = {
         "live": html_table(b.live, table_id="live-table"),
         "trade_stats": metric_table(b.trade_stats, TRADE_METRICS, "all-tradestats"),

@@ -278,8 +278,8 @@ def open_positions(db: Database) -> pd.DataFrame:
 def live_performance(db: Database) -> pd.DataFrame:
     """Each strategy's latest ``performance_metrics`` snapshot, with its trade counts.
 
-    Strategies that have trades but no snapshot yet still appear (snapshot columns NaN), so
-    the dashboard shows every strategy the database knows of.
+    Strategies that have predictions or trades but no snapshot yet still appear (snapshot
+    columns NaN); names known only from backtests (``sma-cross``) are not live and do not.
     """
     rows = db.query(
         "WITH last AS (SELECT strategy_id, max(date) AS date FROM performance_metrics GROUP BY strategy_id), "
@@ -292,7 +292,10 @@ def live_performance(db: Database) -> pd.DataFrame:
         "COALESCE(m.n_closed, tc.closed, 0), tc.realized "
         "FROM strategies s LEFT JOIN last ON last.strategy_id = s.id "
         "LEFT JOIN performance_metrics m ON m.strategy_id = s.id AND m.date = last.date "
-        "LEFT JOIN tc ON tc.strategy_id = s.id ORDER BY s.name"
+        "LEFT JOIN tc ON tc.strategy_id = s.id "
+        # Live strategies only: names that exist only as backtest labels have nothing live.
+        "WHERE last.date IS NOT NULL OR tc.strategy_id IS NOT NULL "
+        "OR EXISTS (SELECT 1 FROM predictions p WHERE p.strategy_id = s.id) ORDER BY s.name"
     )
     cols = ("strategy", "as_of", "win_rate", "profit_factor", "sharpe", "sortino", "max_drawdown",
             "total_return", "realized_pnl", "unrealized_pnl", "n_open", "n_closed", "trades_realized_pnl")
