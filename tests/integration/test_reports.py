@@ -300,3 +300,21 @@ def test_all_strategy_returns_equal_one_call_per_strategy(tmp_path: Path) -> Non
     assert together, "the fixture has live strategies"
     for name, series in together.items():
         pd.testing.assert_series_equal(series, data.strategy_returns(db, name))
+
+
+def test_history_from_equity_matches_the_strategy_returns(tmp_path: Path) -> None:
+    """With fewer than two tracking snapshots the dashboard's history comes from daily equity:
+    its total return is compounded returns to date, its drawdown the running worst."""
+    from quantdb.services.reports.bundle import build_bundle
+    from quantdb.services.reports.dashboard import history_from_equity
+
+    bundle = build_bundle(build_report_db(tmp_path / "history.db"))
+    frame = history_from_equity(bundle)
+    live = [s for s in bundle.series if s.kind == "strategy"]
+    assert live and set(frame["strategy"]) == {s.name for s in live}
+    for s in live:
+        part = frame[frame["strategy"] == s.name]
+        wealth = np.cumprod(1.0 + np.nan_to_num(s.returns.to_numpy()))
+        np.testing.assert_allclose(part["total_return"].to_numpy(), wealth - 1.0, rtol=1e-12)
+        dd = part["max_drawdown"].to_numpy()
+        assert np.all(np.diff(dd) <= 0) and dd.min() >= -1.0
