@@ -26,15 +26,12 @@ baseline / quantdb, > 1 means quantdb is faster):
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
-from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,25 +39,12 @@ import pandas as pd
 from quantdb.kernels.signals import sma_cross
 from quantdb.kernels.simulate import SimSettings, simulate, sweep_stats
 
-SCALE = float(os.environ.get("QUANTDB_BENCH_SCALE", "1.0"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import best_of, emit, scale
+
+SCALE = scale()
 REPEAT = int(os.environ.get("QUANTDB_BENCH_REPEAT", "3"))
 N_DAYS = 2520
-
-
-def best(fn: Callable[[], Any], repeat: int = REPEAT) -> float:
-    fn()  # warm-up (numba compile, caches)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def report(name: str, baseline_s: float, quantdb_s: float, **extra: Any) -> None:
-    line = {"name": name, "baseline_s": baseline_s, "quantdb_s": quantdb_s,
-            "ratio": baseline_s / quantdb_s, **extra}
-    print(json.dumps(line), flush=True)
 
 
 def ohlc(rng: np.random.Generator, n: int, k: int) -> tuple[np.ndarray, ...]:
@@ -93,10 +77,10 @@ def bench_portfolio() -> None:
             sl_trail=True, tp_stop=0.25, freq="1D")
         return pf.final_value()
 
-    q = best(ours)
-    b = best(theirs)
+    q = best_of(ours, REPEAT)
+    b = best_of(theirs, REPEAT)
     r = ours()
-    report(f"backtest_portfolio_{k}x{N_DAYS}", b, q, trades=len(r.trades))  # type: ignore[attr-defined]
+    emit(f"backtest_portfolio_{k}x{N_DAYS}", b, q, trades=len(r.trades))  # type: ignore[attr-defined]
 
 
 def bench_jit() -> None:
@@ -110,7 +94,7 @@ def bench_jit() -> None:
         runs = [float(subprocess.run([sys.executable, "-c", code], env=env, check=True,
                                      capture_output=True, text=True).stdout.split()[-1])
                 for _ in range(2)]
-    report("backtest_jit_first_call", runs[0], runs[1], cold_s=runs[0], warm_s=runs[1])
+    emit("backtest_jit_first_call", runs[0], runs[1], cold_s=runs[0], warm_s=runs[1])
 
 
 def bench_goog() -> None:
@@ -145,7 +129,7 @@ def bench_goog() -> None:
             warnings.simplefilter("ignore")
             return bt.run()
 
-    report("backtest_single_goog", best(theirs), best(ours), bars=len(c))
+    emit("backtest_single_goog", best_of(theirs, REPEAT), best_of(ours, REPEAT), bars=len(c))
 
 
 def bench_sweep() -> None:
@@ -173,10 +157,10 @@ def bench_sweep() -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        b = best(theirs, max(1, REPEAT - 1))
-        q = best(ours)
+        b = best_of(theirs, max(1, REPEAT - 1))
+        q = best_of(ours, REPEAT)
     n_bt = len(pairs) * k
-    report(f"sweep_sma_{len(pairs)}x{k}x{N_DAYS}", b, q, backtests=n_bt,
+    emit(f"sweep_sma_{len(pairs)}x{k}x{N_DAYS}", b, q, backtests=n_bt,
            baseline_backtests_per_s=n_bt / b, quantdb_backtests_per_s=n_bt / q)
 
 

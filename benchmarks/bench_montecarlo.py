@@ -20,37 +20,21 @@ Figures (one JSON line each; ``ratio`` = baseline_s / quantdb_s):
 
 from __future__ import annotations
 
-import json
-import os
-import time
+import sys
 import tracemalloc
-from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 
 from quantdb.kernels.montecarlo import monte_carlo
 
-SCALE = float(os.environ.get("QUANTDB_BENCH_SCALE", "1.0"))
-REPEAT = int(os.environ.get("QUANTDB_BENCH_REPEAT", "5"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import best_of, emit, repeat, scale
+
+SCALE = scale()
+REPEAT = repeat()
 N_PATHS = max(256, int(10_000 * SCALE))
 N_DAYS = 2520
-
-
-def report(name: str, baseline_s: float, quantdb_s: float, **extra: Any) -> None:
-    line = {"name": name, "baseline_s": round(baseline_s, 4), "quantdb_s": round(quantdb_s, 4),
-            "ratio": round(baseline_s / quantdb_s, 3), **extra}
-    print(json.dumps(line), flush=True)
-
-
-def best(fn: Callable[[], Any], repeat: int = REPEAT) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def numpy_baseline(sample: np.ndarray, n_paths: int, seed: int, chunk: int = 1000) -> tuple[np.ndarray, np.ndarray]:
@@ -70,23 +54,23 @@ def numpy_baseline(sample: np.ndarray, n_paths: int, seed: int, chunk: int = 100
 def floor_seconds() -> float:
     """Best time to read the 10,000 x 2,520 float64 paths once, already in memory."""
     paths = np.random.default_rng(2).normal(0.0004, 0.012, (N_DAYS, N_PATHS))
-    return best(lambda: float(paths.sum()))
+    return best_of(lambda: float(paths.sum()), REPEAT)
 
 
 def main() -> None:
     sample = np.random.default_rng(1337).normal(0.0004, 0.012, N_DAYS)
-    t_base = best(lambda: numpy_baseline(sample, N_PATHS, 1))
+    t_base = best_of(lambda: numpy_baseline(sample, N_PATHS, 1), REPEAT)
     for method in ("iid", "block"):
-        t_ours = best(lambda m=method: monte_carlo(sample, n_paths=N_PATHS, method=m, block=20, seed=1))  # type: ignore[misc]
-        report(f"montecarlo_{method}_{N_PATHS}x{N_DAYS}", t_base, t_ours, goal_quantdb_under_s=0.5,
+        t_ours = best_of(lambda m=method: monte_carlo(sample, n_paths=N_PATHS, method=m, block=20, seed=1), REPEAT)  # type: ignore[misc]
+        emit(f"montecarlo_{method}_{N_PATHS}x{N_DAYS}", t_base, t_ours, goal_quantdb_under_s=0.5,
                metrics=["final_return", "cagr", "sharpe", "max_drawdown", "time_under_water", "cone"])
     t_floor = floor_seconds()
-    t_ours = best(lambda: monte_carlo(sample, n_paths=N_PATHS, seed=1))
+    t_ours = best_of(lambda: monte_carlo(sample, n_paths=N_PATHS, seed=1), REPEAT)
     tracemalloc.start()
     monte_carlo(sample, n_paths=N_PATHS, seed=1)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    report("montecarlo_bandwidth_floor", t_floor, t_ours, bytes=N_PATHS * N_DAYS * 8,
+    emit("montecarlo_bandwidth_floor", t_floor, t_ours, bytes=N_PATHS * N_DAYS * 8,
            floor_gb_per_s=round(N_PATHS * N_DAYS * 8 / t_floor / 1e9, 2),
            peak_traced_mib=round(peak / 2**20, 1))
 

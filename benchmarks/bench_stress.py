@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import emit, scaled  # noqa: E402
+from _harness import emit, scaled
 
 MEMORY_BOUND_MIB = 16 * 1024  # of the 24 GiB machine
 
@@ -64,7 +64,7 @@ elif step == "sweep":
     run_sweep(db, "sma-cross", grid_specs=["fast=10:55:5", "slow=100:100:1"], out_dir=db_path.parent / "sweeps")
 elif step == "montecarlo":
     from quantdb.services.montecarlo import load_source, run_montecarlo
-    bid = db.scalar("SELECT max(id) FROM backtest_results")
+    bid = db.scalar("SELECT max(id) FROM backtest_results WHERE sweep_run_id IS NULL")  # not a sweep's summary row
     run_montecarlo(load_source(db, backtest=int(bid)), paths=10_000, method="block", seed=1)
 elif step == "leaders":
     from quantdb.services.leaders import compute_leaders
@@ -81,9 +81,11 @@ def main() -> None:
     n_tickers = scaled(2000, minimum=20)
     years = 20
     floor_data = np.random.default_rng(0).random((years * 252, n_tickers))
-    t0 = time.perf_counter()
-    np.array(floor_data, copy=True)
-    floor = time.perf_counter() - t0
+    floor = float("inf")
+    for _ in range(3):  # the best of three: the first copy also pays for page faults
+        t0 = time.perf_counter()
+        np.array(floor_data, copy=True)
+        floor = min(floor, time.perf_counter() - t0)
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "stress.db"

@@ -1,7 +1,7 @@
 """Benchmark: parameter sweeps against vectorbt, in one run (one JSON line a figure).
 
 The data: ``generate_market(100 tickers, 10 years, seed 42)`` written as price files and
-imported into a fresh database, so both sides read the same adjusted closes (``load_bars``).
+imported into a fresh database, so both sides read the same adjusted closes (``services.bars.load_bars``).
 The grid: 20 windows 5..100, every pair with fast < slow = 190 pairs (``MA.run_combs`` of 20
 windows), fill at the close, all cash in, fractional shares, no costs (vectorbt's defaults).
 
@@ -45,34 +45,20 @@ import tempfile
 import textwrap
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-SCALE = float(os.environ.get("QUANTDB_BENCH_SCALE", "1.0"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import best_of, emit, scale
+
+SCALE = scale()
 REPEAT = int(os.environ.get("QUANTDB_BENCH_REPEAT", "3"))
 N_TICKERS = max(5, int(100 * SCALE))
 WINDOWS = list(range(5, 101, 5))  # 20 windows -> 190 pairs
 GRID = ["fast=5:100:5", "slow=5:100:5"]
 BIG_GRID = ["fast=5:310:5", "slow=5:310:5"]  # 62 windows -> 1,891 pairs (10x)
-
-
-def report(name: str, baseline_s: float, quantdb_s: float, **extra: Any) -> None:
-    line = {"name": name, "baseline_s": round(baseline_s, 4), "quantdb_s": round(quantdb_s, 4),
-            "ratio": round(baseline_s / quantdb_s, 2), **extra}
-    print(json.dumps(line), flush=True)
-
-
-def best(fn: Callable[[], Any], repeat: int = REPEAT) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def build_db(root: Path) -> Path:
@@ -87,7 +73,7 @@ def build_db(root: Path) -> Path:
     db = Database(root / "bench.db")
     apply_migrations(db)
     import_price_files(db, files)
-    from quantdb.services.sweep import load_bars
+    from quantdb.services.bars import load_bars
 
     load_bars(db)  # builds the columnar mirror, as the first command after an import does
     db.close()
@@ -134,9 +120,9 @@ def main() -> None:
     from quantdb.kernels.fastsweep import fast_path_supported
 
     fused = fast_path_supported("sma-cross", settings)
-    t_ours = best(lambda: sweep_table(data, grid))
+    t_ours = best_of(lambda: sweep_table(data, grid), REPEAT)
     ours = sweep_table(data, grid)
-    t_general = best(lambda: general_path(data, grid))
+    t_general = best_of(lambda: general_path(data, grid), REPEAT)
     general = general_path(data, grid)
     same = all(np.array_equal(ours[k], general[k], equal_nan=True) for k in general)
 
@@ -167,7 +153,7 @@ def main() -> None:
     exp = np.array([lookup[(f, s, t)] for f, s, t in
                     zip(ours["fast"][sel], ours["slow"][sel], tick[sel], strict=True)])
     max_diff = float(np.max(np.abs(ours["total_return"][sel] - exp)))
-    report("sweep_inprocess_190x100x10y", t_vbt, t_ours, backtests=n_bt,
+    emit("sweep_inprocess_190x100x10y", t_vbt, t_ours, backtests=n_bt,
            vectorbt_per_s=round(n_bt / t_vbt), quantdb_per_s=round(n_bt / t_ours),
            days=n_days, tickers=n_tickers, max_abs_total_return_diff=max_diff,
            fused_path=fused, general_s=round(t_general, 4),
@@ -184,7 +170,7 @@ def main() -> None:
         out = subprocess.run(cmd, check=True, capture_output=True, text=True)
         runs.append(time.perf_counter() - t0)
     doc = json.loads(out.stdout)
-    report("sweep_command_190x100x10y", t_vbt, min(runs), backtests=n_bt,
+    emit("sweep_command_190x100x10y", t_vbt, min(runs), backtests=n_bt,
            command_per_s=round(n_bt / min(runs)), chunks=doc["chunks"], first_run_s=round(runs[0], 3))
 
     # ---- first call: cold numba cache vs warm
@@ -203,7 +189,7 @@ def main() -> None:
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
     jit = [float(subprocess.run([sys.executable, "-c", code], env=env, check=True,
                                 capture_output=True, text=True).stdout) for _ in range(2)]
-    report("sweep_jit_first_call", jit[0], jit[1], cold_s=round(jit[0], 3), warm_s=round(jit[1], 3),
+    emit("sweep_jit_first_call", jit[0], jit[1], cold_s=round(jit[0], 3), warm_s=round(jit[1], 3),
            goal_cold_under_s=10)
 
     # ---- peak memory of the grid and of a 10x grid, each in a fresh process
@@ -239,7 +225,7 @@ def main() -> None:
             raise RuntimeError(run.stderr)
         mems.append(json.loads(run.stdout))
     small, big = mems
-    report("sweep_peak_memory", small["s"], big["s"],
+    emit("sweep_peak_memory", small["s"], big["s"],
            grid_combos=small["combos"], grid_peak_mib=round(small["peak_mib"], 1),
            big_combos=big["combos"], big_peak_mib=round(big["peak_mib"], 1),
            start_mib=round(small["start_mib"], 1), chunk=small["chunk"],

@@ -69,7 +69,10 @@ BASELINES = {
     "backtest_jit_first_call": "first call with a cold numba cache (quantdb: warm on-disk cache)",
     "backtest_portfolio": "vectorbt Portfolio.from_signals, shared cash, stops, fees",
     "backtest_single_goog": "backtesting.py Backtest.run on GOOG",
-    "sweep_sma": "vectorbt MA.run_combs + Portfolio.from_signals + metrics",
+    "sweep_sma": "vectorbt MA.run_combs + Portfolio.from_signals + metrics (general signal path)",
+    "sweep_inprocess": "vectorbt MA.run_combs + Portfolio.from_signals + metrics, same grid",
+    "sweep_jit_first_call": "first call with a cold numba cache (quantdb: warm on-disk cache)",
+    "sweep_peak_memory": "the 190-pair grid (quantdb: a 10x larger grid, same memory bound)",
     "sweep_command": "vectorbt, warm, in-process (quantdb: the whole CLI command)",
     "metrics_vs_copy_floor": "bandwidth floor: one np.copy of the returns",
     "metrics_vs_quantstats": "QuantStats column by column (6 metrics; quantdb 27)",
@@ -98,21 +101,40 @@ def versus(baseline_s: object, quantdb_s: object) -> str:
     return f"{speed:.3g}x faster" if speed >= 1 else f"{1 / speed:.3g}x slower"
 
 
+#: Extra fields worth a column in the table, with their labels.
+NOTES = {
+    "records": "records", "records_per_s": "records/s", "quantdb_per_s": "backtests/s",
+    "quantdb_backtests_per_s": "backtests/s", "x_floor": "x floor", "grid_peak_mib": "grid peak MiB",
+    "big_peak_mib": "10x grid peak MiB", "stated_bound_mib": "bound MiB", "peak_mib": "peak MiB",
+    "peak_traced_mib": "peak MiB", "trades": "trades", "bars": "bars",
+}
+
+
+def notes(row: dict[str, object]) -> str:
+    """The notable extra fields of a row (sizes, throughput, memory)."""
+    out = []
+    for key, label in NOTES.items():
+        v = row.get(key)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            out.append(f"{label} {v:,.0f}" if abs(v) >= 100 else f"{label} {v:.3g}")
+    return ", ".join(out)
+
+
 def table(rows: list[dict[str, object]], when: str) -> str:
     """The Markdown table of every figure (the comparison is computed here from the two times)."""
     out = [
         f"Measured {when} on {machine()}; each row's two times come from one process.",
         "",
-        "| figure | baseline | baseline time | quantdb time | quantdb |",
-        "| --- | --- | --- | --- | --- |",
+        "| figure | baseline | baseline time | quantdb time | quantdb | notes |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         if "error" in r:
-            out.append(f"| {r['name']} | | | | {str(r['error']).splitlines()[-1][:80] if r['error'] else 'failed'} |")
+            out.append(f"| {r['name']} | | | | failed | {str(r['error']).splitlines()[-1][:80] if r['error'] else ''} |")
             continue
         out.append(
             f"| {r['name']} | {describe(r)} | {fmt_s(r.get('baseline_s'))} | "
-            f"{fmt_s(r.get('quantdb_s'))} | {versus(r.get('baseline_s'), r.get('quantdb_s'))} |"
+            f"{fmt_s(r.get('quantdb_s'))} | {versus(r.get('baseline_s'), r.get('quantdb_s'))} | {notes(r)} |"
         )
     return "\n".join(out) + "\n"
 
@@ -124,8 +146,7 @@ import json, sys, time, tempfile, numpy as np
 from pathlib import Path
 from quantdb.datasets import generate_market
 from quantdb.kernels.summary import summary_metrics
-from quantdb.strategies import Bars, get_strategy
-from quantdb.kernels.simulate import SimSettings, sweep_stats
+from quantdb.kernels.simulate import SimSettings
 tickers, years, grid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 m = generate_market(tickers, years, seed=3)
 close = np.ascontiguousarray(m.adj_close)
@@ -133,14 +154,12 @@ t = time.perf_counter(); np.array(close, copy=True); copy_s = time.perf_counter(
 r = np.diff(close, axis=0) / close[:-1]
 summary_metrics(r[:, :2])
 t = time.perf_counter(); summary_metrics(r); metrics_s = time.perf_counter() - t
-s = get_strategy("sma-cross")
-fast = np.repeat(np.arange(5, 5 + grid), 1).astype(float); slow = fast + 20
-bars = Bars.from_close(close)
-e, x = s.signals(Bars.from_close(close[:, :2]), fast=fast[:1], slow=slow[:1])
-sweep_stats(close[:, :2], close[:, :2], close[:, :2], close[:, :2], e, x, settings=SimSettings(fill="close"))
+from quantdb.kernels.fastsweep import sma_cross_stats
+fast = np.arange(5, 5 + grid).astype(float); slow = fast + 20
+st = SimSettings(fill="close", fractional=True)
+sma_cross_stats(close[:, :2], close[:, :2], close[:, :2], close[:, :2], fast[:1], slow[:1], settings=st)
 t = time.perf_counter()
-e, x = s.signals(bars, fast=fast, slow=slow)
-sweep_stats(close, close, close, close, e, x, settings=SimSettings(fill="close", fractional=True))
+sma_cross_stats(close, close, close, close, fast, slow, settings=st)   # the path `quantdb sweep` takes
 sweep_s = time.perf_counter() - t
 print(json.dumps({"tickers": tickers, "years": years, "grid": grid, "copy_s": copy_s,
                   "metrics_s": metrics_s, "sweep_s": sweep_s, "backtests": tickers * grid}))

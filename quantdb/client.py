@@ -12,7 +12,7 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -28,8 +28,11 @@ if TYPE_CHECKING:
     import polars as pl
 
 
-def _day(value: str | np.datetime64 | None) -> np.datetime64 | None:
-    return None if value is None else np.datetime64(value, "D")
+def _day(value: str | np.datetime64) -> np.datetime64:
+    if isinstance(value, np.datetime64):
+        day: np.datetime64 = value.astype("datetime64[D]")
+        return day
+    return np.datetime64(value, "D")
 
 
 class QuantDB:
@@ -147,7 +150,7 @@ class QuantDB:
         self.close_duckdb()
         self.db.close()
 
-    def __enter__(self) -> QuantDB:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -33,7 +33,7 @@ class Panel:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.values.shape  # type: ignore[return-value]
+        return self.values.shape
 
     def column(self, ticker: str) -> FloatArray:
         """The series of one ticker."""

@@ -24,9 +24,9 @@ import dataclasses
 import html
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -50,15 +50,17 @@ def fonts_that_exist(names: Sequence[str] = QUANTSTATS_FONTS) -> Iterator[None]:
     added = [
         dataclasses.replace(f, name=name) for name in names if name not in available for f in base
     ]
+    # cast: matplotlib's stubs leave out FontManager._findfont_cached (an lru_cache on the method)
+    clear_cache: Callable[[], None] = cast(Any, fm)._findfont_cached.cache_clear
     fm.ttflist.extend(added)
-    fm._findfont_cached.cache_clear()  # a cached miss would survive the new entries
+    clear_cache()  # a cached miss would survive the new entries
     try:
         with matplotlib.rc_context({"font.family": [SUBSTITUTE_FONT]}):
             yield
     finally:
         for entry in added:
             fm.ttflist.remove(entry)
-        fm._findfont_cached.cache_clear()
+        clear_cache()
 
 
 _NETWORK_LINK = re.compile(r"<link[^>]*href=[\"']https?://[^>]*>\s*", re.IGNORECASE)
@@ -133,7 +135,8 @@ def html_tearsheet(
         template = Path(tmp) / "report.html"
         template.write_text(offline_template(), encoding="utf-8")
         with fonts_that_exist():
-            qs.reports.html(
+            html_report = cast(Callable[..., None], qs.reports.html)  # cast: quantstats is unannotated
+            html_report(
                 r, benchmark=bench, output=str(out), title=title, template_path=str(template),
                 periods_per_year=periods_per_year, benchmark_title=benchmark_title,
                 parameters=dict(parameters or {}),

@@ -6,12 +6,29 @@ every heavy import happens inside the command.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
 from quantdb.cli.common import DEFAULT_DB, DbPath, JsonFlag, emit_json, handle_errors, print_table
+
+if TYPE_CHECKING:
+    from quantdb._typing import Timeframe
+    from quantdb.services.leaders import Convention
+    from quantdb.services.performance import Period
+    from quantdb.services.tracking import BarRule
+    from quantdb.storage.sqlite import Database
+
+_Choice = TypeVar("_Choice", bound=str)
+
+BAR_RULES: tuple[BarRule, ...] = ("intrabar", "close")
+SIDES: tuple[Literal["LONG", "SHORT"], ...] = ("LONG", "SHORT")
+PERIODS: tuple[Period, ...] = ("daily", "weekly", "monthly")
+TIMEFRAMES: tuple[Timeframe, ...] = ("daily", "weekly", "monthly")
+CONVENTIONS: tuple[Convention, ...] = ("legacy", "calendar")
 
 track_app = typer.Typer(
     help="Live tracking: record predictions and fills, mark them to market.", no_args_is_help=True
@@ -19,14 +36,25 @@ track_app = typer.Typer(
 leaders_app = typer.Typer(help="Volume leaders per day, week and month.", no_args_is_help=True)
 
 
-def _open(db: Path, *, write: bool) -> Any:
+@contextlib.contextmanager
+def _session(db: Path, *, write: bool) -> Iterator[Database]:
+    """The database at ``db`` (it must exist to be read), closed when the block ends."""
     from quantdb.cli.app import open_database
     from quantdb.errors import NotFound
 
     if not write and not db.exists():
         msg = f"{db}: no such database; create it with `quantdb init`"
         raise NotFound(msg)
-    return open_database(db, write=write)
+    database = open_database(db, write=write)
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+def _choice(value: str, choices: tuple[_Choice, ...]) -> _Choice | None:
+    """``value`` as the one of ``choices`` it equals (typed as that literal), else None."""
+    return next((c for c in choices if c == value), None)
 
 
 def _bad(message: str) -> typer.Exit:
@@ -58,15 +86,13 @@ def track_update_cmd(
     """
     from quantdb.services.tracking import track_update
 
-    if bars not in ("intrabar", "close"):
+    rule = _choice(bars, BAR_RULES)
+    if rule is None:
         raise _bad(f"--bars must be intrabar or close, got {bars!r}")
-    database = _open(db, write=True)
-    try:
+    with _session(db, write=True) as database:
         report = track_update(
-            database, asof=asof, exit_fee=exit_fee, slippage_bps=slippage_bps, bars=bars
-        )  # type: ignore[arg-type]
-    finally:
-        database.close()
+            database, asof=asof, exit_fee=exit_fee, slippage_bps=slippage_bps, bars=rule
+        )
     if json_out:
         emit_json(report)
         return
@@ -119,22 +145,22 @@ def track_record_cmd(
     """Record a prediction.  Example: quantdb track record --strategy momentum --ticker AAPL --position LONG --entry-price 100 --target 110 --stop 95 --timeframe-days 5"""
     from quantdb.services.tracking import record_prediction
 
-    database = _open(db, write=True)
-    try:
+    side = _choice(position.strip().upper(), SIDES)
+    if side is None:
+        raise _bad(f"position must be LONG or SHORT, got {position!r}")
+    with _session(db, write=True) as database:
         pid = record_prediction(
             database,
             strategy=strategy,
             ticker=ticker,
-            position=position,
-            date=date,  # type: ignore[arg-type]
+            position=side,
+            date=date,
             entry_price=entry_price,
             target=target,
             stop_loss=stop_loss,
             timeframe_days=timeframe_days,
             confidence=confidence,
         )
-    finally:
-        database.close()
     if json_out:
         emit_json({"prediction_id": pid})
     else:
@@ -160,11 +186,8 @@ def track_fill_cmd(
     """Record the fill of a prediction as an open trade; prints the slippage against the signal price."""
     from quantdb.services.tracking import record_fill
 
-    database = _open(db, write=True)
-    try:
+    with _session(db, write=True) as database:
         fill = record_fill(database, prediction_id, price, shares, signal_price, fees, date=date)
-    finally:
-        database.close()
     if json_out:
         emit_json(fill)
     else:
@@ -191,20 +214,18 @@ def perf_cmd(
     """
     from quantdb.services.performance import performance_report
 
-    if period not in ("daily", "weekly", "monthly"):
+    span = _choice(period, PERIODS)
+    if span is None:
         raise _bad(f"--period must be daily, weekly or monthly, got {period!r}")
-    database = _open(db, write=False)
-    try:
+    with _session(db, write=False) as database:
         report = performance_report(
             database,
             strategy=strategy,
-            period=period,
+            period=span,
             benchmark=benchmark,
             capital=capital,
-            asof=asof,  # type: ignore[arg-type]
+            asof=asof,
         )
-    finally:
-        database.close()
     if json_out:
         emit_json(report)
         return
@@ -291,8 +312,7 @@ def risk_cmd(
     if bad:
         raise _bad(f"--confidence must be in (0, 1), e.g. 0.95, got {bad[0]}")
     universe = [t for t in (tickers or "").split(",") if t.strip()] or None
-    database = _open(db, write=False)
-    try:
+    with _session(db, write=False) as database:
         report = risk_report(
             database,
             strategy=strategy,
@@ -301,8 +321,6 @@ def risk_cmd(
             asof=asof,
             tickers=universe,
         )
-    finally:
-        database.close()
     if json_out:
         emit_json(report)
         return
@@ -356,15 +374,14 @@ def leaders_compute_cmd(
     """
     from quantdb.services.leaders import compute_leaders
 
-    if timeframe is not None and timeframe not in ("daily", "weekly", "monthly"):
+    frame = None if timeframe is None else _choice(timeframe, TIMEFRAMES)
+    if timeframe is not None and frame is None:
         raise _bad(f"--timeframe must be daily, weekly or monthly, got {timeframe!r}")
-    if convention not in ("legacy", "calendar"):
+    rule = _choice(convention, CONVENTIONS)
+    if rule is None:
         raise _bad(f"--convention must be legacy or calendar, got {convention!r}")
-    database = _open(db, write=True)
-    try:
-        report = compute_leaders(database, timeframe=timeframe, top=top, convention=convention)  # type: ignore[arg-type]
-    finally:
-        database.close()
+    with _session(db, write=True) as database:
+        report = compute_leaders(database, timeframe=frame, top=top, convention=rule)
     if json_out:
         emit_json(report)
         return

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from quantdb.cli.common import DEFAULT_DB, DbPath, JsonFlag, emit_json, handle_errors, print_table
+
+if TYPE_CHECKING:
+    from quantdb.storage.sqlite import Database
 
 app = typer.Typer(
     name="quantdb",
@@ -29,7 +32,7 @@ prices_app = typer.Typer(
 app.add_typer(prices_app, name="prices")
 
 
-def open_database(db: Path, *, write: bool = True):  # type: ignore[no-untyped-def]
+def open_database(db: Path, *, write: bool = True) -> Database:
     """The `Database` at ``db``, migrated to the newest schema; refuses a damaged file for writes."""
     from quantdb.storage.migrations import apply_migrations
     from quantdb.storage.sqlite import Database

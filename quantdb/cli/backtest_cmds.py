@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from quantdb.cli.common import JsonFlag, emit_json, handle_errors, print_table
+
+if TYPE_CHECKING:
+    from quantdb.services.backtest import BacktestResult
 
 Fill = typer.Option("--fill", help="next-open: fill at the next bar's open; close: at the signal bar's close.")
 
@@ -37,7 +41,7 @@ def settings_from_options(
     borrow_rate: float = 0.0,
 ) -> Any:
     """`SimSettings` from the command-line options shared by backtest, sweep and walk-forward."""
-    from quantdb.services.backtest import default_settings, parse_sizing
+    from quantdb.services.backtest import default_settings
 
     overrides: dict[str, Any] = {
         "cash": cash, "commission": commission, "commission_per_share": commission_per_share,
@@ -47,11 +51,36 @@ def settings_from_options(
         "max_hold_bars": max_hold, "max_positions": max_positions, "max_weight": max_weight,
         "order_type": order, "entry_offset": offset, "order_tif_bars": tif, "borrow_rate": borrow_rate,
     }
-    if sizing:
-        kind, value = parse_sizing(sizing)
-        overrides["sizing"] = kind
-        overrides["sizing_value"] = value
-    return default_settings(n_tickers, **overrides)
+    return default_settings(n_tickers, **overrides, **sizing_overrides(sizing))
+
+
+def sizing_overrides(sizing: str | None) -> dict[str, Any]:
+    """``{"sizing": kind, "sizing_value": value}`` from a ``--sizing KIND:VALUE`` option; ``{}`` without."""
+    from quantdb.services.backtest import parse_sizing
+
+    if not sizing:
+        return {}
+    kind, value = parse_sizing(sizing)
+    return {"sizing": kind, "sizing_value": value}
+
+
+def emit_result(result: BacktestResult, *, title: str, keys: Sequence[str], json_out: bool) -> None:
+    """A backtest's result: one JSON document (id, strategy, params, stats, trades) with ``--json``,
+    else a table of the statistics named in ``keys``. Shared by `backtest` and `replay`."""
+    if json_out:
+        emit_json({
+            "backtest_id": result.backtest_id,
+            "strategy": result.strategy,
+            "params": result.params,
+            "stats": result.stats(),
+            "trades": [
+                {**row, "entry_date": str(row["entry_date"]), "exit_date": str(row["exit_date"])}
+                for row in result.trades().iter_rows(named=True)
+            ],
+        })
+        return
+    s = result.stats()
+    print_table(title, ["name", "value"], [[k, s.get(k)] for k in keys])
 
 
 def register(app: typer.Typer) -> None:
@@ -63,7 +92,7 @@ def register(app: typer.Typer) -> None:
         """The built-in strategies with their default parameters, sweep grid and constraint."""
         from quantdb.strategies import STRATEGIES
 
-        doc = {
+        doc: dict[str, dict[str, Any]] = {
             name: {
                 "params": dict(s.params),
                 "grid": {k: [v[0], v[-1], len(v)] for k, v in s.grid.items()},
@@ -175,25 +204,7 @@ def register(app: typer.Typer) -> None:
                 except NotFound:
                     bench = None  # no SPY in the database: a tearsheet without a benchmark
             result.tearsheet(tearsheet, benchmark=bench)
-        trades = result.trades()
-        doc = {
-            "backtest_id": result.backtest_id,
-            "strategy": result.strategy,
-            "params": result.params,
-            "stats": result.stats(),
-            "trades": [
-                {**row, "entry_date": str(row["entry_date"]), "exit_date": str(row["exit_date"])}
-                for row in trades.iter_rows(named=True)
-            ],
-        }
-        if json_out:
-            emit_json(doc)
-            return
-        s = result.stats()
         keys = ["final_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "n_trades",
                 "win_rate", "profit_factor", "ambiguous_exits"]
-        print_table(
-            f"{name} {result.params} (backtest {result.backtest_id})",
-            ["name", "value"],
-            [[k, s.get(k)] for k in keys],
-        )
+        emit_result(result, title=f"{name} {result.params} (backtest {result.backtest_id})", keys=keys,
+                    json_out=json_out)

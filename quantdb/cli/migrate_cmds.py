@@ -9,7 +9,7 @@ finds a difference, 2 on bad input (one line on stderr).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,20 +23,26 @@ from quantdb.cli.common import (
     print_table,
 )
 
+if TYPE_CHECKING:
+    from quantdb.storage.sqlite import Database
+
 FolderArg = Annotated[
     Path, typer.Argument(help="A legacy data folder (see FORMAT.md).", file_okay=False)
 ]
 
 
-def _open(db: Path, *, write: bool = True) -> Any:
-    from quantdb.storage.migrations import apply_migrations
-    from quantdb.storage.sqlite import Database
+def _open(db: Path, *, write: bool = True) -> Database:
+    from quantdb.cli.app import open_database
 
-    database = Database(db)
-    if write:
-        database.require_healthy()
-        apply_migrations(database)
-    return database
+    return open_database(db, write=write)
+
+
+def _emit(report: Any, json_out: bool, summary: str) -> None:
+    """``report.to_dict()`` as the one JSON document with ``--json``, else its one-line summary."""
+    if json_out:
+        emit_json(report.to_dict())
+    else:
+        typer.echo(summary)
 
 
 def _counts_rows(files: dict[str, Any], totals: Any) -> list[list[Any]]:
@@ -131,12 +137,8 @@ def register(app: typer.Typer) -> None:
             msg = "give exactly one of --batch N or --last"
             raise QuantdbError(msg)
         report = rollback_batch(_open(db), batch, last=last)
-        if json_out:
-            emit_json(report.to_dict())
-        else:
-            typer.echo(
-                f"batch {report.batch_id} rolled back: deleted {report.deleted}, restored {report.restored}"
-            )
+        _emit(report, json_out,
+              f"batch {report.batch_id} rolled back: deleted {report.deleted}, restored {report.restored}")
 
     @app.command("export-json")
     @handle_errors
@@ -151,12 +153,7 @@ def register(app: typer.Typer) -> None:
         from quantdb.services.export import export_json as run_export
 
         report = run_export(_open(db, write=False), out)
-        if json_out:
-            emit_json(report.to_dict())
-        else:
-            typer.echo(
-                f"{report.out_dir}: {sum(report.files.values())} records in {len(report.files)} files"
-            )
+        _emit(report, json_out, f"{report.out_dir}: {sum(report.files.values())} records in {len(report.files)} files")
 
     @quarantine_app.command("list")
     @handle_errors

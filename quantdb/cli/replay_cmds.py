@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from quantdb.cli.common import DEFAULT_DB, DbPath, JsonFlag, emit_json, handle_errors, print_table
+from quantdb.cli.backtest_cmds import emit_result, sizing_overrides
+from quantdb.cli.common import DEFAULT_DB, DbPath, JsonFlag, handle_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +47,6 @@ def register(app: typer.Typer) -> None:
         Example: quantdb replay momentum --exits settings --stop-loss 0.05 --max-hold 10 --json
         """
         from quantdb.cli.app import open_database
-        from quantdb.services.backtest import parse_sizing
         from quantdb.services.replay import default_replay_settings, replay_predictions
 
         overrides: dict[str, Any] = {
@@ -54,35 +54,13 @@ def register(app: typer.Typer) -> None:
             "stop_loss": stop_loss, "take_profit": take_profit, "trailing_stop": trailing_stop,
             "max_hold_bars": max_hold, "max_positions": max_positions,
         }
-        if sizing:
-            kind, value = parse_sizing(sizing)
-            overrides["sizing"] = kind
-            overrides["sizing_value"] = value
-        settings = default_replay_settings(**overrides)
+        settings = default_replay_settings(**overrides, **sizing_overrides(sizing))
         database = open_database(Path(db), write=store)
         result = replay_predictions(
             database, strategy, start=start, end=end, exits=exits, settings=settings,  # type: ignore[arg-type]
             bars=bars, store=store,  # type: ignore[arg-type]
         )
-        trades = result.trades()
-        doc = {
-            "backtest_id": result.backtest_id,
-            "strategy": result.strategy,
-            "params": result.params,
-            "stats": result.stats(),
-            "trades": [
-                {**row, "entry_date": str(row["entry_date"]), "exit_date": str(row["exit_date"])}
-                for row in trades.iter_rows(named=True)
-            ],
-        }
-        if json_out:
-            emit_json(doc)
-            return
-        s = result.stats()
         keys = ["final_equity", "total_return", "sharpe", "max_drawdown", "n_trades", "win_rate",
                 "profit_factor", "ambiguous_exits", "exit_reasons", "prediction_status"]
-        print_table(
-            f"{result.strategy} exits={exits} (backtest {result.backtest_id})",
-            ["name", "value"],
-            [[k, s.get(k)] for k in keys],
-        )
+        emit_result(result, title=f"{result.strategy} exits={exits} (backtest {result.backtest_id})",
+                    keys=keys, json_out=json_out)

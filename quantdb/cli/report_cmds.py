@@ -7,11 +7,14 @@ A thin shell over ``quantdb.services.reports`` and ``quantdb.web``: every heavy 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from quantdb.cli.common import DEFAULT_DB, DbPath, JsonFlag, emit_json, handle_errors
+
+if TYPE_CHECKING:
+    from quantdb.storage.sqlite import Database
 
 report_app = typer.Typer(help="Reports: QuantStats tearsheet, HTML dashboard, Excel and PDF.", no_args_is_help=True)
 
@@ -25,7 +28,7 @@ def _done(path: Path, json_out: bool) -> None:
         typer.echo(str(path))
 
 
-def _open(db: Path):  # type: ignore[no-untyped-def]
+def _open(db: Path) -> Database:
     from quantdb.cli.app import open_database
 
     return open_database(db, write=False)

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from quantdb._typing import FloatArray
 from quantdb.errors import ArgumentError
+from quantdb.kernels.columns import as_2d, finish
 
 __all__ = [
     "drawdown_series",
@@ -37,20 +38,6 @@ __all__ = [
     "time_under_water",
     "ulcer_index",
 ]
-
-
-def _as_2d(returns: npt.ArrayLike) -> tuple[FloatArray, bool]:
-    arr = np.asarray(returns, dtype=np.float64)
-    if arr.ndim == 1:
-        return arr[:, None], True
-    if arr.ndim != 2:
-        msg = f"returns must be 1-D or 2-D (periods x series), got {arr.ndim}-D"
-        raise ArgumentError(msg)
-    return arr, False
-
-
-def _out(values: FloatArray, one_d: bool) -> Any:
-    return np.float64(values[0]) if one_d else values
 
 
 @nb.njit(cache=True, nogil=True)
@@ -120,9 +107,9 @@ def drawdown_stats(returns: npt.ArrayLike, /) -> tuple[Any, Any, Any]:
     >>> float(mdd), float(longest)
     (-0.5, 2.0)
     """
-    arr, one_d = _as_2d(returns)
+    arr, one_d = as_2d(returns)
     worst, longest, ulcer = _drawdown_stats_kernel(arr)
-    return _out(worst, one_d), _out(longest, one_d), _out(ulcer, one_d)
+    return finish(worst, one_d), finish(longest, one_d), finish(ulcer, one_d)
 
 
 def drawdown_series(returns: npt.ArrayLike, /) -> FloatArray:

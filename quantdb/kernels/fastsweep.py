@@ -34,7 +34,7 @@ from numba import njit
 
 from quantdb._typing import FloatArray, IntArray
 from quantdb.kernels.simulate import SettingsError, SimSettings, SweepStats
-from quantdb.kernels.sizing import SIZING_CODES, affordable, order_fee, order_size
+from quantdb.kernels.sizing import SIZING_CODES, affordable, market_fill, order_fee, order_size
 
 __all__ = ["FUSED_STRATEGIES", "fast_path_supported", "sma_cross_stats"]
 
@@ -64,15 +64,6 @@ def fast_path_supported(strategy: str, settings: SimSettings | None) -> bool:
         and st.trailing_stop is None
         and st.max_hold_bars is None
     )
-
-
-@njit(cache=True, error_model="numpy")
-def _slipped(px: float, side: float, hi: float, lo: float, slip: float,
-             slipr: float) -> float:  # pragma: no cover - numba
-    """``simulate._slipped`` with the two settings unpacked (same expression, same bits)."""
-    rng = hi - lo if hi >= lo else 0.0
-    out: float = px * (1.0 + side * slip) + side * slipr * rng
-    return out
 
 
 @njit(cache=True, error_model="numpy")
@@ -160,7 +151,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                     valid = not (np.isnan(o) or np.isnan(h) or np.isnan(lo) or np.isnan(x))
                     if pexit and valid:  # 1: exit signalled at i - 1, at the open
                         if pos != 0.0:
-                            fp = _slipped(o, -np.sign(pos), h, lo, slip, slipr)
+                            fp = market_fill(o, -np.sign(pos), h, lo, slip, slipr)
                             fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
                             cash += pos * fp - fee
                             ntr += 1
@@ -168,7 +159,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                         pexit = False
                     if pentry and valid:  # 2: entry signalled at i - 1, at the open
                         if pos == 0.0:
-                            fp = _slipped(o, 1.0, h, lo, slip, slipr)
+                            fp = market_fill(o, 1.0, h, lo, slip, slipr)
                             size = order_size(mode, sizev, frac, cash, fp, cfrac, cps, cfix,
                                               0.0, maxw)
                             size = affordable(size, fp, cash, frac, cfrac, cps, cfix, cmin)
@@ -180,7 +171,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                     if pos != 0.0:  # 4: signal exit, end of data
                         if not valid:
                             if i == n - 1:  # delisted: close at the last mark
-                                fp = _slipped(mark, -np.sign(pos), mark, mark, slip, slipr)
+                                fp = market_fill(mark, -np.sign(pos), mark, mark, slip, slipr)
                                 fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
                                 cash += pos * fp - fee
                                 ntr += 1
@@ -190,7 +181,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                             side = -np.sign(pos)
                             if ext:
                                 if fill_close:
-                                    fp = _slipped(x, side, h, lo, slip, slipr)
+                                    fp = market_fill(x, side, h, lo, slip, slipr)
                                     fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
                                     cash += pos * fp - fee
                                     ntr += 1
@@ -199,7 +190,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                                 elif i < n - 1:
                                     pexit = True
                             if i == n - 1 and pos != 0.0:
-                                fp = _slipped(x, side, h, lo, slip, slipr)
+                                fp = market_fill(x, side, h, lo, slip, slipr)
                                 fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
                                 cash += pos * fp - fee
                                 ntr += 1
@@ -211,7 +202,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                         elif valid:
                             if (pos == 0.0 or pexit) and i < n - 1 and not ext:
                                 if fill_close:
-                                    fp = _slipped(x, 1.0, h, lo, slip, slipr)
+                                    fp = market_fill(x, 1.0, h, lo, slip, slipr)
                                     size = order_size(mode, sizev, frac, cash, fp, cfrac, cps,
                                                       cfix, 0.0, maxw)
                                     size = affordable(size, fp, cash, frac, cfrac, cps, cfix,

@@ -30,6 +30,7 @@ from scipy.special import ndtr, ndtri
 
 from quantdb._typing import FloatArray
 from quantdb.errors import ArgumentError
+from quantdb.kernels.columns import as_2d, finish
 from quantdb.kernels.drawdown import drawdown_stats
 from quantdb.kernels.periods import TRADING_DAYS, deannualize_rate
 
@@ -64,22 +65,6 @@ EULER_GAMMA = 0.5772156649015329
 
 
 # ----------------------------------------------------------------------------- helpers
-def as_2d(returns: npt.ArrayLike) -> tuple[FloatArray, bool]:
-    """`returns` as a float64 (periods x series) array, and whether it was 1-D."""
-    arr = np.asarray(returns, dtype=np.float64)
-    if arr.ndim == 1:
-        return arr[:, None], True
-    if arr.ndim != 2:
-        msg = f"returns must be 1-D or 2-D (periods x series), got {arr.ndim}-D"
-        raise ArgumentError(msg)
-    return arr, False
-
-
-def finish(values: FloatArray, one_d: bool) -> Any:
-    """A float for 1-D input, the per-column array otherwise."""
-    return np.float64(values[0]) if one_d else values
-
-
 def _count(a: FloatArray) -> FloatArray:
     n: FloatArray = np.sum(~np.isnan(a), axis=0).astype(np.float64)
     return n

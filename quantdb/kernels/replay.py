@@ -48,13 +48,15 @@ from quantdb._typing import BoolArray, FloatArray, IntArray
 from quantdb.errors import ArgumentError
 from quantdb.kernels.simulate import TRADE_DTYPE, SimSettings
 from quantdb.kernels.sizing import (
-    KELLY,
     RISK,
     SIZING_CODES,
     affordable,
-    kelly_fraction,
+    close_position,
+    market_fill,
     order_fee,
     order_size,
+    sizing_value,
+    tally,
 )
 
 __all__ = ["REPLAY_STATUS", "ReplaySim", "replay_trades"]
@@ -82,30 +84,15 @@ _WAIT, _PEND, _OPEN, _DONE = range(4)
 
 
 @njit(cache=True, error_model="numpy")
-def _slip(px: float, side: float, hi: float, lo: float, p: FloatArray) -> float:  # pragma: no cover
-    """A market fill worse by ``slippage_bps`` and a fraction of the bar's range."""
-    rng = hi - lo if hi >= lo else 0.0
-    out: float = px * (1.0 + side * p[P_SLIP]) + side * p[P_SLIPR] * rng
-    return out
-
-
-@njit(cache=True, error_model="numpy")
 def _close(j: int, i: int, px: float, reason: int, fs: FloatArray, js: IntArray, tick: IntArray,
            acc: FloatArray, p: FloatArray, rec_f: FloatArray, rec_i: IntArray,
            nrec: int) -> int:  # pragma: no cover - numba
     pos = fs[j, F_POS]
-    fee = order_fee(abs(pos) * px, pos, p[P_CFRAC], p[P_CPS], p[P_CFIX], p[P_CMIN])
-    acc[A_CASH] += pos * px - fee
-    fees = fs[j, F_FEES] + fee
     epx = fs[j, F_EPX]
-    pnl = pos * (px - epx) - fees
-    ret = pnl / (abs(pos) * epx)
-    if ret > 0.0:
-        acc[A_WINS] += 1.0
-        acc[A_WSUM] += ret
-    elif ret < 0.0:
-        acc[A_LOSS] += 1.0
-        acc[A_LSUM] -= ret
+    cash_in, fees, pnl, ret = close_position(pos, px, epx, fs[j, F_FEES], p[P_CFRAC], p[P_CPS],
+                                             p[P_CFIX], p[P_CMIN])
+    acc[A_CASH] += cash_in
+    tally(ret, acc[A_WINS:A_LSUM + 1])
     rec_i[nrec, 0] = tick[j]
     rec_i[nrec, 1] = js[j, J_ENTRY]
     rec_i[nrec, 2] = i
@@ -131,10 +118,7 @@ def _open(j: int, i: int, side: float, ref: float, px: float, equity: float, nli
     if q[Q_MAXPOS] >= 0 and nlive >= q[Q_MAXPOS]:
         status[j] = _MAXPOS
         return False
-    value = p[P_SIZEV]
-    if q[Q_SIZING] == KELLY:
-        value = kelly_fraction(acc[A_WINS], acc[A_WSUM], acc[A_LOSS], acc[A_LSUM], p[P_SIZEV],
-                               p[P_KCAP], p[P_KMIN])
+    value = sizing_value(q[Q_SIZING], p[P_SIZEV], acc[A_WINS:A_LSUM + 1], p[P_KCAP], p[P_KMIN])
     risk = 0.0
     if q[Q_SIZING] == RISK and not np.isnan(stop[j]):
         risk = max(side * (ref - stop[j]), 0.0)
@@ -209,7 +193,7 @@ def _replay_nb(px: FloatArray, tick: IntArray, sig: IntArray, side: FloatArray,
                     continue
                 js[j, J_NBARS] = 1
                 js[j, J_LAST] = i
-                if _open(j, i, side[j], o, _slip(o, side[j], h, lo, p), equity, nlive, stop,
+                if _open(j, i, side[j], o, market_fill(o, side[j], h, lo, p[P_SLIP], p[P_SLIPR]), equity, nlive, stop,
                          fs, js, status, acc, p, q):
                     fs[j, F_MARK] = o
                     live[nlive] = j
@@ -238,19 +222,19 @@ def _replay_nb(px: FloatArray, tick: IntArray, sig: IntArray, side: FloatArray,
             tgt_gap = not np.isnan(tg) and sd * (o_ - tg) >= 0.0
             tgt_hit = not np.isnan(tg) and sd * (best - tg) >= 0.0
             if stop_gap:
-                nrec = _close(j, i, _slip(o_, -sd, h, lo, p), _REASON[_STOP], fs, js, tick, acc, p,
+                nrec = _close(j, i, market_fill(o_, -sd, h, lo, p[P_SLIP], p[P_SLIPR]), _REASON[_STOP], fs, js, tick, acc, p,
                               rec_f, rec_i, nrec)
             elif tgt_gap:
                 nrec = _close(j, i, o_, _REASON[_TARGET], fs, js, tick, acc, p, rec_f, rec_i, nrec)
             elif stop_hit and tgt_hit:
                 ambig[j] = True
                 if q[Q_AMBIG] == 0:
-                    nrec = _close(j, i, _slip(st, -sd, h, lo, p), _REASON[_STOP], fs, js, tick, acc, p,
+                    nrec = _close(j, i, market_fill(st, -sd, h, lo, p[P_SLIP], p[P_SLIPR]), _REASON[_STOP], fs, js, tick, acc, p,
                                   rec_f, rec_i, nrec)
                 else:
                     nrec = _close(j, i, tg, _REASON[_TARGET], fs, js, tick, acc, p, rec_f, rec_i, nrec)
             elif stop_hit:
-                nrec = _close(j, i, _slip(st, -sd, h, lo, p), _REASON[_STOP], fs, js, tick, acc, p,
+                nrec = _close(j, i, market_fill(st, -sd, h, lo, p[P_SLIP], p[P_SLIPR]), _REASON[_STOP], fs, js, tick, acc, p,
                               rec_f, rec_i, nrec)
             elif tgt_hit:
                 nrec = _close(j, i, tg, _REASON[_TARGET], fs, js, tick, acc, p, rec_f, rec_i, nrec)
@@ -264,14 +248,14 @@ def _replay_nb(px: FloatArray, tick: IntArray, sig: IntArray, side: FloatArray,
             sd = side[j]
             if not np.isnan(x):
                 if horizon[j] >= 0 and js[j, J_LAST] == i and js[j, J_NBARS] >= horizon[j]:
-                    nrec = _close(j, i, _slip(x, -sd, h, lo, p), _REASON[_TIME], fs, js, tick, acc, p,
+                    nrec = _close(j, i, market_fill(x, -sd, h, lo, p[P_SLIP], p[P_SLIPR]), _REASON[_TIME], fs, js, tick, acc, p,
                                   rec_f, rec_i, nrec)
                 elif i == n - 1:
-                    nrec = _close(j, i, _slip(x, -sd, h, lo, p), _REASON[_END], fs, js, tick, acc, p,
+                    nrec = _close(j, i, market_fill(x, -sd, h, lo, p[P_SLIP], p[P_SLIPR]), _REASON[_END], fs, js, tick, acc, p,
                                   rec_f, rec_i, nrec)
             elif i == n - 1:  # the ticker stopped trading: close at its last mark
                 mk = fs[j, F_MARK]
-                nrec = _close(j, i, _slip(mk, -sd, mk, mk, p), _REASON[_END], fs, js, tick, acc, p,
+                nrec = _close(j, i, market_fill(mk, -sd, mk, mk, p[P_SLIP], p[P_SLIPR]), _REASON[_END], fs, js, tick, acc, p,
                               rec_f, rec_i, nrec)
         keep = 0
         for a in range(nlive):
@@ -293,7 +277,7 @@ def _replay_nb(px: FloatArray, tick: IntArray, sig: IntArray, side: FloatArray,
                 if np.isnan(equity):
                     equity = _equity(px, 3, i, live, nlive, tick, fs, acc[A_CASH])
                 js[j, J_LAST] = i
-                if _open(j, i, side[j], x, _slip(x, side[j], h, lo, p), equity, nlive, stop, fs,
+                if _open(j, i, side[j], x, market_fill(x, side[j], h, lo, p[P_SLIP], p[P_SLIPR]), equity, nlive, stop, fs,
                          js, status, acc, p, q):
                     live[nlive] = j
                     nlive += 1

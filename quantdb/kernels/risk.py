@@ -37,13 +37,12 @@ from scipy.special import ndtri
 
 from quantdb._typing import FloatArray, VarMethod
 from quantdb.errors import ArgumentError
+from quantdb.kernels.columns import as_2d, finish
 from quantdb.kernels.metrics import (
     _central_sums,
     _count,
     _is_constant,
     _mean,
-    as_2d,
-    finish,
     kurtosis_from_sums,
     skew_from_sums,
 )

@@ -45,13 +45,15 @@ from numba import njit
 from quantdb._typing import BoolArray, FloatArray, IntArray
 from quantdb.errors import QuantdbError
 from quantdb.kernels.sizing import (
-    KELLY,
     RISK,
     SIZING_CODES,
     affordable,
-    kelly_fraction,
+    close_position,
+    market_fill,
     order_fee,
     order_size,
+    sizing_value,
+    tally,
 )
 
 __all__ = [
@@ -98,10 +100,8 @@ TRADE_DTYPE = np.dtype(
 @njit(cache=True, error_model="numpy")
 def _slipped(px: float, side: float, hi: float, lo: float,
              p: FloatArray) -> float:  # pragma: no cover - numba
-    """Fill price of a market order: worse by ``slippage_bps`` and a fraction of the range."""
-    rng = hi - lo if hi >= lo else 0.0
-    out: float = px * (1.0 + side * p[P_SLIP]) + side * p[P_SLIPR] * rng
-    return out
+    """Fill price of a market order (`sizing.market_fill` with the packed slippage settings)."""
+    return market_fill(px, side, hi, lo, p[P_SLIP], p[P_SLIPR])
 
 
 @njit(cache=True, error_model="numpy")
@@ -109,18 +109,11 @@ def _exit(c: int, i: int, px: float, reason: int, s: FloatArray, si: IntArray, c
           p: FloatArray, q: IntArray, rec_f: FloatArray, rec_i: IntArray,
           nrec: int) -> int:  # pragma: no cover - numba
     pos = s[c, S_POS]
-    fee = order_fee(abs(pos) * px, pos, p[P_CFRAC], p[P_CPS], p[P_CFIX], p[P_CMIN])
-    s[ci, S_CASH] += pos * px - fee
-    fees = s[c, S_FEES] + fee
     epx = s[c, S_EPX]
-    pnl = pos * (px - epx) - fees
-    ret = pnl / (abs(pos) * epx)
-    if ret > 0.0:
-        s[c, S_WINS] += 1.0
-        s[c, S_WSUM] += ret
-    elif ret < 0.0:
-        s[c, S_LOSS] += 1.0
-        s[c, S_LSUM] -= ret
+    cash_in, fees, pnl, ret = close_position(pos, px, epx, s[c, S_FEES], p[P_CFRAC], p[P_CPS],
+                                             p[P_CFIX], p[P_CMIN])
+    s[ci, S_CASH] += cash_in
+    tally(ret, s[c, S_WINS:S_LSUM + 1])
     if q[Q_RECORD] == 1:
         rec_i[nrec, 0] = c
         rec_i[nrec, 1] = si[c, I_ENTRY]
@@ -146,10 +139,7 @@ def _enter(c: int, i: int, t: int, side: float, ref: float, px: float, equity: f
            atr: FloatArray, i_sig: int) -> None:  # pragma: no cover - numba
     if q[Q_MAXPOS] >= 0 and si[0, I_NOPEN] >= q[Q_MAXPOS]:
         return
-    value = p[P_SIZEV]
-    if q[Q_SIZING] == KELLY:
-        value = kelly_fraction(s[c, S_WINS], s[c, S_WSUM], s[c, S_LOSS], s[c, S_LSUM],
-                               p[P_SIZEV], p[P_KCAP], p[P_KMIN])
+    value = sizing_value(q[Q_SIZING], p[P_SIZEV], s[c, S_WINS:S_LSUM + 1], p[P_KCAP], p[P_KMIN])
     risk = 0.0
     if q[Q_SIZING] == RISK:
         if not np.isnan(p[P_SL]):

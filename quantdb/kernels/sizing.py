@@ -1,7 +1,11 @@
-"""Order size and order cost: small numba functions the simulation kernel calls per order.
+"""Order size, fill and cost: small numba functions the simulation kernels call per order.
 
-Kept apart from the loop in :mod:`quantdb.kernels.simulate` so that each rule can be read
-(and tested) on its own. Every function here is scalar in, scalar out.
+Kept apart from the loops in :mod:`quantdb.kernels.simulate`, :mod:`quantdb.kernels.replay`
+and :mod:`quantdb.kernels.fastsweep` so that each rule can be read (and tested) on its own,
+and so that the three kernels fill, cost and size an order with the same code (same
+expressions, same bits). Every function here is scalar in, scalar out, except that
+:func:`tally` and :func:`sizing_value` read and update a trade book: a 4-element view
+``[wins, sum of winning returns, losses, sum of losing returns]``.
 
 Sizing modes (codes used by the kernel):
 
@@ -27,6 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from quantdb._typing import FloatArray
 
 SHARES, CASH, EQUITY, RISK, KELLY = 0, 1, 2, 3, 4
 SIZING_CODES = {"shares": SHARES, "cash": CASH, "equity": EQUITY, "risk": RISK, "kelly": KELLY}
@@ -111,3 +117,53 @@ def affordable(
         else:
             s = np.floor(min(s - 1.0, (cash - fixed) / (price * (1.0 + frac) + per_share)))
     return 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def market_fill(
+    px: float, side: float, hi: float, lo: float, slippage: float, range_slippage: float
+) -> float:  # pragma: no cover - numba
+    """Fill price of a market order at ``px``: worse by ``slippage`` (a fraction of the price)
+    and by ``range_slippage`` of the bar's range ``hi - lo``; ``side`` is +1 to buy, -1 to sell."""
+    rng = hi - lo if hi >= lo else 0.0
+    out: float = px * (1.0 + side * slippage) + side * range_slippage * rng
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def close_position(
+    pos: float, px: float, entry_px: float, fees: float, frac: float, per_share: float,
+    fixed: float, minimum: float,
+) -> tuple[float, float, float, float]:  # pragma: no cover - numba
+    """Close a position of ``pos`` shares (negative: short) entered at ``entry_px`` at ``px``.
+
+    Returns ``(cash in, total fees, pnl, return)``: the cash the closing order brings after
+    its commission, the fees of the round trip (``fees`` paid so far plus this one), the
+    profit after all fees and the return on the entry value.
+    """
+    fee = order_fee(abs(pos) * px, pos, frac, per_share, fixed, minimum)
+    total = fees + fee
+    pnl = pos * (px - entry_px) - total
+    return pos * px - fee, total, pnl, pnl / (abs(pos) * entry_px)
+
+
+@njit(cache=True, error_model="numpy")
+def tally(ret: float, book: FloatArray) -> None:  # pragma: no cover - numba
+    """Count a closed trade's return in ``book`` (wins and losses are Kelly's inputs)."""
+    if ret > 0.0:
+        book[0] += 1.0
+        book[1] += ret
+    elif ret < 0.0:
+        book[2] += 1.0
+        book[3] -= ret
+
+
+@njit(cache=True, error_model="numpy")
+def sizing_value(
+    code: int, value: float, book: FloatArray, cap: float, min_trades: float
+) -> float:  # pragma: no cover - numba
+    """The sizing amount of the next order: ``value``, or for ``KELLY`` the capped fractional
+    Kelly fraction from the trades counted in ``book`` so far."""
+    if code == KELLY:
+        return kelly_fraction(book[0], book[1], book[2], book[3], value, cap, min_trades)
+    return value

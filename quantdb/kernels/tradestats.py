@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from quantdb._typing import FloatArray
 from quantdb.errors import ArgumentError
-from quantdb.kernels.metrics import as_2d, finish
+from quantdb.kernels.columns import as_2d, finish
 
 __all__ = [
     "average_holding_days",

@@ -29,6 +29,7 @@ import quantdb
 from quantdb._typing import BoolArray, FloatArray
 from quantdb.errors import InputError, NotFound, QuantdbError
 from quantdb.kernels.simulate import EXIT_REASONS, SimSettings, simulate
+from quantdb.services.bars import load_bars
 from quantdb.storage.sqlite import Database
 from quantdb.strategies import Bars, get_strategy
 
@@ -105,9 +106,7 @@ def bars_from_file(path: str | Path) -> BarData:
 def bars_from_db(
     db: Database, tickers: Sequence[str] | None, start: str | None, end: str | None
 ) -> BarData:
-    """Adjusted bars from the columnar mirror (see `quantdb.services.sweep.load_bars`)."""
-    from quantdb.services.sweep import load_bars
-
+    """Adjusted bars from the columnar mirror (see `quantdb.services.bars.load_bars`)."""
     dates, names, bars = load_bars(db, tickers, start, end)
     return BarData(dates, names, bars, str(db.path))
 
@@ -145,8 +144,9 @@ def leaders_mask(close: FloatArray, volume: FloatArray, top: int, *, window: int
     known = np.vstack([np.full((1, close.shape[1]), -np.inf), trailing[:-1]])  # yesterday's value
     if top >= close.shape[1]:
         return np.ones_like(close, dtype=bool)
-    kth = -np.partition(-known, top - 1, axis=1)[:, top - 1 : top]
-    return (known >= kth) & np.isfinite(known) & (known > 0)
+    kth: FloatArray = -np.partition(-known, top - 1, axis=1)[:, top - 1 : top]
+    mask: BoolArray = (known >= kth) & np.isfinite(known) & (known > 0)
+    return mask
 
 
 def default_settings(n_tickers: int, **overrides: Any) -> SimSettings:
@@ -212,7 +212,7 @@ class BacktestResult:
     def returns(self) -> FloatArray:
         """Daily simple returns of the equity curve (the first day against the starting cash)."""
         eq = self.equity_curve
-        prev = np.concatenate([[self.settings.cash], eq[:-1]])
+        prev: FloatArray = np.concatenate([[self.settings.cash], eq[:-1]])
         return eq / prev - 1.0
 
     def plot(self) -> matplotlib.figure.Figure:
@@ -273,7 +273,7 @@ def compute_statistics(
     stats: dict[str, Any] = {
         "final_equity": float(equity[-1]) if len(equity) else cash,
         "total_return": float(equity[-1] / cash - 1.0) if len(equity) else 0.0,
-        "n_trades": int(len(trades)),
+        "n_trades": len(trades),
         "ambiguous_exits": int(ambiguous),
     }
     for k, v in metrics.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import shutil
 import time
 from collections.abc import Callable
@@ -124,7 +125,7 @@ def run_demo(
         backtests[name] = {k: s.get(k) for k in ("backtest_id", "total_return", "sharpe", "max_drawdown", "n_trades")}
         backtests[name]["backtest_id"] = res.backtest_id
         sharpe = s.get("sharpe")
-        if sharpe is not None and sharpe == sharpe and sharpe > best_sharpe:
+        if sharpe is not None and not math.isnan(sharpe) and sharpe > best_sharpe:
             best_id, best_sharpe = res.backtest_id, sharpe
     report.summary["backtests"] = backtests
     lap("backtest")

@@ -181,11 +181,71 @@ def _file_meta(db: Database) -> dict[str, Any]:
     return meta
 
 
+def legacy_documents(db: Database, *, now: str | None = None) -> dict[str, Any]:
+    """Every legacy JSON file as a document, by file name, built from ``db``.
+
+    The tickers, strategies, predictions and trades files and the three volume-leader files
+    (always all three, an empty ``leaders`` when a timeframe has none), with the file dates the
+    legacy import recorded. Where the database has no file date, ``now`` (``YYYY-MM-DDTHH:MM:SSZ``)
+    is used when given (`export_json` writes the files now), else the newest record's date (the
+    web serves what the database holds). One builder, so the web endpoints and the export give
+    the same records.
+    """
+    meta = _file_meta(db)
+    tickers = {
+        sym: _with_extra({"name": name, "sector": sector, "market_cap": cap_raw if cap_raw is not None else cap}, extra)
+        for sym, name, sector, cap, cap_raw, extra in db.query(
+            "SELECT symbol, name, sector, market_cap, market_cap_raw, extra FROM tickers ORDER BY id"
+        )
+    }
+    strategies = {
+        name: _with_extra({"description": desc, "min_hold_days": lo, "max_hold_days": hi}, extra)
+        for name, desc, lo, hi, extra in db.query(
+            "SELECT name, description, min_hold_days, max_hold_days, extra FROM strategies ORDER BY id"
+        )
+    }
+    last = meta.get(PREDICTIONS, {}).get("last_updated") or (
+        now if now is not None else _newest(db, "SELECT max(coalesce(timestamp_utc, date)) FROM predictions")
+    )
+    docs: dict[str, Any] = {
+        TICKERS: tickers,
+        STRATEGIES: strategies,
+        PREDICTIONS: {"predictions": [prediction_record(r) for r in db.query(PREDICTION_SQL)], "last_updated": last},
+        TRADES: [trade_record(r) for r in db.query(TRADE_SQL)],
+    }
+    for fname, timeframe in LEADERS.items():
+        fmeta = meta.get(fname, {})
+        skey = fmeta.get("symbol_key", "ticker" if timeframe == "monthly" else "symbol")
+        leaders: dict[str, list[dict[str, Any]]] = {}
+        for day, rank, sym, volume, price, extra in db.query(
+            "SELECT v.date, v.rank, k.symbol, v.volume, v.price, v.extra FROM volume_leaders v "
+            "JOIN tickers k ON k.id = v.ticker_id WHERE v.timeframe = ? ORDER BY v.date, v.rank, v.id",
+            (timeframe,),
+        ):
+            leaders.setdefault(day, []).append(
+                _with_extra({"rank": rank, skey: sym, "volume": volume, "price": price}, extra)
+            )
+        updated = fmeta.get("updated") or (
+            now[:10] if now is not None
+            else _newest(db, "SELECT max(date) FROM volume_leaders WHERE timeframe = ?", (timeframe,))
+        )
+        docs[fname] = {"timeframe": fmeta.get("timeframe", timeframe), "updated": updated, "leaders": leaders}
+    return docs
+
+
+def _newest(db: Database, sql: str, params: tuple[Any, ...] = ()) -> str | None:
+    value = db.scalar(sql, params)
+    return None if value is None else str(value)
+
+
 def export_json(
     db: Database, out_dir: str | Path, *, progress: Callable[[int], None] | None = None
 ) -> ExportReport:
     """Write predictions, trades, the three leader files, price CSVs, tickers_info and
     strategies_config from ``db`` into ``out_dir`` (created if needed).
+
+    A leader file is written only when its timeframe has rows or was imported (an empty file
+    the old system never had is not invented).
 
     Examples
     --------
@@ -193,7 +253,7 @@ def export_json(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    meta = _file_meta(db)
+    imported = _file_meta(db)
     files: dict[str, int] = {}
     done = 0
 
@@ -204,58 +264,17 @@ def export_json(
         if progress is not None:
             progress(done)
 
-    tickers = {}
-    for sym, name, sector, cap, cap_raw, extra in db.query(
-        "SELECT symbol, name, sector, market_cap, market_cap_raw, extra FROM tickers ORDER BY id"
-    ):
-        tickers[sym] = _with_extra(
-            {"name": name, "sector": sector, "market_cap": cap_raw if cap_raw is not None else cap},
-            extra,
-        )
-    atomic_write_json(out / TICKERS, tickers)
-    wrote(TICKERS, len(tickers))
-
-    strategies = {}
-    for name, desc, lo, hi, extra in db.query(
-        "SELECT name, description, min_hold_days, max_hold_days, extra FROM strategies ORDER BY id"
-    ):
-        strategies[name] = _with_extra(
-            {"description": desc, "min_hold_days": lo, "max_hold_days": hi}, extra
-        )
-    atomic_write_json(out / STRATEGIES, strategies)
-    wrote(STRATEGIES, len(strategies))
-
-    preds = [prediction_record(r) for r in db.query(PREDICTION_SQL)]
-    last = meta.get(PREDICTIONS, {}).get("last_updated", now_utc())
-    atomic_write_json(out / PREDICTIONS, {"predictions": preds, "last_updated": last})
-    wrote(PREDICTIONS, len(preds))
-
-    trades = [trade_record(r) for r in db.query(TRADE_SQL)]
-    atomic_write_json(out / TRADES, trades)
-    wrote(TRADES, len(trades))
-
-    for fname, timeframe in LEADERS.items():
-        fmeta = meta.get(fname, {})
-        skey = fmeta.get("symbol_key", "ticker" if timeframe == "monthly" else "symbol")
-        leaders: dict[str, list[dict[str, Any]]] = {}
-        n = 0
-        for day, rank, sym, volume, price, extra in db.query(
-            "SELECT v.date, v.rank, k.symbol, v.volume, v.price, v.extra FROM volume_leaders v "
-            "JOIN tickers k ON k.id = v.ticker_id WHERE v.timeframe = ? ORDER BY v.date, v.rank, v.id",
-            (timeframe,),
-        ):
-            leaders.setdefault(day, []).append(
-                _with_extra({"rank": rank, skey: sym, "volume": volume, "price": price}, extra)
-            )
-            n += 1
-        if n or fname in meta:
-            doc = {
-                "timeframe": fmeta.get("timeframe", timeframe),
-                "updated": fmeta.get("updated", now_utc()[:10]),
-                "leaders": leaders,
-            }
-            atomic_write_json(out / fname, doc)
-            wrote(fname, n)
+    for fname, doc in legacy_documents(db, now=now_utc()).items():
+        if fname in LEADERS:
+            n = sum(len(day) for day in doc["leaders"].values())
+            if not n and fname not in imported:
+                continue
+        elif fname == PREDICTIONS:
+            n = len(doc["predictions"])
+        else:
+            n = len(doc)
+        atomic_write_json(out / fname, doc)
+        wrote(fname, n)
 
     price_dir = out / PRICE_DIR
     with db.reader() as conn:

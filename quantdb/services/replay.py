@@ -47,6 +47,7 @@ from quantdb.errors import ArgumentError, NotFound
 from quantdb.kernels.replay import REPLAY_STATUS, replay_trades
 from quantdb.kernels.simulate import EXIT_REASONS, SimSettings, simulate
 from quantdb.services.backtest import BacktestResult, BarData, compute_statistics, store_backtest
+from quantdb.services.bars import load_bars
 from quantdb.storage.mirror import current_mirror
 from quantdb.storage.sqlite import Database
 from quantdb.strategies import Bars
@@ -153,8 +154,6 @@ def _load_predictions(db: Database, strategy: str, start: str | None, end: str |
 
 def _bars(db: Database, symbols: list[str], first_day: np.datetime64, end: str | None) -> tuple[BarData, FloatArray]:
     """Adjusted bars of ``symbols`` from a little before ``first_day``, and the raw closes."""
-    from quantdb.services.sweep import load_bars
-
     start = str((first_day - np.timedelta64(_LOOKBACK_DAYS, "D")).astype("datetime64[D]"))
     dates, names, bars = load_bars(db, symbols, start, end)
     mirror = current_mirror(db)

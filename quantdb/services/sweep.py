@@ -35,7 +35,6 @@ peak of a grid and of a 10x larger one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -50,6 +49,7 @@ import numpy as np
 
 from quantdb._typing import FloatArray
 from quantdb.errors import NotFound, QuantdbError
+from quantdb.services.bars import fingerprint, load_bars
 from quantdb.services.grid import Grid, GridError, build_grid, parse_grid_spec
 from quantdb.storage.sqlite import Database
 
@@ -67,7 +67,7 @@ __all__ = [
     "aggregate_by_params",
     "default_chunk",
     "heatmap",
-    "load_bars",
+    "load_bars",  # re-exported from quantdb.services.bars for notebooks/02 and docs/api.md
     "query_results",
     "run_chunk",
     "run_sweep",
@@ -85,67 +85,6 @@ ProgressFn = Callable[[int], None]
 
 class SweepError(QuantdbError, ValueError):
     """A sweep cannot run as asked (bad objective, nothing to resume, no prices)."""
-
-
-# ----------------------------------------------------------------------------- data
-def load_bars(
-    db: Database,
-    tickers: Sequence[str] | None = None,
-    start: str | None = None,
-    end: str | None = None,
-) -> tuple[np.ndarray, tuple[str, ...], Bars]:
-    """Adjusted OHLCV panels from the columnar mirror: ``(dates, tickers, Bars)``.
-
-    ``open``, ``high`` and ``low`` are scaled by ``adj_close / close`` so that the whole bar is
-    in adjusted units; ``close`` is ``adj_close``. Tickers without any bar in the period are
-    dropped (all of them missing raises `NotFound`).
-    """
-    from quantdb.storage.mirror import current_mirror
-    from quantdb.strategies import Bars
-
-    mirror = current_mirror(db)
-    dates = mirror.dates
-    lo = 0 if start is None else int(np.searchsorted(dates, np.datetime64(start, "D"), "left"))
-    hi = len(dates) if end is None else int(np.searchsorted(dates, np.datetime64(end, "D"), "right"))
-    if tickers is None:
-        cols = np.arange(len(mirror.tickers))
-    else:
-        index = {t: i for i, t in enumerate(mirror.tickers)}
-        wanted = [t.strip().upper() for t in tickers]
-        missing = [t for t in wanted if t not in index]
-        if missing:
-            msg = f"tickers not in the database: {', '.join(missing[:10])}"
-            raise NotFound(msg)
-        cols = np.array([index[t] for t in wanted], dtype=np.intp)
-
-    def take(name: str) -> FloatArray:
-        return np.ascontiguousarray(np.asarray(mirror.matrix(name))[lo:hi][:, cols], dtype=np.float64)
-
-    close_raw, adj = take("close"), take("adj_close")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        factor = np.where(np.isnan(close_raw), 1.0, adj / close_raw)
-    keep = ~np.all(np.isnan(adj), axis=0)
-    if not keep.any():
-        msg = f"no prices between {start or 'the first day'} and {end or 'the last day'}"
-        raise NotFound(msg)
-    names = tuple(np.asarray(mirror.tickers, dtype=object)[cols][keep].tolist())
-    bars = Bars(
-        open=np.ascontiguousarray((take("open") * factor)[:, keep]),
-        high=np.ascontiguousarray((take("high") * factor)[:, keep]),
-        low=np.ascontiguousarray((take("low") * factor)[:, keep]),
-        close=np.ascontiguousarray(adj[:, keep]),
-        volume=np.ascontiguousarray(take("volume")[:, keep]),
-    )
-    return dates[lo:hi].copy(), names, bars
-
-
-def fingerprint(dates: np.ndarray, tickers: Sequence[str], close: FloatArray) -> str:
-    """A short hash of the exact prices a sweep saw (stored as ``data_fingerprint``)."""
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(dates).view(np.int64).tobytes())
-    h.update("\x00".join(tickers).encode())
-    h.update(np.ascontiguousarray(close).tobytes())
-    return h.hexdigest()[:32]
 
 
 # ----------------------------------------------------------------------------- workers

@@ -38,13 +38,13 @@ from quantdb.errors import QuantdbError
 from quantdb.kernels.drawdown import max_drawdown
 from quantdb.kernels.metrics import cagr, sharpe_ratio, total_return
 from quantdb.kernels.overfitting import pbo_cscv, selection_sharpe
+from quantdb.services.bars import load_bars
 from quantdb.services.grid import Grid
 from quantdb.services.sweep import (
     OBJECTIVES,
     SweepData,
     aggregate_by_params,
     default_chunk,
-    load_bars,
     sweep_grid,
     sweep_table,
 )

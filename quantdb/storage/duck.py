@@ -94,7 +94,7 @@ class DuckEngine:
     def numpy(self, query: str, params: list[Any] | None = None) -> dict[str, Any]:
         """Run DuckDB SQL and return ``{column: ndarray}``."""
         rel = self.con.execute(query, params) if params is not None else self.con.execute(query)
-        return rel.fetchnumpy()  # type: ignore[no-any-return]
+        return rel.fetchnumpy()
 
     def close(self) -> None:
         """Detach and close DuckDB (releases its SQLite file handles)."""

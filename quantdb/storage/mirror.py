@@ -69,7 +69,7 @@ def _current(root: Path) -> MirrorVersion | None:
         return None
     return MirrorVersion(
         folder=root / name,
-        watermark=tuple(meta["watermark"]),  # type: ignore[arg-type]
+        watermark=tuple(meta["watermark"]),
         dates=np.array(meta["dates"], dtype="datetime64[D]"),
         tickers=tuple(meta["tickers"]),
     )

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from quantdb.errors import DatabaseDamaged, DatabaseError, DatabaseFull, NotFound
 
@@ -165,7 +165,7 @@ class Database:
             self._writer.close()
             self._writer = None
 
-    def __enter__(self) -> Database:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -77,7 +77,8 @@ def on_dates(benchmark: pd.Series | None, index: pd.DatetimeIndex) -> np.ndarray
     """The benchmark's returns on ``index`` (NaN where it has no observation)."""
     if benchmark is None:
         return np.full(len(index), np.nan)
-    return benchmark.reindex(index).to_numpy(dtype=np.float64)
+    values: np.ndarray = benchmark.reindex(index).to_numpy(dtype=np.float64)
+    return values
 
 
 def wealth(returns: pd.Series | pd.DataFrame, *, start: float = 1.0) -> pd.Series | pd.DataFrame:

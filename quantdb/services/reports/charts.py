@@ -21,15 +21,17 @@ def plotly_js() -> str:
     """The plotly.js library source, to inline in a page that must open offline."""
     from plotly.offline import get_plotlyjs
 
-    return get_plotlyjs()
+    source: str = get_plotlyjs()
+    return source
 
 
 def to_div(fig: go.Figure, div_id: str) -> str:
     """One figure as an HTML fragment (a div and its script), plotly.js not included."""
     safe = re.sub(r"[^A-Za-z0-9_-]", "-", div_id)
-    return pio.to_html(
+    html: str = pio.to_html(
         fig, full_html=False, include_plotlyjs=False, div_id=safe, config={"displaylogo": False, "responsive": True}
     )
+    return html
 
 
 def _x(index: pd.Index) -> list[str]:

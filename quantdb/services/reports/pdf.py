@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,9 +20,12 @@ from quantdb.services.reports.analysis import SUMMARY_METRICS, TRADE_METRICS
 from quantdb.services.reports.bundle import COLUMN_KINDS, ReportBundle, build_bundle, fmt
 from quantdb.storage.sqlite import Database
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 PAGE_SIZE = (11.69, 8.27)  # A4 landscape, inches
 ROWS_PER_PAGE = 28
-RC = {"font.family": "DejaVu Sans", "pdf.fonttype": 42, "font.size": 8, "axes.titlesize": 10}
+RC: dict[RcKeyType, Any] = {"font.family": "DejaVu Sans", "pdf.fonttype": 42, "font.size": 8, "axes.titlesize": 10}
 
 
 def _figure() -> Any:
@@ -76,7 +79,8 @@ def _metric_rows(values: dict[str, dict[str, Any]], spec: Sequence[tuple[str, st
 
 
 def _dates(index: pd.Index) -> np.ndarray:
-    return pd.DatetimeIndex(index).to_numpy()
+    dates: np.ndarray = pd.DatetimeIndex(index).to_numpy()
+    return dates
 
 
 def _series_page(pdf: Any, s: Any, benchmark: str) -> None:
