@@ -190,10 +190,14 @@ def plot_scaling(data: dict[str, list[dict[str, float]]], out: Path) -> None:
     if not pts:
         return
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    cells = [p["tickers"] * p["years"] * 252 for p in pts]
-    for key, label in (("copy_s", "memory copy (floor)"), ("metrics_s", "full metric set"), ("sweep_s", "SMA sweep")):
-        ax.loglog(cells, [p[key] for p in pts], "o-", label=label)
-    ax.set_xlabel("dates x tickers")
+    panel = sorted((p for p in pts if p["grid"] == min(q["grid"] for q in pts)), key=lambda p: p["tickers"] * p["years"])
+    cells = [p["tickers"] * p["years"] * 252 for p in panel]
+    for key, label in (("copy_s", "memory copy (floor)"), ("metrics_s", "full metric set")):
+        ax.loglog(cells, [p[key] for p in panel], "o-", label=label)
+    sweep = sorted(pts, key=lambda p: p["tickers"] * p["years"] * p["grid"])
+    ax.loglog([p["tickers"] * p["years"] * 252 * p["grid"] for p in sweep], [p["sweep_s"] for p in sweep], "o-",
+              label="SMA sweep (x: dates x tickers x grid pairs)")
+    ax.set_xlabel("dates x tickers (x grid pairs for the sweep)")
     ax.set_ylabel("seconds")
     ax.set_title("quantdb scaling")
     ax.legend()
