@@ -24,6 +24,7 @@ import dataclasses
 import html
 import re
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -134,7 +135,10 @@ def html_tearsheet(
     with tempfile.TemporaryDirectory(prefix="quantdb-tearsheet-") as tmp:
         template = Path(tmp) / "report.html"
         template.write_text(offline_template(), encoding="utf-8")
-        with fonts_that_exist():
+        with fonts_that_exist(), warnings.catch_warnings():
+            # QuantStats' own chart code calls set_xticklabels without fixed ticks: matplotlib
+            # warns about QuantStats' code, not the user's data. Hidden only while it draws.
+            warnings.filterwarnings("ignore", message="set_ticklabels", category=UserWarning)
             html_report = cast(Callable[..., None], qs.reports.html)  # cast: quantstats is unannotated
             html_report(
                 r, benchmark=bench, output=str(out), title=title, template_path=str(template),
