@@ -151,7 +151,16 @@ def compute_leaders(
         engine.close()  # never overlap DuckDB's SQLite with this process's write
     report: dict[str, dict[str, int]] = {}
     with db.atomic() as conn:
-        for tf, rows in results.items():
+        for tf, all_rows in results.items():
+            # A period that holds imported (legacy) leaders is the record of what the old system
+            # published: computed leaders never overwrite it (rollback could not restore it).
+            imported = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT date FROM volume_leaders WHERE timeframe = ? AND batch_id IS NOT NULL", (tf,)
+                )
+            }
+            rows = [r for r in all_rows if str(r[0])[:10] not in imported]
             before = conn.total_changes
             conn.executemany(
                 Q["upsert_volume_leader"],
@@ -171,6 +180,7 @@ def compute_leaders(
                 "dates": len({r[0] for r in rows}),
                 "rows": len(rows),
                 "written": conn.total_changes - before,
+                "imported_dates_kept": len({str(r[0])[:10] for r in all_rows} & imported),
             }
             if progress is not None:
                 progress(len(rows))

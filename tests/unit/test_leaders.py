@@ -59,7 +59,7 @@ def test_matches_the_legacy_files(sample_db, timeframe: str) -> None:
 
 def test_rerun_changes_nothing(sample_db) -> None:
     db, first = sample_db
-    assert first.timeframes["weekly"] == {"dates": 152, "rows": 3040, "written": 3040}
+    assert first.timeframes["weekly"] == {"dates": 152, "rows": 3040, "written": 3040, "imported_dates_kept": 0}
     again = compute_leaders(db, top=20)
     assert all(v["written"] == 0 for v in again.timeframes.values())
 
@@ -91,3 +91,26 @@ def test_calendar_convention_sums_the_period(empty_db) -> None:
     }
     with pytest.raises(LeadersError):
         compute_leaders(db, timeframe="yearly")  # type: ignore[arg-type]
+
+
+def test_imported_leaders_are_never_overwritten(tmp_path: Path) -> None:
+    """Leaders migrated from the legacy files are the record: computing leaders afterwards (with
+    another rule, here calendar sums) leaves every imported row as it was and only fills the
+    periods the files did not have."""
+    import shutil
+
+    from quantdb.services.migrate import migrate_folder
+    from quantdb.storage.migrations import apply_migrations
+    from quantdb.storage.sqlite import Database
+
+    folder = tmp_path / "legacy"
+    shutil.copytree(SAMPLE, folder)
+    db = Database(tmp_path / "quant.db")
+    apply_migrations(db)
+    migrate_folder(db, folder, backup_dir=tmp_path / "backups")
+    query = "SELECT timeframe, date, rank, ticker_id, volume, price FROM volume_leaders WHERE batch_id IS NOT NULL ORDER BY 1, 2, 3"
+    before = db.query(query)
+    report = compute_leaders(db, top=20, convention="calendar")
+    assert [tuple(r) for r in db.query(query)] == [tuple(r) for r in before]
+    assert report.timeframes["weekly"]["imported_dates_kept"] > 0
+    db.close()
