@@ -656,18 +656,37 @@ def _leaders(
     return out
 
 
+#: The old system published weekly and monthly leaders as one day's ranking every 5th and 21st
+#: trading day counted from the first (read off the real files: not sums over calendar periods).
+LEGACY_STEPS = {"weekly": 5, "monthly": 21}
+
+
+def _restyle(
+    data: dict[str, list[dict[str, Any]]], *, rank_str: bool, key: str
+) -> dict[str, list[dict[str, Any]]]:
+    """The same entries with ranks as strings and/or the ticker under another key."""
+    return {
+        d: [
+            {"rank": str(e["rank"]) if rank_str else e["rank"], key: e["symbol"],
+             "volume": e["volume"], "price": e["price"]}
+            for e in entries
+        ]
+        for d, entries in data.items()
+    }
+
+
 def _write_leaders(ctx: _Ctx, out: Path, top: int, daily_days: int | None) -> dict[str, int]:
     m, iso = ctx.market, ctx.iso
     day_num = m.dates.astype(np.int64)
     first_daily = iso[0 if daily_days is None else max(0, m.n_days - daily_days)]
     daily = _leaders(m, day_num, top, rank_str=False, key="symbol")
+    every = {name: set(iso[::step]) for name, step in LEGACY_STEPS.items()}
     files = {
         "daily": {d: v for d, v in daily.items() if d >= first_daily},
-        "weekly": _leaders(m, (day_num + 3) // 7, top, rank_str=ctx.mess, key="symbol"),
-        "monthly": _leaders(
-            m, m.dates.astype("datetime64[M]").astype(np.int64), top, rank_str=False,
-            key="ticker" if ctx.mess else "symbol",
-        ),
+        "weekly": _restyle({d: v for d, v in daily.items() if d in every["weekly"]},
+                           rank_str=ctx.mess, key="symbol"),
+        "monthly": _restyle({d: v for d, v in daily.items() if d in every["monthly"]},
+                            rank_str=False, key="ticker" if ctx.mess else "symbol"),
     }  # fmt: skip
     counts = {}
     for name, data in files.items():
@@ -715,8 +734,8 @@ def write_legacy_folder(
         Entries per date in each volume-leaders file.
     daily_leader_days : int or None
         The daily leaders cover the last this many trading days (the old system kept a
-        year); None for every day. Weekly and monthly leaders sum the volume over calendar
-        weeks and months, keyed by the period's first trading day.
+        year); None for every day. Weekly and monthly leaders are one day's ranking every 5th
+        and 21st trading day from the first (the old system's rule, not calendar sums).
     overwrite : bool
         Allow a non-empty ``out_dir`` (its price CSVs are replaced).
 

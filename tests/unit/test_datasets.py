@@ -625,27 +625,21 @@ def test_volume_leaders_follow_the_market(sample_like: Market, messy: tuple[Path
     assert [r["symbol"] for r in daily[last_day]] == top["ticker"].to_list()
     assert [r["volume"] for r in daily[last_day]] == top["volume"].to_list()
     assert [r["price"] for r in daily[last_day]] == [round(x, 2) for x in top["close"].to_list()]
+    # Weekly / monthly: that day's ranking every 5th / 21st trading day (the legacy files' rule).
+    days = [str(d) for d in sample_like.dates]
     monthly = load(out / "volume_leaders_monthly.json")["leaders"]
-    sums = (
-        df.with_columns(pl.col("date").dt.truncate("1mo").alias("m"))
-        .group_by("m", "ticker")
-        .agg(
-            pl.col("volume").sum(),
-            pl.col("close").sort_by("date").last(),
-            pl.col("date").min().alias("first"),
-        )
-    )
-    some_month = sorted(monthly)[5]
+    assert list(monthly) == days[::21]
+    some_month = list(monthly)[5]
     want = (
-        sums.filter(pl.col("m") == dt.date.fromisoformat(some_month[:8] + "01"))
+        df.filter(pl.col("date") == dt.date.fromisoformat(some_month))
         .sort("volume", descending=True)
         .head(20)
     )
     assert [r["ticker"] for r in monthly[some_month]] == want["ticker"].to_list()
     assert [r["volume"] for r in monthly[some_month]] == want["volume"].to_list()
-    assert some_month == str(want["first"].min())
+    assert [r["price"] for r in monthly[some_month]] == [round(x, 2) for x in want["close"].to_list()]
     weekly = load(out / "volume_leaders_weekly.json")["leaders"]
-    assert all(dt.date.fromisoformat(k).weekday() <= 4 for k in weekly)
+    assert list(weekly) == days[::5]
     assert [int(r["rank"]) for r in next(iter(weekly.values()))] == list(range(1, 21))
 
 

@@ -114,3 +114,30 @@ def test_imported_leaders_are_never_overwritten(tmp_path: Path) -> None:
     assert [tuple(r) for r in db.query(query)] == [tuple(r) for r in before]
     assert report.timeframes["weekly"]["imported_dates_kept"] > 0
     db.close()
+
+
+def test_generated_legacy_leaders_follow_the_same_rule(tmp_path: Path) -> None:
+    """The demo's generated legacy files publish leaders by the rule the real files use, so
+    `leaders compute` on their prices reproduces every weekly and monthly ranking."""
+    from quantdb.datasets import generate_market, write_legacy_folder
+    from quantdb.storage.migrations import apply_migrations
+    from quantdb.storage.sqlite import Database
+
+    folder = tmp_path / "legacy"
+    # mess=False: the messy files also blank some CSV bars (null rows), which no ranking can see.
+    write_legacy_folder(generate_market(25, 2, seed=5), folder, n_predictions=50, n_trades=20, mess=False)
+    db = Database(tmp_path / "quant.db")
+    apply_migrations(db)
+    import_price_files(db, [folder / "price_history"])
+    compute_leaders(db, top=20)
+    for timeframe in ("weekly", "monthly"):
+        legacy = json.loads((folder / f"volume_leaders_{timeframe}.json").read_text())["leaders"]
+        mine = _leaders(db, timeframe)
+        assert set(legacy) == set(mine)
+        for day, entries in legacy.items():
+            want = [
+                (int(e["rank"]), str(e.get("symbol") or e.get("ticker")), int(e["volume"]), float(e["price"]))
+                for e in entries
+            ]
+            assert mine[day] == want, (timeframe, day)
+    db.close()
