@@ -12,8 +12,10 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
+import numpy as np
 import orjson
 
 from quantdb.errors import FileFormatError
@@ -357,12 +359,62 @@ class _FieldBad(Exception):
         self.bad = bad
 
 
+def _prices_columnwise(pf: PriceFile, parsed: ParsedFile) -> bool:
+    """`read_prices` for a clean file, column by column; False (nothing added) when it is not clean.
+
+    Clean means every line has one value per column, a real date, and numbers the line-by-line
+    path would accept as they are (prices > 0, whole volumes >= 0, high >= low). The values
+    are read by the same ``float`` as that path, so the rows are identical; the gain is doing
+    it with C-level ``map`` and NumPy checks rather than a Python loop per line. Any doubt
+    (a null, a NaN, text, a repeated column) leaves the whole file to the line-by-line path.
+    """
+    cols = pf.columns
+    n = len(cols)
+    lines = pf.lines
+    m = len(lines)
+    if m == 0 or len(set(cols)) != n:
+        return False
+    if list(map(str.count, lines, repeat(","))).count(n - 1) != m:
+        return False
+    cells = ",".join(lines).split(",")
+    text = {c: cells[k::n] for k, c in enumerate(cols)}
+    days = list(map(nz._parse_date, map(str.strip, text["date"])))
+    if None in days:
+        return False
+    try:
+        nums = {c: list(map(float, text[c])) for c in _PRICE_ORDER if c in text}
+    except ValueError:
+        return False
+    for c, vals in nums.items():
+        x = np.asarray(vals, dtype=np.float64)
+        if c == "volume":
+            ok = (x >= 0.0) & (x < np.inf) & (x == np.floor(x))
+        else:
+            ok = (x > 0.0) & (x < np.inf)
+        if not ok.all():
+            return False
+    if not (np.asarray(nums["high"]) >= np.asarray(nums["low"])).all():
+        return False
+    symbol = pf.symbol
+    adj: list[float] | list[None] = nums.get("adj_close") or [None] * m
+    volume = list(map(int, nums["volume"]))
+    parsed.raws.extend(lines)
+    parsed.keys.extend(repeat(symbol, m))
+    parsed.rows.extend(zip(repeat(symbol, m), days, nums["open"], nums["high"], nums["low"],
+                           nums["close"], volume, adj, strict=True))  # fmt: skip
+    parsed.problems.extend(repeat(None, m))
+    parsed.flags.extend(repeat(None, m))
+    return True
+
+
 def read_prices(pf: PriceFile) -> ParsedFile:
     """One price CSV -> rows ``(ticker, date, open, high, low, close, volume, adj_close)``.
 
     A row of ``null`` values is kept as a row of NULLs and flagged ``null_price_row``.
     """
     parsed = ParsedFile(pf.name, "prices", meta={"header": pf.header, "symbol": pf.symbol})
+    if _prices_columnwise(pf, parsed):
+        return parsed
     cols = pf.columns
     n = len(cols)
     di = cols.index("date")

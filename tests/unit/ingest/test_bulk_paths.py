@@ -1,0 +1,87 @@
+"""The bulk paths of migrate give exactly what the record-by-record paths give.
+
+Clean price files are read column by column and raw records travel to SQLite as one JSON
+array per file; both must be lossless and identical to the line-by-line reading.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from quantdb.ingest import reader as rd
+from quantdb.ingest import records as rc
+from quantdb.services.migrate import migrate_folder
+from quantdb.storage.sqlite import Database
+
+HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
+
+
+def _clean_lines(n: int) -> list[str]:
+    rng = np.random.default_rng(1337)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
+    out = []
+    for i in range(n):
+        c = round(float(close[i]), 4)
+        day = f"{2001 + i // 300}-{1 + (i // 25) % 12:02d}-{1 + i % 25:02d}"
+        out.append(f"{day},{c},{round(c * 1.01, 4)},{round(c * 0.99, 4)},{c},{c},{1000 + i}")
+    return out
+
+
+def _expected_row(symbol: str, line: str) -> tuple[object, ...]:
+    d, o, h, lo, c, a, v = line.split(",")
+    return (symbol, d, float(o), float(h), float(lo), float(c), int(v), float(a))
+
+
+def test_clean_price_file_reads_column_by_column_and_exactly() -> None:
+    lines = _clean_lines(400)
+    pf = rd.price_file_from_lines(Path("ABC.csv"), "price_history/ABC.csv", HEADER, lines)
+    assert rc._prices_columnwise(pf, rc.ParsedFile("x", "prices"))  # the bulk path is taken
+    got = rc.read_prices(pf)
+    assert got.raws == lines
+    assert got.rows == [_expected_row("ABC", ln) for ln in lines]
+    assert [type(v) for v in got.rows[0]] == [str, str, float, float, float, float, int, float]
+    assert got.problems == [None] * 400 and got.flags == [None] * 400
+
+
+def test_one_doubtful_line_sends_the_file_to_the_line_by_line_reading() -> None:
+    lines = _clean_lines(50)
+    lines[7] = lines[7].rsplit(",", 1)[0] + ",null"  # a null volume: kept as NULL, not refused
+    lines[9] = "2003-02-30" + lines[9][10:]  # an impossible date: quarantined
+    pf = rd.price_file_from_lines(Path("ABC.csv"), "price_history/ABC.csv", HEADER, lines)
+    assert not rc._prices_columnwise(pf, rc.ParsedFile("x", "prices"))
+    got = rc.read_prices(pf)
+    assert got.rows[7] is not None and got.rows[7][6] is None
+    assert got.rows[9] is None and got.problems[9] is not None
+    assert got.problems[9].rule == "impossible_date"
+    clean = [i for i in range(50) if i not in (7, 9)]
+    assert [got.rows[i] for i in clean] == [_expected_row("ABC", lines[i]) for i in clean]
+
+
+def test_raw_records_keep_text_json_cannot_carry_through_sqlite(tmp_path: Path) -> None:
+    """A NUL character (cut short by SQLite's JSON functions) still arrives whole."""
+    preds = [
+        {"id": 1, "date": "2020-01-02", "strategy": "m", "ticker": "AAA", "position": "LONG",
+         "status": "open", "note": "nul \u0000 here"},
+        {"id": 2, "date": "2020-01-03", "strategy": "m", "ticker": "AAA", "position": "LONG",
+         "status": "open", "note": "\u2028 é 😀 \\u0000"},
+    ]  # fmt: skip
+    folder = tmp_path / "legacy"
+    folder.mkdir()
+    (folder / "predictions_data.json").write_text(json.dumps({"predictions": preds}))
+    (folder / "price_history").mkdir()
+    lines = ["2020-01-02,1.5,2.5,1.0,2.0,2.0,100", "2020-01-03,1.5,2.5,1.0,2.0,2.0,1\x0000"]
+    (folder / "price_history" / "AAA.csv").write_text("\n".join([HEADER, *lines]) + "\n")
+    db = Database(tmp_path / "q.db")
+    report = migrate_folder(db, folder)
+    assert report.totals.imported == 3 and report.totals.quarantined == 1 and report.totals.balanced
+    raws = [r[0] for r in db.query("SELECT raw FROM raw_records WHERE file = ? ORDER BY position",
+                                   ("predictions_data.json",))]  # fmt: skip
+    csv_raws = [r[0] for r in db.query("SELECT raw FROM raw_records WHERE file = ? ORDER BY position",
+                                       ("price_history/AAA.csv",))]  # fmt: skip
+    db.close()
+    assert [json.loads(r) for r in raws] == preds
+    assert raws == [rc.raw_json(p, False) for p in preds]
+    assert csv_raws == lines  # the NUL character kept
