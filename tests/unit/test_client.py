@@ -1,0 +1,26 @@
+"""`QuantDB`'s research calls: results stored, and DuckDB's attach closed before any write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import quantdb as qdb
+from quantdb.services.prices import import_price_files
+
+SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_sample" / "price_history"
+
+
+def test_backtest_after_sql_closes_duckdb_and_stores(tmp_path: Path) -> None:
+    db = qdb.connect(tmp_path / "q.db")
+    import_price_files(db.db, [SAMPLE])
+    assert db.sql("SELECT count(*) AS n FROM price_history")["n"][0] > 0
+    assert db._duck is not None  # the attach is open
+    result = db.backtest("sma-cross", tickers=["AAPL"], params={"fast": 10, "slow": 50})
+    assert db._duck is None  # closed before the backtest wrote its rows
+    assert result.backtest_id is not None
+    stored = db.sql("SELECT trades FROM backtest_results WHERE id = ?", [result.backtest_id])
+    assert stored["trades"][0] == result.stats()["n_trades"]
+    mc = db.montecarlo(backtest=result.backtest_id, paths=200, seed=3)
+    again = db.montecarlo(backtest=result.backtest_id, paths=200, seed=3)
+    assert mc == again
+    db.close()
