@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,6 +24,9 @@ from quantdb.cli.common import (
     print_table,
 )
 
+if TYPE_CHECKING:
+    from quantdb.storage.sqlite import Database
+
 Grid = Annotated[
     list[str] | None,
     typer.Option("--grid", help="k=start:stop:step (stop included) or k=a,b,c; repeat per parameter."),
@@ -33,7 +36,7 @@ Constraint = Annotated[
     typer.Option("--constraint", help='Keep parameter sets where it holds, e.g. "fast<slow" (repeatable).'),
 ]
 Universe = Annotated[
-    str | None, typer.Option("--universe", help="Comma-separated tickers (default: every ticker).")
+    str | None, typer.Option("--universe", help="Tickers A,B,C or sector:NAME (default: every ticker).")
 ]
 Start = Annotated[str | None, typer.Option("--start", help="First day (YYYY-MM-DD); default: the first bar.")]
 End = Annotated[str | None, typer.Option("--end", help="Last day (YYYY-MM-DD); default: the last bar.")]
@@ -99,9 +102,19 @@ def _progress(description: str) -> Iterator[tuple[Callable[[int], None], Callabl
 _METRIC_KEYS = frozenset({"total_return", "sharpe", "max_drawdown", "n_trades", "backtest_id"})
 
 
-def _tickers(universe: str | None) -> list[str] | None:
+def _tickers(database: Database, universe: str | None) -> list[str] | None:
+    """A comma list of tickers, ``sector:NAME`` or ``list:A,B`` (as `quantdb backtest` reads it)."""
     if universe is None:
         return None
+    if ":" in universe:
+        if universe.startswith("leaders:"):
+            from quantdb.errors import QuantdbError
+
+            msg = "--universe leaders:N gates entries date by date: use it with `quantdb backtest`; here give tickers or sector:NAME"
+            raise QuantdbError(msg)
+        from quantdb.services.backtest import resolve_universe
+
+        return resolve_universe(database, universe, None)
     names = [t.strip().upper() for t in universe.split(",") if t.strip()]
     return names or None
 
@@ -150,7 +163,7 @@ def sweep_cmd(
     try:
         with _progress("sweep") as (advance, set_total):
             report = run_sweep(
-                database, name, grid_specs=grid or (), constraints=constraint, tickers=_tickers(universe),
+                database, name, grid_specs=grid or (), constraints=constraint, tickers=_tickers(database, universe),
                 start=start, end=end, settings=settings, objective=objective,  # type: ignore[arg-type]
                 workers=workers, chunk=chunk, executor=executor, address=address,  # type: ignore[arg-type]
                 resume=resume, out_dir=out, top=top, progress=advance, on_total=set_total,
@@ -210,7 +223,7 @@ def walkforward_cmd(
     database = _open(db, write=False)
     try:
         report = run_walkforward(
-            database, name, grid_specs=grid or (), constraints=constraint, tickers=_tickers(universe),
+            database, name, grid_specs=grid or (), constraints=constraint, tickers=_tickers(database, universe),
             start=start, end=end, settings=_settings(fill, sizing, fractional, commission),
             train=train, test=test, step=step, anchored=anchored, purge=purge, objective=objective,
             workers=workers,

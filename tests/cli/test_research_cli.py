@@ -152,3 +152,19 @@ def test_montecarlo_errors(dbfile: Path) -> None:
         res = runner.invoke(app, [*args, "--db", str(dbfile)])
         assert res.exit_code == 2, (args, res.output)
         assert res.stderr.startswith("quantdb: error:")
+
+
+def test_sweep_universe_forms(dbfile: Path, tmp_path: Path) -> None:
+    """--universe reads like backtest's: a list, sector:NAME (from tickers.sector), list:A,B;
+    leaders:N (a per-date gate) is refused with one line."""
+    import sqlite3
+
+    with sqlite3.connect(dbfile) as conn:
+        conn.execute("UPDATE tickers SET sector = 'Energy' WHERE symbol IN ('XOM', 'LNG')")
+    grid = ["sweep", "sma-cross", "--grid", "fast=5:10:5", "--grid", "slow=30:30:1", "--out", str(tmp_path)]
+    for universe in ("sector:energy", "list:XOM,LNG", "XOM,LNG"):
+        out = _json([*grid, "--universe", universe], dbfile)
+        tickers = set(pq.read_table(out["results"]).column("ticker").to_pylist())
+        assert tickers == {"XOM", "LNG"}, universe
+    res = CliRunner().invoke(app, [*grid, "--universe", "leaders:5", "--db", str(dbfile), "--json"])
+    assert res.exit_code == 2 and "leaders" in res.output
