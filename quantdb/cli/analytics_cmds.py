@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
-from quantdb.cli.common import DEFAULT_DB, DbPath, JsonFlag, emit_json, handle_errors, print_table
+from quantdb.cli.common import (
+    DEFAULT_DB,
+    DbPath,
+    JsonFlag,
+    UnusedDbPath,
+    emit_json,
+    handle_errors,
+    print_table,
+)
 
 if TYPE_CHECKING:
     from quantdb._typing import Timeframe
@@ -260,6 +268,7 @@ def metrics_cmd(
     benchmark: Annotated[
         str | None, typer.Option("--benchmark", help="Column to use as benchmark.")
     ] = None,
+    db: UnusedDbPath = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Every metric for each column of a returns file (fractions, glossary names).

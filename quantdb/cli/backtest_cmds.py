@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from quantdb.cli.common import JsonFlag, emit_json, handle_errors, print_table
+from quantdb.cli.common import JsonFlag, UnusedDbPath, emit_json, handle_errors, print_table
 
 if TYPE_CHECKING:
     from quantdb.services.backtest import BacktestResult
@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("strategies")
     @handle_errors
-    def strategies(json_out: JsonFlag = False) -> None:
+    def strategies(db: UnusedDbPath = None, json_out: JsonFlag = False) -> None:
         """The built-in strategies with their default parameters, sweep grid and constraint."""
         from quantdb.strategies import STRATEGIES
 

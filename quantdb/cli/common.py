@@ -20,7 +20,7 @@ import typer
 from quantdb._json import to_jsonable
 from quantdb.errors import QuantdbError
 
-__all__ = ["DEFAULT_DB", "DbPath", "JsonFlag", "echo_err", "emit_json", "handle_errors", "print_table", "stderr_progress", "to_jsonable"]
+__all__ = ["DEFAULT_DB", "DbPath", "JsonFlag", "UnusedDbPath", "echo_err", "emit_json", "handle_errors", "print_table", "stderr_progress", "to_jsonable"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,6 +31,12 @@ DbPath = Annotated[
     typer.Option("--db", envvar="QUANTDB_DB", help="SQLite database file.", dir_okay=False),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+#: For the few commands that read no database: every command takes --db (DESIGN.md), so that
+#: scripts can pass it uniformly; these accept it and say so.
+UnusedDbPath = Annotated[
+    Path | None,
+    typer.Option("--db", envvar="QUANTDB_DB", help="Accepted for uniformity; this command reads no database.", dir_okay=False),
+]
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

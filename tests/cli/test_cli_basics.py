@@ -53,6 +53,20 @@ def test_every_command_has_help(path: list[str]) -> None:
     assert (cmd.help or cmd.short_help or "").strip(), f"`{' '.join(path)}` has no help text"
 
 
+def _is_group(path: list[str]) -> bool:
+    cmd = typer.main.get_command(app)
+    for word in path:
+        cmd = cmd.commands[word]  # type: ignore[attr-defined]
+    return hasattr(cmd, "commands")
+
+
+@pytest.mark.parametrize("path", [p for p in COMMANDS if p and not _is_group(p)], ids=" ".join)
+def test_every_command_takes_db(path: list[str]) -> None:
+    """DESIGN.md: every command takes --db PATH (scripts pass it uniformly)."""
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert "--db" in result.stdout, f"`{' '.join(path)}` has no --db option"
+
+
 def _one_json(text: str) -> object:
     """Parse stdout as exactly one JSON document (json.loads refuses trailing data)."""
     return json.loads(text)
