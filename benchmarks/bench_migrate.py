@@ -27,7 +27,7 @@ from typing import Any
 
 from quantdb.datasets.legacy import write_legacy_folder
 from quantdb.datasets.market import generate_market
-from quantdb.services.migrate import migrate_folder
+from quantdb.services.records.migrate import migrate_folder
 from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database
 

@@ -6,7 +6,7 @@ quantdb_s`` (above 1: quantdb is faster), then a human summary on stderr:
 
 ``insert_prices``
     Bulk insert of a generated 12-year x 500-ticker (+ SPY) price history (about 1.5M bars)
-    through `quantdb.services.prices.insert_prices` (the Polars frame in; tickers, batch,
+    through `quantdb.services.records.prices.insert_prices` (the Polars frame in; tickers, batch,
     join, sort, one transaction) vs a bare ``sqlite3.executemany`` of the same rows, already
     built as Python tuples, into the same schema with the same pragmas, each into a fresh
     file. Goal: quantdb within 1.3x of the baseline (ratio >= 0.77).
@@ -45,7 +45,7 @@ from _harness import emit, repeat, scale
 
 from quantdb.client import QuantDB
 from quantdb.datasets.market import generate_market
-from quantdb.services.prices import insert_prices
+from quantdb.services.records.prices import insert_prices
 from quantdb.storage.duck import DuckEngine
 from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database

@@ -36,7 +36,7 @@ db = Database(db_path); apply_migrations(db)
 t = time.perf_counter()
 if step == "insert":
     from quantdb.datasets import generate_market
-    from quantdb.services.prices import insert_prices
+    from quantdb.services.records.prices import insert_prices
     m = generate_market(n_tickers, years, seed=11)
     t = time.perf_counter()
     insert_prices(db, m.to_long(), source="stress")
@@ -55,19 +55,19 @@ elif step == "metrics":
     t = time.perf_counter()
     summary_metrics(r, benchmark=r[:, -1])
 elif step == "backtest":
-    from quantdb.services.backtest import run_backtest
+    from quantdb.services.research.backtest import run_backtest
     from quantdb.kernels.simulate import SimSettings
     run_backtest("sma-cross", db=db, settings=SimSettings(max_positions=50, sizing="equity", sizing_value=0.02,
                  stop_loss=0.1, take_profit=0.3, commission=0.001), store=True)
 elif step == "sweep":
-    from quantdb.services.sweep import run_sweep
+    from quantdb.services.research.sweep import run_sweep
     run_sweep(db, "sma-cross", grid_specs=["fast=10:55:5", "slow=100:100:1"], out_dir=db_path.parent / "sweeps")
 elif step == "montecarlo":
-    from quantdb.services.montecarlo import load_source, run_montecarlo
+    from quantdb.services.research.montecarlo import load_source, run_montecarlo
     bid = db.scalar("SELECT max(id) FROM backtest_results WHERE sweep_run_id IS NULL")  # not a sweep's summary row
     run_montecarlo(load_source(db, backtest=int(bid)), paths=10_000, method="block", seed=1)
 elif step == "leaders":
-    from quantdb.services.leaders import compute_leaders
+    from quantdb.services.live.leaders import compute_leaders
     compute_leaders(db, top=20)
 seconds = time.perf_counter() - t
 print(json.dumps({"step": step, "seconds": seconds,

@@ -64,7 +64,7 @@ BIG_GRID = ["fast=5:310:5", "slow=5:310:5"]  # 62 windows -> 1,891 pairs (10x)
 def build_db(root: Path) -> Path:
     from quantdb.datasets import generate_market
     from quantdb.datasets.market import write_price_frames
-    from quantdb.services.prices import import_price_files
+    from quantdb.services.records.prices import import_price_files
     from quantdb.storage.migrations import apply_migrations
     from quantdb.storage.sqlite import Database
 
@@ -73,7 +73,7 @@ def build_db(root: Path) -> Path:
     db = Database(root / "bench.db")
     apply_migrations(db)
     import_price_files(db, files)
-    from quantdb.services.bars import load_bars
+    from quantdb.services.research.bars import load_bars
 
     load_bars(db)  # builds the columnar mirror, as the first command after an import does
     db.close()
@@ -83,7 +83,7 @@ def build_db(root: Path) -> Path:
 def general_path(data: Any, grid: Any) -> dict[str, np.ndarray]:
     """The unfused path on ``sweep_table``'s chunks: signal matrices, then ``sweep_stats``."""
     from quantdb.kernels.simulate import sweep_stats
-    from quantdb.services.sweep import default_chunk
+    from quantdb.services.research.sweep import default_chunk
     from quantdb.strategies import get_strategy
 
     strat, b = get_strategy(data.strategy), data.bars
@@ -102,7 +102,7 @@ def general_path(data: Any, grid: Any) -> dict[str, np.ndarray]:
 
 def main() -> None:
     from quantdb.kernels.simulate import SimSettings
-    from quantdb.services.sweep import SweepData, load_bars, sweep_grid, sweep_table
+    from quantdb.services.research.sweep import SweepData, load_bars, sweep_grid, sweep_table
     from quantdb.storage.sqlite import Database
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
@@ -177,7 +177,7 @@ def main() -> None:
     code = textwrap.dedent("""
         import time; t0 = time.perf_counter()
         from quantdb.kernels.simulate import SimSettings
-        from quantdb.services.sweep import SweepData, sweep_grid, sweep_table
+        from quantdb.services.research.sweep import SweepData, sweep_grid, sweep_table
         from quantdb.strategies import Bars
         import numpy as np
         c = 50 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, (500, 4)), axis=0))
@@ -196,7 +196,7 @@ def main() -> None:
     mem_code = textwrap.dedent("""
         import json, sys, time
         from quantdb.kernels.simulate import SimSettings
-        from quantdb.services.sweep import (DEFAULT_MEMORY_BUDGET, SweepData, default_chunk,
+        from quantdb.services.research.sweep import (DEFAULT_MEMORY_BUDGET, SweepData, default_chunk,
                                             load_bars, sweep_grid, sweep_table)
         from quantdb.storage.sqlite import Database
 

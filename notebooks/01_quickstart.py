@@ -105,7 +105,7 @@ print("mean daily return per ticker:", dict(zip(picked, np.round(np.nanmean(retu
 # %% [markdown]
 # ## One backtest
 #
-# Backtests run through `quantdb.services.backtest.run_backtest`, on the database's
+# Backtests run through `quantdb.services.research.backtest.run_backtest`, on the database's
 # `Database` object (`db.db`). A strategy comes from the registry (`quantdb.strategies`);
 # `SimSettings` holds every simulation rule: fills, costs, sizing, stops.
 #
@@ -114,7 +114,7 @@ print("mean daily return per ticker:", dict(zip(picked, np.round(np.nanmean(retu
 
 # %%
 from quantdb.kernels.simulate import SimSettings
-from quantdb.services.backtest import run_backtest
+from quantdb.services.research.backtest import run_backtest
 from quantdb.strategies import STRATEGIES
 
 print("strategies:", sorted(STRATEGIES))
@@ -197,7 +197,7 @@ with warnings.catch_warnings():
 # tickers and period): on the same data it gives identical numbers.
 
 # %%
-from quantdb.services.backtest import rerun_backtest
+from quantdb.services.research.backtest import rerun_backtest
 
 again = rerun_backtest(db.db, result.backtest_id)
 assert again.stats()["final_equity"] == stats["final_equity"]

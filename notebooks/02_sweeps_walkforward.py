@@ -38,7 +38,7 @@ import pandas as pd
 from IPython.display import Image, display
 
 import quantdb as qdb
-from quantdb.services.sweep import heatmap, query_results, run_sweep
+from quantdb.services.research.sweep import heatmap, query_results, run_sweep
 
 DB_PATH = os.environ.get("QUANTDB_NOTEBOOK_DB", "quant.db")
 db = qdb.connect(DB_PATH, create=False)
@@ -148,7 +148,7 @@ db.sql(
 # survives, near 0 (or negative) it was fitted to noise.
 
 # %%
-from quantdb.services.walkforward import run_walkforward
+from quantdb.services.research.walkforward import run_walkforward
 
 wf = run_walkforward(
     db.db,
@@ -206,8 +206,8 @@ pd.DataFrame({"deflated Sharpe": pd.Series(wf.deflated_sharpe), "PBO": pd.Series
 # %%
 from quantdb.kernels.overfitting import pbo_cscv, selection_sharpe
 from quantdb.kernels.simulate import SimSettings
-from quantdb.services.sweep import SweepData, load_bars, sweep_grid
-from quantdb.services.walkforward import grid_returns
+from quantdb.services.research.sweep import SweepData, load_bars, sweep_grid
+from quantdb.services.research.walkforward import grid_returns
 
 dates, names, bars = load_bars(db.db, universe[:6])
 params = sweep_grid("sma-cross", grid, ["fast<slow"])

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 import quantdb as qdb
-from quantdb.services.risk import risk_report
+from quantdb.services.live.risk import risk_report
 
 DB_PATH = os.environ.get("QUANTDB_NOTEBOOK_DB", "quant.db")
 db = qdb.connect(DB_PATH, create=False)
@@ -161,8 +161,8 @@ shocks.join(doubled.rename(columns={"volatility x2": "VaR 99% (volatility x2)"})
 
 # %%
 from quantdb.kernels.simulate import SimSettings
-from quantdb.services.backtest import run_backtest
-from quantdb.services.montecarlo import load_source, run_montecarlo
+from quantdb.services.research.backtest import run_backtest
+from quantdb.services.research.montecarlo import load_source, run_montecarlo
 
 db.close_duckdb()  # DuckDB's read-only attach is closed before this process writes
 universe = [t for t in db.tickers() if t != "SPY"][:10]

@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import quantdb as qdb
-from quantdb.services.tracking import record_fill, record_prediction, track_update
+from quantdb.services.live.tracking import record_fill, record_prediction, track_update
 
 DB_PATH = os.environ.get("QUANTDB_NOTEBOOK_DB", "quant.db")
 db = qdb.connect(DB_PATH, create=False)
@@ -127,7 +127,7 @@ db.sql(
 # information ratio).
 
 # %%
-from quantdb.services.performance import performance_report, strategy_equity
+from quantdb.services.live.performance import performance_report, strategy_equity
 
 perf = performance_report(db.db, period="weekly")
 perf_table = pd.DataFrame(perf.strategies).T

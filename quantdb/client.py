@@ -27,10 +27,10 @@ from quantdb.storage.sqlite import Database
 if TYPE_CHECKING:
     import polars as pl
 
-    from quantdb.services.backtest import BacktestResult
-    from quantdb.services.montecarlo import MonteCarloReport
-    from quantdb.services.sweep import SweepReport
-    from quantdb.services.walkforward import WalkForwardReport
+    from quantdb.services.research.backtest import BacktestResult
+    from quantdb.services.research.montecarlo import MonteCarloReport
+    from quantdb.services.research.sweep import SweepReport
+    from quantdb.services.research.walkforward import WalkForwardReport
 
 
 def _day(value: str | np.datetime64) -> np.datetime64:
@@ -134,23 +134,23 @@ class QuantDB:
     # -- research (each closes DuckDB's attach first: these write their results) ------------
 
     def backtest(self, strategy: str, /, **options: Any) -> BacktestResult:
-        """Run and store one backtest: `quantdb.services.backtest.run_backtest` on this database
+        """Run and store one backtest: `quantdb.services.research.backtest.run_backtest` on this database
         (``db.backtest("sma-cross", tickers=["AAPL"], params={"fast": 10, "slow": 50})``)."""
-        from quantdb.services.backtest import run_backtest
+        from quantdb.services.research.backtest import run_backtest
 
         self.close_duckdb()
         return run_backtest(strategy, db=self.db, **options)
 
     def sweep(self, strategy: str, /, **options: Any) -> SweepReport:
-        """A parameter sweep (`quantdb.services.sweep.run_sweep`), results to Parquet and the database."""
-        from quantdb.services.sweep import run_sweep
+        """A parameter sweep (`quantdb.services.research.sweep.run_sweep`), results to Parquet and the database."""
+        from quantdb.services.research.sweep import run_sweep
 
         self.close_duckdb()
         return run_sweep(self.db, strategy, **options)
 
     def walkforward(self, strategy: str, /, **options: Any) -> WalkForwardReport:
-        """Walk-forward analysis (`quantdb.services.walkforward.run_walkforward`)."""
-        from quantdb.services.walkforward import run_walkforward
+        """Walk-forward analysis (`quantdb.services.research.walkforward.run_walkforward`)."""
+        from quantdb.services.research.walkforward import run_walkforward
 
         self.close_duckdb()
         return run_walkforward(self.db, strategy, **options)
@@ -159,7 +159,7 @@ class QuantDB:
         self, *, backtest: int | None = None, strategy: str | None = None, **options: Any
     ) -> MonteCarloReport:
         """Bootstrap a stored backtest's or a live strategy's returns (`run_montecarlo`)."""
-        from quantdb.services.montecarlo import load_source, run_montecarlo
+        from quantdb.services.research.montecarlo import load_source, run_montecarlo
 
         return run_montecarlo(load_source(self.db, backtest=backtest, strategy=strategy), **options)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quantdb.services.prices import import_price_files
+from quantdb.services.records.prices import import_price_files
 from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database
 

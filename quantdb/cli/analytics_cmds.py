@@ -18,6 +18,7 @@ from quantdb.cli.common import (
     DbPath,
     JsonFlag,
     UnusedDbPath,
+    database_session,
     emit_json,
     handle_errors,
     print_table,
@@ -25,9 +26,9 @@ from quantdb.cli.common import (
 
 if TYPE_CHECKING:
     from quantdb._typing import Timeframe
-    from quantdb.services.leaders import Convention
-    from quantdb.services.performance import Period
-    from quantdb.services.tracking import BarRule
+    from quantdb.services.live.leaders import Convention
+    from quantdb.services.live.performance import Period
+    from quantdb.services.live.tracking import BarRule
     from quantdb.storage.sqlite import Database
 
 _Choice = TypeVar("_Choice", bound=str)
@@ -47,17 +48,8 @@ leaders_app = typer.Typer(help="Volume leaders per day, week and month.", no_arg
 @contextlib.contextmanager
 def _session(db: Path, *, write: bool) -> Iterator[Database]:
     """The database at ``db`` (it must exist to be read), closed when the block ends."""
-    from quantdb.cli.app import open_database
-    from quantdb.errors import NotFound
-
-    if not write and not db.exists():
-        msg = f"{db}: no such database; create it with `quantdb init`"
-        raise NotFound(msg)
-    database = open_database(db, write=write)
-    try:
+    with database_session(db, write=write, create=write) as database:
         yield database
-    finally:
-        database.close()
 
 
 def _choice(value: str, choices: tuple[_Choice, ...]) -> _Choice | None:
@@ -92,7 +84,7 @@ def track_update_cmd(
 
     Example: quantdb track update --asof 2017-11-30 --json
     """
-    from quantdb.services.tracking import track_update
+    from quantdb.services.live.tracking import track_update
 
     rule = _choice(bars, BAR_RULES)
     if rule is None:
@@ -151,7 +143,7 @@ def track_record_cmd(
     json_out: JsonFlag = False,
 ) -> None:
     """Record a prediction.  Example: quantdb track record --strategy momentum --ticker AAPL --position LONG --entry-price 100 --target 110 --stop 95 --timeframe-days 5"""
-    from quantdb.services.tracking import record_prediction
+    from quantdb.services.live.tracking import record_prediction
 
     side = _choice(position.strip().upper(), SIDES)
     if side is None:
@@ -192,7 +184,7 @@ def track_fill_cmd(
     json_out: JsonFlag = False,
 ) -> None:
     """Record the fill of a prediction as an open trade; prints the slippage against the signal price."""
-    from quantdb.services.tracking import record_fill
+    from quantdb.services.live.tracking import record_fill
 
     with _session(db, write=True) as database:
         fill = record_fill(database, prediction_id, price, shares, signal_price, fees, date=date)
@@ -220,7 +212,7 @@ def perf_cmd(
 
     Example: quantdb perf --period weekly --json
     """
-    from quantdb.services.performance import performance_report
+    from quantdb.services.live.performance import performance_report
 
     span = _choice(period, PERIODS)
     if span is None:
@@ -275,7 +267,7 @@ def metrics_cmd(
 
     Example: quantdb metrics returns.csv --benchmark SPY --json
     """
-    from quantdb.services.metrics_file import metrics_for_file
+    from quantdb.services.research.metrics_file import metrics_for_file
 
     result = metrics_for_file(file, benchmark_column=benchmark)
     if json_out:
@@ -312,7 +304,7 @@ def risk_cmd(
 
     Example: quantdb risk --confidence 0.95 0.99 --json
     """
-    from quantdb.services.risk import risk_report
+    from quantdb.services.live.risk import risk_report
 
     confs = [*(confidence or []), *(more or [])] or [0.95, 0.99]
     if more and not confidence:
@@ -333,7 +325,7 @@ def risk_cmd(
     if json_out:
         emit_json(report)
         return
-    from quantdb.services.risk import _label
+    from quantdb.services.live.risk import _label
 
     cols = ["volatility", "beta"]
     for c in confs:
@@ -381,7 +373,7 @@ def leaders_compute_cmd(
 
     Example: quantdb leaders compute --timeframe weekly --top 20 --json
     """
-    from quantdb.services.leaders import compute_leaders
+    from quantdb.services.live.leaders import compute_leaders
 
     frame = None if timeframe is None else _choice(timeframe, TIMEFRAMES)
     if timeframe is not None and frame is None:

@@ -7,16 +7,20 @@ command that needs it.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from quantdb.cli.common import DEFAULT_DB, DbPath, JsonFlag, emit_json, handle_errors, print_table
-
-if TYPE_CHECKING:
-    from quantdb.storage.sqlite import Database
+from quantdb.cli.common import (
+    DEFAULT_DB,
+    DbPath,
+    JsonFlag,
+    emit_json,
+    handle_errors,
+    open_db,
+    print_table,
+)
 
 app = typer.Typer(
     name="quantdb",
@@ -32,26 +36,13 @@ prices_app = typer.Typer(
 app.add_typer(prices_app, name="prices")
 
 
-def open_database(db: Path, *, write: bool = True) -> Database:
-    """The `Database` at ``db``, migrated to the newest schema; refuses a damaged file for writes."""
-    from quantdb.storage.migrations import apply_migrations
-    from quantdb.storage.sqlite import Database
-
-    database = Database(db)
-    if write:
-        database.require_healthy()
-        apply_migrations(database)
-    return database
-
-
 @app.command("init")
 @handle_errors
 def init(db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:
     """Create the database, or upgrade it in place to the newest schema.  Example: quantdb init --db quant.db"""
     from quantdb.storage.migrations import apply_migrations, schema_version
-    from quantdb.storage.sqlite import Database
 
-    database = Database(db)
+    database = open_db(db, write=False, create=True)
     database.require_healthy()
     applied = apply_migrations(database)
     result = {"db": str(database.path), "applied": applied, "schema_version": schema_version(database)}
@@ -66,9 +57,7 @@ def init(db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:
 @handle_errors
 def check(db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:
     """integrity_check, foreign_key_check, row counts and the SQLite version; exit 1 on a problem."""
-    from quantdb.storage.sqlite import Database
-
-    report = Database(db).check()
+    report = open_db(db, write=False).check()
     if json_out:
         emit_json(report)
     else:
@@ -91,7 +80,7 @@ def backup(
     """Online backup through SQLite's backup API (consistent while others read or write)."""
     from quantdb.storage.backup import backup_database
 
-    path = backup_database(open_database(db, write=False), dest)
+    path = backup_database(open_db(db, write=False), dest)
     if json_out:
         emit_json({"backup": str(path)})
     else:
@@ -124,9 +113,9 @@ def prices_import(
     json_out: JsonFlag = False,
 ) -> None:
     """Load Yahoo-style CSV (Date,Open,High,Low,Close[,Adj Close],Volume) or Parquet price files."""
-    from quantdb.services.prices import import_price_files
+    from quantdb.services.records.prices import import_price_files
 
-    report = import_price_files(open_database(db), paths)
+    report = import_price_files(open_db(db, write=True, create=True), paths)
     if json_out:
         emit_json(report)
     else:
@@ -137,22 +126,20 @@ def prices_import(
         )
 
 
-# Command groups that live in their own modules: each exposes ``register(app)``.
-_GROUPS = (
-    "quantdb.cli.migrate_cmds",
-    "quantdb.cli.analytics_cmds",
-    "quantdb.cli.backtest_cmds",
-    "quantdb.cli.replay_cmds",
-    "quantdb.cli.research_cmds",
-    "quantdb.cli.report_cmds",
-    "quantdb.cli.demo_cmds",
+# Command groups that live in their own modules: each exposes ``register(app)``. Imported
+# plainly (each module is light: its heavy imports happen inside the commands).
+from quantdb.cli import (
+    analytics_cmds,
+    backtest_cmds,
+    demo_cmds,
+    migrate_cmds,
+    replay_cmds,
+    report_cmds,
+    research_cmds,
 )
-for _module in _GROUPS:
-    try:
-        importlib.import_module(_module).register(app)
-    except ModuleNotFoundError as _exc:  # a group not written yet
-        if _exc.name != _module:
-            raise
+
+for _group in (migrate_cmds, analytics_cmds, backtest_cmds, replay_cmds, research_cmds, report_cmds, demo_cmds):
+    _group.register(app)
 
 
 def run() -> None:

@@ -11,7 +11,7 @@ import typer
 from quantdb.cli.common import JsonFlag, UnusedDbPath, emit_json, handle_errors, print_table
 
 if TYPE_CHECKING:
-    from quantdb.services.backtest import BacktestResult
+    from quantdb.services.research.backtest import BacktestResult
 
 Fill = typer.Option("--fill", help="next-open: fill at the next bar's open; close: at the signal bar's close.")
 
@@ -41,7 +41,7 @@ def settings_from_options(
     borrow_rate: float = 0.0,
 ) -> Any:
     """`SimSettings` from the command-line options shared by backtest, sweep and walk-forward."""
-    from quantdb.services.backtest import default_settings
+    from quantdb.services.research.backtest import default_settings
 
     overrides: dict[str, Any] = {
         "cash": cash, "commission": commission, "commission_per_share": commission_per_share,
@@ -56,7 +56,7 @@ def settings_from_options(
 
 def sizing_overrides(sizing: str | None) -> dict[str, Any]:
     """``{"sizing": kind, "sizing_value": value}`` from a ``--sizing KIND:VALUE`` option; ``{}`` without."""
-    from quantdb.services.backtest import parse_sizing
+    from quantdb.services.research.backtest import parse_sizing
 
     if not sizing:
         return {}
@@ -118,9 +118,9 @@ def register(app: typer.Typer) -> None:
         json_out: JsonFlag = False,
     ) -> None:
         """The stored backtests, newest first (ids for --backtest ID)."""
-        from quantdb.cli.app import open_database
+        from quantdb.cli.common import open_db
 
-        database = open_database(db, write=False)
+        database = open_db(db, write=False)
         rows = database.query(
             """SELECT b.id, s.name, b.start_date, b.end_date, b.total_return, b.sharpe, b.max_dd, b.trades,
                       b.params_json, b.created_at
@@ -174,12 +174,12 @@ def register(app: typer.Typer) -> None:
         Example: quantdb backtest sma-cross --prices goog.csv --param fast=10 --param slow=20
         --cash 10000 --commission 0.002 --fill next-open --sizing equity:1 --json
         """
-        from quantdb.cli.app import open_database
-        from quantdb.services.backtest import parse_params, run_backtest
+        from quantdb.cli.common import open_db
+        from quantdb.services.research.backtest import parse_params, run_backtest
 
         database = None
         if db is not None or prices is None:
-            database = open_database(db or Path("quant.db"))
+            database = open_db(db or Path("quant.db"), write=True, create=prices is not None)
         names = [t for item in (tickers or []) for t in item.split(",") if t.strip()] or None
         n_tickers = 1 if prices is not None else (len(names) if names else 2)
         settings = settings_from_options(

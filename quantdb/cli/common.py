@@ -13,14 +13,17 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from quantdb._json import to_jsonable
-from quantdb.errors import QuantdbError
+from quantdb.errors import NotFound, QuantdbError
 
-__all__ = ["DEFAULT_DB", "DbPath", "JsonFlag", "UnusedDbPath", "echo_err", "emit_json", "handle_errors", "print_table", "stderr_progress", "to_jsonable"]
+if TYPE_CHECKING:
+    from quantdb.storage.sqlite import Database
+
+__all__ = ["DEFAULT_DB", "DbPath", "JsonFlag", "UnusedDbPath", "database_session", "echo_err", "emit_json", "handle_errors", "open_db", "print_table", "stderr_progress", "to_jsonable"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,6 +40,37 @@ UnusedDbPath = Annotated[
     Path | None,
     typer.Option("--db", envvar="QUANTDB_DB", help="Accepted for uniformity; this command reads no database.", dir_okay=False),
 ]
+
+
+def open_db(db: Path, *, write: bool, create: bool = False) -> Database:
+    """The one way a command opens its database.
+
+    A missing file is refused with one line (`NotFound`, exit 2) unless ``create`` (the commands
+    that bring data in: init, migrate, prices import, track, demo). ``write`` checks the file's
+    health first (a damaged database refuses writes) and upgrades the schema in place; a reader
+    opens it as it is.
+    """
+    from quantdb.storage.migrations import apply_migrations
+    from quantdb.storage.sqlite import Database
+
+    if not create and not db.exists():
+        msg = f"{db}: no such database; create it with `quantdb init` (or pass --db)"
+        raise NotFound(msg)
+    database = Database(db)
+    if write:
+        database.require_healthy()
+        apply_migrations(database)
+    return database
+
+
+@contextlib.contextmanager
+def database_session(db: Path, *, write: bool, create: bool = False) -> Iterator[Database]:
+    """`open_db` for the length of a ``with`` block, closed at its end."""
+    database = open_db(db, write=write, create=create)
+    try:
+        yield database
+    finally:
+        database.close()
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

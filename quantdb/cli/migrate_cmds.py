@@ -1,6 +1,6 @@
 """Commands of the zero-loss migration: migrate, verify, rollback, export-json, quarantine.
 
-A thin shell over `quantdb.services.migrate`, `.verify`, `.rollback`, `.export` and
+A thin shell over `quantdb.services.records.migrate`, `.verify`, `.rollback`, `.export` and
 `.quarantine`: every command takes ``--db`` (env ``QUANTDB_DB``) and ``--json`` (exactly one
 JSON document on stdout); progress and notices go to stderr. Exit 0 on success, 1 when verify
 finds a difference, 2 on bad input (one line on stderr).
@@ -20,6 +20,7 @@ from quantdb.cli.common import (
     echo_err,
     emit_json,
     handle_errors,
+    open_db,
     print_table,
 )
 
@@ -32,9 +33,7 @@ FolderArg = Annotated[
 
 
 def _open(db: Path, *, write: bool = True) -> Database:
-    from quantdb.cli.app import open_database
-
-    return open_database(db, write=write)
+    return open_db(db, write=write)
 
 
 def _emit(report: Any, json_out: bool, summary: str) -> None:
@@ -78,10 +77,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Import a legacy folder as one batch (backup first; idempotent).  Example: quantdb migrate ./legacy --json"""
-        from quantdb.services.migrate import migrate_folder
-        from quantdb.storage.sqlite import Database
+        from quantdb.services.records.migrate import migrate_folder
 
-        report = migrate_folder(Database(db), folder, dry_run=dry_run, backup_dir=backup_dir)
+        report = migrate_folder(open_db(db, write=False, create=True), folder, dry_run=dry_run, backup_dir=backup_dir)
         for notice in report.notices:
             echo_err(f"quantdb: notice: {notice}")
         if json_out:
@@ -104,7 +102,7 @@ def register(app: typer.Typer) -> None:
         max_differences: Annotated[int, typer.Option("--max-differences", min=1)] = 20,
     ) -> None:
         """Prove, field by field, that every record of FOLDER is in the database; exit 1 if not."""
-        from quantdb.services.verify import verify_folder
+        from quantdb.services.records.verify import verify_folder
 
         report = verify_folder(_open(db, write=False), folder, max_differences=max_differences)
         if json_out:
@@ -131,7 +129,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Undo one import batch: delete what it added, restore what it changed."""
         from quantdb.errors import QuantdbError
-        from quantdb.services.rollback import rollback_batch
+        from quantdb.services.records.rollback import rollback_batch
 
         if (batch is None) == (not last):
             msg = "give exactly one of --batch N or --last"
@@ -150,7 +148,7 @@ def register(app: typer.Typer) -> None:
         json_out: JsonFlag = False,
     ) -> None:
         """Write the legacy files back from the database.  Example: quantdb export-json ./out --db quant.db"""
-        from quantdb.services.export import export_json as run_export
+        from quantdb.services.records.export import export_json as run_export
 
         report = run_export(_open(db, write=False), out)
         _emit(report, json_out, f"{report.out_dir}: {sum(report.files.values())} records in {len(report.files)} files")
@@ -166,7 +164,7 @@ def register(app: typer.Typer) -> None:
         batch: Annotated[int | None, typer.Option("--batch", help="Only this batch.")] = None,
     ) -> None:
         """List quarantined records (file, position, field, rule, reason, raw)."""
-        from quantdb.services.quarantine import list_quarantine
+        from quantdb.services.records.quarantine import list_quarantine
 
         entries = list_quarantine(
             _open(db, write=False), include_resolved=include_resolved, batch_id=batch
@@ -191,7 +189,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Re-import quarantined records, fixed (--from FILE) or as they are, in a new batch."""
-        from quantdb.services.quarantine import load_fixes, reimport_quarantined
+        from quantdb.services.records.quarantine import load_fixes, reimport_quarantined
 
         fixes = load_fixes(from_file) if from_file is not None else None
         report = reimport_quarantined(_open(db), ids=ids or None, fixes=fixes)

@@ -1,6 +1,6 @@
 """`quantdb replay STRATEGY`: a strategy's recorded predictions replayed as a backtest.
 
-A thin shell over :func:`quantdb.services.replay.replay_predictions`: ``--exits own`` uses
+A thin shell over :func:`quantdb.services.research.replay.replay_predictions`: ``--exits own`` uses
 each prediction's target, stop and timeframe; ``--exits settings`` replaces them with
 ``--stop-loss`` / ``--take-profit`` / ``--trailing-stop`` / ``--max-hold`` ("what if my exits
 had been different?"). The result is stored in backtest_results as ``replay:STRATEGY``.
@@ -46,8 +46,8 @@ def register(app: typer.Typer) -> None:
 
         Example: quantdb replay momentum --exits settings --stop-loss 0.05 --max-hold 10 --json
         """
-        from quantdb.cli.app import open_database
-        from quantdb.services.replay import default_replay_settings, replay_predictions
+        from quantdb.cli.common import open_db
+        from quantdb.services.research.replay import default_replay_settings, replay_predictions
 
         overrides: dict[str, Any] = {
             "cash": cash, "commission": commission, "slippage_bps": slippage_bps, "fill": fill,
@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
             "max_hold_bars": max_hold, "max_positions": max_positions,
         }
         settings = default_replay_settings(**overrides, **sizing_overrides(sizing))
-        database = open_database(Path(db), write=store)
+        database = open_db(Path(db), write=store)
         result = replay_predictions(
             database, strategy, start=start, end=end, exits=exits, settings=settings,  # type: ignore[arg-type]
             bars=bars, store=store,  # type: ignore[arg-type]

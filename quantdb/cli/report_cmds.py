@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from quantdb.cli.common import DEFAULT_DB, DbPath, JsonFlag, emit_json, handle_errors
+from quantdb.cli.common import (
+    DEFAULT_DB,
+    DbPath,
+    JsonFlag,
+    emit_json,
+    handle_errors,
+    open_db,
+)
 
 if TYPE_CHECKING:
     from quantdb.storage.sqlite import Database
@@ -29,9 +36,7 @@ def _done(path: Path, json_out: bool) -> None:
 
 
 def _open(db: Path) -> Database:
-    from quantdb.cli.app import open_database
-
-    return open_database(db, write=False)
+    return open_db(db, write=False)
 
 
 @report_app.command("tearsheet")

@@ -21,6 +21,7 @@ from quantdb.cli.common import (
     echo_err,
     emit_json,
     handle_errors,
+    open_db,
     print_table,
 )
 
@@ -52,13 +53,7 @@ Commission = Annotated[float, typer.Option("--commission", help="Commission per 
 
 
 def _open(db: Path, *, write: bool) -> Any:
-    from quantdb.cli.app import open_database
-    from quantdb.errors import NotFound
-
-    if not db.exists():
-        msg = f"{db}: no such database; create it with `quantdb init`"
-        raise NotFound(msg)
-    return open_database(db, write=write)
+    return open_db(db, write=write)
 
 
 def _settings(fill: str, sizing: str, fractional: bool, commission: float) -> Any:
@@ -112,7 +107,7 @@ def _tickers(database: Database, universe: str | None) -> list[str] | None:
 
             msg = "--universe leaders:N gates entries date by date: use it with `quantdb backtest`; here give tickers or sector:NAME"
             raise QuantdbError(msg)
-        from quantdb.services.backtest import resolve_universe
+        from quantdb.services.research.backtest import resolve_universe
 
         return resolve_universe(database, universe, None)
     names = [t.strip().upper() for t in universe.split(",") if t.strip()]
@@ -146,7 +141,7 @@ def sweep_cmd(
 
     Example: quantdb sweep sma-cross --grid fast=5:100:5 --grid slow=20:200:10 --constraint "fast<slow" --workers 2 --json
     """
-    from quantdb.services.sweep import run_sweep
+    from quantdb.services.research.sweep import run_sweep
 
     if name is None and resume is None:
         from quantdb.errors import QuantdbError
@@ -172,7 +167,7 @@ def sweep_cmd(
         database.close()
     params = [k for k in (report.best[0] if report.best else {}) if k not in _METRIC_KEYS]
     if heatmap_png is not None and report.status == "done" and len(params) >= 2:
-        from quantdb.services.sweep import heatmap
+        from quantdb.services.research.sweep import heatmap
 
         heatmap(report.results, params[0], params[1], metric=report.objective, out=heatmap_png)
     if json_out:
@@ -218,7 +213,7 @@ def walkforward_cmd(
     Example: quantdb walkforward sma-cross --grid fast=5:50:5 --grid slow=20:200:20 --train 504 --test 126 --purge 5 --json
     """
     from quantdb.cli.common import to_jsonable
-    from quantdb.services.walkforward import run_walkforward
+    from quantdb.services.research.walkforward import run_walkforward
 
     database = _open(db, write=False)
     try:
@@ -265,7 +260,7 @@ def montecarlo_cmd(
 
     Example: quantdb montecarlo --backtest 3 --paths 10000 --method block --block 20 --seed 7 --json
     """
-    from quantdb.services.montecarlo import load_source, run_montecarlo
+    from quantdb.services.research.montecarlo import load_source, run_montecarlo
 
     database = _open(db, write=False)
     try:

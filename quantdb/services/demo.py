@@ -93,8 +93,8 @@ def run_demo(
     lap("generate")
 
     announce("migrating the legacy folder (backup, one batch, quarantine)")
-    from quantdb.services.migrate import migrate_folder
-    from quantdb.services.verify import verify_folder
+    from quantdb.services.records.migrate import migrate_folder
+    from quantdb.services.records.verify import verify_folder
 
     migration = migrate_folder(db, legacy, backup_dir=out / "backups")
     (out / "migration.json").write_text(json.dumps(_plain(migration), indent=2))
@@ -105,8 +105,8 @@ def run_demo(
     lap("migrate")
 
     announce("volume leaders and live tracking")
-    from quantdb.services.leaders import compute_leaders
-    from quantdb.services.tracking import track_update
+    from quantdb.services.live.leaders import compute_leaders
+    from quantdb.services.live.tracking import track_update
 
     compute_leaders(db, top=20)
     track = track_update(db)
@@ -114,7 +114,7 @@ def run_demo(
     lap("track")
 
     announce("backtesting every built-in strategy")
-    from quantdb.services.backtest import run_backtest
+    from quantdb.services.research.backtest import run_backtest
     from quantdb.strategies import STRATEGIES
 
     backtests: dict[str, dict[str, Any]] = {}
@@ -131,7 +131,7 @@ def run_demo(
     lap("backtest")
 
     announce("parameter sweep of sma-cross")
-    from quantdb.services.sweep import heatmap, run_sweep
+    from quantdb.services.research.sweep import heatmap, run_sweep
 
     tickers = [t for t in sorted(market.tickers) if t != "SPY"][: size.sweep_tickers]
     sweep = run_sweep(
@@ -146,7 +146,7 @@ def run_demo(
     lap("sweep")
 
     announce("walk-forward analysis")
-    from quantdb.services.walkforward import run_walkforward
+    from quantdb.services.research.walkforward import run_walkforward
 
     wf = run_walkforward(
         db, "sma-cross", grid_specs=["fast=5:40:5", "slow=20:120:20"], constraints=["fast<slow"],
@@ -157,8 +157,8 @@ def run_demo(
     lap("walkforward")
 
     announce("Monte Carlo and the risk report")
-    from quantdb.services.montecarlo import load_source, run_montecarlo
-    from quantdb.services.risk import risk_report
+    from quantdb.services.live.risk import risk_report
+    from quantdb.services.research.montecarlo import load_source, run_montecarlo
 
     if best_id is not None:
         mc = run_montecarlo(load_source(db, backtest=best_id), paths=size.mc_paths, method="block", seed=seed)

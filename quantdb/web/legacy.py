@@ -4,7 +4,7 @@ A page written for the old files keeps working: ``predictions_data.json`` is an 
 ``predictions`` and ``last_updated``, ``trades_data.json`` a list, each
 ``volume_leaders_<timeframe>.json`` an object with ``timeframe``, ``updated`` and ``leaders``
 (date -> ranked list; the monthly file says ``ticker`` where the others say ``symbol``).
-The documents come from :func:`quantdb.services.export.legacy_documents` (also behind the
+The documents come from :func:`quantdb.services.records.export.legacy_documents` (also behind the
 ``export-json`` command), so the web and the export give the same records, and the migrator
 reads either back to the same rows.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from quantdb.ingest.reader import PREDICTIONS, TRADES
-from quantdb.services.export import legacy_documents
+from quantdb.services.records.export import legacy_documents
 from quantdb.storage.sqlite import Database
 
 TIMEFRAMES = ("daily", "weekly", "monthly")

@@ -18,7 +18,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory) -> Path:
-    from quantdb.services.migrate import migrate_folder
+    from quantdb.services.records.migrate import migrate_folder
     from quantdb.storage.sqlite import Database
 
     path = tmp_path_factory.mktemp("cli") / "quant.db"

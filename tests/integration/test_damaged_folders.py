@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 
 from quantdb.cli.migrate_cmds import register
 from quantdb.errors import FileFormatError
-from quantdb.services.migrate import migrate_folder
-from quantdb.services.quarantine import list_quarantine
-from quantdb.services.verify import verify_folder
+from quantdb.services.records.migrate import migrate_folder
+from quantdb.services.records.quarantine import list_quarantine
+from quantdb.services.records.verify import verify_folder
 from quantdb.storage.sqlite import Database
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from migration_helpers import db_content
 
-from quantdb.services.migrate import migrate_folder
-from quantdb.services.verify import verify_folder
+from quantdb.services.records.migrate import migrate_folder
+from quantdb.services.records.verify import verify_folder
 from quantdb.storage.backup import backup_database
 from quantdb.storage.sqlite import Database
 
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHILD = """
 import sys
 from quantdb.storage.sqlite import Database
-from quantdb.services.migrate import migrate_folder
+from quantdb.services.records.migrate import migrate_folder
 print("go", flush=True)
 migrate_folder(Database(sys.argv[1]), sys.argv[2])
 print("done", flush=True)

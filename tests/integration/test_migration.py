@@ -13,11 +13,11 @@ from migration_helpers import db_content, full_dump
 from typer.testing import CliRunner
 
 from quantdb.cli.migrate_cmds import register
-from quantdb.services.export import export_json
-from quantdb.services.migrate import MigrationReport, migrate_folder
-from quantdb.services.quarantine import list_quarantine, reimport_quarantined
-from quantdb.services.rollback import rollback_batch
-from quantdb.services.verify import verify_folder
+from quantdb.services.records.export import export_json
+from quantdb.services.records.migrate import MigrationReport, migrate_folder
+from quantdb.services.records.quarantine import list_quarantine, reimport_quarantined
+from quantdb.services.records.rollback import rollback_batch
+from quantdb.services.records.verify import verify_folder
 from quantdb.storage.backup import backup_database
 from quantdb.storage.sqlite import Database
 

@@ -23,7 +23,11 @@ import pytest
 from quantdb.errors import ArgumentError, NotFound
 from quantdb.kernels.replay import REPLAY_STATUS, replay_trades
 from quantdb.kernels.simulate import EXIT_REASONS, SimSettings, simulate
-from quantdb.services.replay import default_replay_settings, exit_outcomes, replay_predictions
+from quantdb.services.research.replay import (
+    default_replay_settings,
+    exit_outcomes,
+    replay_predictions,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_sample"
 LAST_DAY = "2017-11-30"
@@ -34,8 +38,8 @@ REASON = {name: i for i, name in enumerate(EXIT_REASONS)}
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     """The legacy sample migrated, its legacy statuses, and tracking's replay of them (close rule)."""
-    from quantdb.services.migrate import migrate_folder
-    from quantdb.services.tracking import track_update
+    from quantdb.services.live.tracking import track_update
+    from quantdb.services.records.migrate import migrate_folder
     from quantdb.storage.sqlite import Database
 
     db = Database(tmp_path_factory.mktemp("replay_sample") / "quant.db")
@@ -330,8 +334,8 @@ def test_levels_in_raw_units_are_converted(tmp_path) -> None:
     """A prediction quoted in raw prices of a split ticker is judged in adjusted units."""
     import polars as pl
 
-    from quantdb.services.prices import insert_prices
-    from quantdb.services.tracking import record_prediction
+    from quantdb.services.live.tracking import record_prediction
+    from quantdb.services.records.prices import insert_prices
     from quantdb.storage.migrations import apply_migrations
     from quantdb.storage.sqlite import Database
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from quantdb.errors import InputError, QuantdbError
-from quantdb.services.migrate import migrate_folder
-from quantdb.services.store import JsonStore, SqliteStore, Store, open_store
-from quantdb.services.verify import verify_folder
+from quantdb.services.records.migrate import migrate_folder
+from quantdb.services.records.store import JsonStore, SqliteStore, Store, open_store
+from quantdb.services.records.verify import verify_folder
 from quantdb.storage.sqlite import Database
 
 PRED = {"id": "live-1", "date": "2024-03-01", "timestamp": "2024-03-01T10:00:00Z", "strategy": "Momentum ",
@@ -65,7 +65,7 @@ def test_json_mode_files_are_legacy_and_migrate(tmp_path: Path) -> None:
 
 
 def test_sqlite_additions_are_rollbackable_batches(tmp_path: Path) -> None:
-    from quantdb.services.rollback import rollback_batch
+    from quantdb.services.records.rollback import rollback_batch
 
     store = SqliteStore(tmp_path / "q.db")
     store.add_prediction(PRED)

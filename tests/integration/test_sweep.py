@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from quantdb.kernels.simulate import SimSettings
-from quantdb.services.bars import load_bars
-from quantdb.services.prices import import_price_files
-from quantdb.services.sweep import heatmap, query_results, run_sweep
+from quantdb.services.records.prices import import_price_files
+from quantdb.services.research.bars import load_bars
+from quantdb.services.research.sweep import heatmap, query_results, run_sweep
 from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database
 

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from quantdb.services.migrate import migrate_folder
-from quantdb.services.tracking import track_update
+from quantdb.services.live.tracking import track_update
+from quantdb.services.records.migrate import migrate_folder
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_sample"
 LAST_DAY = "2017-11-30"

@@ -186,7 +186,7 @@ def _records(db, sql):
 
 
 def test_legacy_endpoints_migrate_back_to_the_same_records(tmp_path):
-    from quantdb.services.migrate import migrate_folder
+    from quantdb.services.records.migrate import migrate_folder
     from quantdb.storage.sqlite import Database
 
     src = Database(tmp_path / "a.db")

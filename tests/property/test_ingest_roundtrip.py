@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quantdb.ingest import records as rc
-from quantdb.services.export import export_json, prediction_record, trade_record
-from quantdb.services.migrate import migrate_folder
-from quantdb.services.verify import verify_folder
+from quantdb.services.records.export import export_json, prediction_record, trade_record
+from quantdb.services.records.migrate import migrate_folder
+from quantdb.services.records.verify import verify_folder
 from quantdb.storage.sqlite import Database
 
 TICKERS = ["AAPL", "brk.b", "Msft", "x"]

@@ -10,8 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quantdb.kernels.simulate import SimSettings
-from quantdb.services.grid import build_grid
-from quantdb.services.walkforward import WalkForwardError, walkforward_bars, walkforward_windows
+from quantdb.services.research.grid import build_grid
+from quantdb.services.research.walkforward import (
+    WalkForwardError,
+    walkforward_bars,
+    walkforward_windows,
+)
 from quantdb.strategies import Bars
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import quantdb as qdb
-from quantdb.services.prices import import_price_files
+from quantdb.services.records.prices import import_price_files
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_sample" / "price_history"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from quantdb.services.leaders import LeadersError, compute_leaders
-from quantdb.services.prices import import_price_files
+from quantdb.services.live.leaders import LeadersError, compute_leaders
+from quantdb.services.records.prices import import_price_files
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_sample"
 
@@ -99,7 +99,7 @@ def test_imported_leaders_are_never_overwritten(tmp_path: Path) -> None:
     periods the files did not have."""
     import shutil
 
-    from quantdb.services.migrate import migrate_folder
+    from quantdb.services.records.migrate import migrate_folder
     from quantdb.storage.migrations import apply_migrations
     from quantdb.storage.sqlite import Database
 

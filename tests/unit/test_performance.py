@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quantdb.services.performance import benchmark_returns, performance_report, strategy_equity
+from quantdb.services.live.performance import benchmark_returns, performance_report, strategy_equity
 
 CAPITAL = 50_000.0
 

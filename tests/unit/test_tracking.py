@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from quantdb.errors import NotFound
-from quantdb.services.tracking import (
+from quantdb.services.live.tracking import (
     TrackingError,
     close_trade,
     record_fill,

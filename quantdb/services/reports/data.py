@@ -52,7 +52,7 @@ def benchmark_returns(db: Database, ticker: str = BENCHMARK) -> pd.Series:
     NotFound
         The ticker has no prices in the database.
     """
-    perf = _optional("quantdb.services.performance")
+    perf = _optional("quantdb.services.live.performance")
     if perf is not None and hasattr(perf, "benchmark_returns"):
         frame = perf.benchmark_returns(db, ticker)
         pdf = frame.to_pandas() if hasattr(frame, "to_pandas") else pd.DataFrame(frame)
@@ -127,9 +127,9 @@ def strategy_returns(db: Database, strategy: str, *, capital: float = DEFAULT_CA
     if not db.query("SELECT 1 FROM strategies WHERE name = ?", (name,)):
         msg = f"no strategy named {strategy!r}; see the strategies table (`quantdb perf`)"
         raise NotFound(msg)
-    perf = _optional("quantdb.services.performance")
+    perf = _optional("quantdb.services.live.performance")
     if perf is None:
-        msg = "strategy equity needs quantdb.services.performance, which is not installed"
+        msg = "strategy equity needs quantdb.services.live.performance, which is not installed"
         raise NotFound(msg)
     frame = perf.strategy_equity(db, name, capital=capital)
     pdf = frame.to_pandas() if hasattr(frame, "to_pandas") else pd.DataFrame(frame)
@@ -151,7 +151,7 @@ def all_strategy_returns(db: Database, *, capital: float = DEFAULT_CAPITAL) -> d
     The same series as :func:`strategy_returns` for each name (each strategy's equity is its
     own columns of the same computation), for a fraction of the cost of one call per strategy.
     """
-    perf = _optional("quantdb.services.performance")
+    perf = _optional("quantdb.services.live.performance")
     if perf is None:
         return {}
     pdf = perf.strategy_equity(db, None, capital=capital).to_pandas()

@@ -13,7 +13,7 @@ import numpy as np
 
 from quantdb.ingest import reader as rd
 from quantdb.ingest import records as rc
-from quantdb.services.migrate import migrate_folder
+from quantdb.services.records.migrate import migrate_folder
 from quantdb.storage.sqlite import Database
 
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"

@@ -155,7 +155,13 @@ def test_bad_windows_and_shapes_raise_like_the_general_path() -> None:
 def test_sweep_table_takes_the_fused_path_with_the_same_numbers(rng: np.random.Generator) -> None:
     """``sweep_table`` (what ``run_sweep`` runs per chunk) on supported settings equals the
     general path column for column; a chunk that omits ``fast`` runs with its default."""
-    from quantdb.services.sweep import ChunkTask, SweepData, run_chunk, sweep_grid, sweep_table
+    from quantdb.services.research.sweep import (
+        ChunkTask,
+        SweepData,
+        run_chunk,
+        sweep_grid,
+        sweep_table,
+    )
     from quantdb.strategies import Bars
 
     ohlc = panel(rng, 400, 5)

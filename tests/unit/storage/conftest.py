@@ -67,7 +67,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
 def legacy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 41 price files of the legacy sample (about 31,000 bars) in a checkpointed database,
     built once per session: tests copy it, never write it."""
-    from quantdb.services.prices import import_price_files
+    from quantdb.services.records.prices import import_price_files
 
     path = tmp_path_factory.mktemp("legacy_db") / "legacy.db"
     database = Database(path)

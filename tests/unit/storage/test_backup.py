@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from quantdb.errors import DatabaseDamaged, NotFound
-from quantdb.services.prices import insert_prices
+from quantdb.services.records.prices import insert_prices
 from quantdb.storage.backup import backup_database, restore_database
 from quantdb.storage.sqlite import Database
 

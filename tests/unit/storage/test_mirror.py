@@ -14,7 +14,7 @@ import pytest
 
 from quantdb.client import QuantDB
 from quantdb.errors import NotFound
-from quantdb.services.prices import insert_prices
+from quantdb.services.records.prices import insert_prices
 from quantdb.storage.backup import backup_database, restore_database
 from quantdb.storage.mirror import FIELDS, mirror_root
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from quantdb.cli.app import app
 from quantdb.client import QuantDB
 from quantdb.errors import FileFormatError, InputError
-from quantdb.services.prices import import_price_files, insert_prices, read_price_file
+from quantdb.services.records.prices import import_price_files, insert_prices, read_price_file
 from quantdb.storage.sqlite import Database
 
 LEGACY_PRICES = Path(__file__).resolve().parents[2] / "fixtures" / "legacy_sample" / "price_history"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from quantdb.errors import DatabaseError, MigrationError
-from quantdb.services.prices import insert_prices
+from quantdb.services.records.prices import insert_prices
 from quantdb.storage.migrations import apply_migrations, schema_version, split_statements, sql_dir
 from quantdb.storage.sqlite import Database
 

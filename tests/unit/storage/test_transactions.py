@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from quantdb.errors import DatabaseError, DatabaseFull
-from quantdb.services.prices import insert_prices
+from quantdb.services.records.prices import insert_prices
 from quantdb.storage.sqlite import Database
 
 PY = sys.executable

@@ -46,8 +46,13 @@ from quantdb._typing import BoolArray, FloatArray, IntArray
 from quantdb.errors import ArgumentError, NotFound
 from quantdb.kernels.replay import REPLAY_STATUS, replay_trades
 from quantdb.kernels.simulate import EXIT_REASONS, SimSettings, simulate
-from quantdb.services.backtest import BacktestResult, BarData, compute_statistics, store_backtest
-from quantdb.services.bars import load_bars
+from quantdb.services.research.backtest import (
+    BacktestResult,
+    BarData,
+    compute_statistics,
+    store_backtest,
+)
+from quantdb.services.research.bars import load_bars
 from quantdb.storage.mirror import current_mirror
 from quantdb.storage.sqlite import Database
 from quantdb.strategies import Bars
@@ -398,7 +403,7 @@ def _fingerprint(data: BarData, preds: _Predictions) -> str:
     """The bars' fingerprint extended by the predictions replayed (ids, days, sides, levels)."""
     import hashlib
 
-    from quantdb.services.backtest import _data_fingerprint
+    from quantdb.services.research.backtest import _data_fingerprint
 
     h = hashlib.sha256(_data_fingerprint(data).encode())
     for a in (preds.ids, preds.day.view(np.int64), preds.side, preds.target, preds.stop, preds.horizon, preds.entry):

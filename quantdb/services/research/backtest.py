@@ -29,7 +29,7 @@ import quantdb
 from quantdb._typing import BoolArray, FloatArray
 from quantdb.errors import InputError, NotFound, QuantdbError
 from quantdb.kernels.simulate import EXIT_REASONS, SimSettings, simulate
-from quantdb.services.bars import load_bars
+from quantdb.services.research.bars import load_bars
 from quantdb.storage.sqlite import Database
 from quantdb.strategies import Bars, get_strategy
 
@@ -84,7 +84,7 @@ def parse_params(items: Sequence[str]) -> dict[str, float]:
 
 def bars_from_file(path: str | Path) -> BarData:
     """Bars of one ticker from a Yahoo-style CSV (Date, Open, High, Low, Close[, Adj Close], Volume)."""
-    from quantdb.services.prices import read_price_file
+    from quantdb.services.records.prices import read_price_file
 
     frame = read_price_file(path).sort("date")
     if frame.height < 2:
@@ -106,7 +106,7 @@ def bars_from_file(path: str | Path) -> BarData:
 def bars_from_db(
     db: Database, tickers: Sequence[str] | None, start: str | None, end: str | None
 ) -> BarData:
-    """Adjusted bars from the columnar mirror (see `quantdb.services.bars.load_bars`)."""
+    """Adjusted bars from the columnar mirror (see `quantdb.services.research.bars.load_bars`)."""
     dates, names, bars = load_bars(db, tickers, start, end)
     return BarData(dates, names, bars, str(db.path))
 

@@ -308,7 +308,7 @@ def _snapshots(conn: sqlite3.Connection, asof: str, capital: float) -> list[dict
     from quantdb.kernels.drawdown import max_drawdown
     from quantdb.kernels.metrics import sharpe_ratio, sortino_ratio, total_return
     from quantdb.kernels.tradestats import profit_factor, win_rate
-    from quantdb.services.performance import equity_arrays
+    from quantdb.services.live.performance import equity_arrays
 
     names = {int(r[0]): str(r[1]) for r in conn.execute(Q["strategy_names"])}
     counts = {int(r[0]): r[1:] for r in conn.execute(Q["prediction_counts"], {"asof": asof})}

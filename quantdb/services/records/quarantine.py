@@ -22,7 +22,7 @@ from quantdb.ingest import reader as rd
 from quantdb.ingest import records as rc
 from quantdb.ingest.folder import ParsedFolder
 from quantdb.ingest.normalize import now_utc
-from quantdb.services.migrate import MigrationReport, import_parsed
+from quantdb.services.records.migrate import MigrationReport, import_parsed
 from quantdb.storage.sqlite import Database
 
 

@@ -38,9 +38,9 @@ from quantdb.errors import QuantdbError
 from quantdb.kernels.drawdown import max_drawdown
 from quantdb.kernels.metrics import cagr, sharpe_ratio, total_return
 from quantdb.kernels.overfitting import pbo_cscv, selection_sharpe
-from quantdb.services.bars import load_bars
-from quantdb.services.grid import Grid
-from quantdb.services.sweep import (
+from quantdb.services.research.bars import load_bars
+from quantdb.services.research.grid import Grid
+from quantdb.services.research.sweep import (
     OBJECTIVES,
     SweepData,
     aggregate_by_params,
@@ -141,7 +141,7 @@ def grid_returns(
 
     Signals use every row of ``data.bars``; the simulation runs on rows ``first_row:`` only
     (the earlier rows serve as indicator warm-up). Returns ``(returns (T x sets), columns)``
-    with ``columns`` as :func:`quantdb.services.sweep.run_chunk` gives them.
+    with ``columns`` as :func:`quantdb.services.research.sweep.run_chunk` gives them.
     """
     from quantdb.kernels.simulate import simulate
     from quantdb.strategies import get_strategy
@@ -366,12 +366,12 @@ def run_walkforward(
 ) -> WalkForwardReport:
     """Walk-forward analysis of ``strategy`` on the database's prices (read only)."""
     from quantdb.kernels.simulate import SimSettings
-    from quantdb.services.executors import LocalExecutor
+    from quantdb.services.research.executors import LocalExecutor
 
     grid = sweep_grid(strategy, grid_specs, constraints)
     dates, _, bars = load_bars(db, tickers, start, end)
     return walkforward_bars(
         dates, bars, strategy, grid, settings=settings or SimSettings(), train=train, test=test,
         step=step, anchored=anchored, purge=purge, objective=objective,
-        executor=LocalExecutor(workers, preload=["quantdb.services.sweep"]),
+        executor=LocalExecutor(workers, preload=["quantdb.services.research.sweep"]),
     )

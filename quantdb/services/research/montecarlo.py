@@ -5,7 +5,7 @@ Sources:
 * ``backtest=ID``: the daily equity in ``backtest_equity`` gives the daily returns; the trades
   in ``backtest_trades`` give the trade sequence.
 * ``strategy=NAME``: the strategy's daily equity from its tracked trades marked to market
-  (:func:`quantdb.services.performance.strategy_equity`); its closed trades from ``trades``.
+  (:func:`quantdb.services.live.performance.strategy_equity`); its closed trades from ``trades``.
 
 A trade's return in the sequence is its contribution to equity, ``pnl / equity of the day
 before its entry`` (what compounding trade by trade means for a book that is not all-in on
@@ -120,7 +120,7 @@ def load_source(
         )
         name = f"backtest {backtest}"
     else:
-        from quantdb.services.performance import strategy_equity
+        from quantdb.services.live.performance import strategy_equity
 
         frame = strategy_equity(db, strategy)
         if frame.height == 0:

@@ -4,7 +4,7 @@ How a sweep runs:
 
 1. The driver loads the price panels once (adjusted OHLC: ``open/high/low`` scaled by
    ``adj_close / close``, ``close = adj_close``; tickers with no bar in the period dropped),
-   builds the grid (:mod:`quantdb.services.grid`) and records a ``sweep_runs`` row.
+   builds the grid (:mod:`quantdb.services.research.grid`) and records a ``sweep_runs`` row.
 2. The grid is cut into chunks of ``chunk`` parameter sets (row order of the grid). A worker
    computes a chunk's signals for every ticker at once (``(dates, chunk * tickers)``,
    :mod:`quantdb.kernels.signals`) and runs the independent-columns simulation
@@ -12,7 +12,7 @@ How a sweep runs:
    an equity curve. When :func:`quantdb.kernels.fastsweep.fast_path_supported` accepts the
    strategy and settings (sma-cross, long only, market orders, no stops), one fused kernel
    does both with no signal matrix, with identical results. Prices travel to each worker
-   once (:mod:`quantdb.services.executors`).
+   once (:mod:`quantdb.services.research.executors`).
 3. Each finished chunk is written at once to ``<out>/sweep-<run>.chunks/chunk-NNNNN.parquet``
    (to a temporary name, then renamed), so an interrupted sweep resumes with
    ``resume=run_id``: the chunks already on disk are skipped.
@@ -49,8 +49,8 @@ import numpy as np
 
 from quantdb._typing import FloatArray
 from quantdb.errors import NotFound, QuantdbError
-from quantdb.services.bars import fingerprint, load_bars
-from quantdb.services.grid import Grid, GridError, build_grid, parse_grid_spec
+from quantdb.services.research.bars import fingerprint, load_bars
+from quantdb.services.research.grid import Grid, GridError, build_grid, parse_grid_spec
 from quantdb.storage.sqlite import Database
 
 if TYPE_CHECKING:  # kept light at import time: numba loads with the first sweep
@@ -67,7 +67,7 @@ __all__ = [
     "aggregate_by_params",
     "default_chunk",
     "heatmap",
-    "load_bars",  # re-exported from quantdb.services.bars for notebooks/02 and docs/api.md
+    "load_bars",  # re-exported from quantdb.services.research.bars for notebooks/02 and docs/api.md
     "query_results",
     "run_chunk",
     "run_sweep",
@@ -208,7 +208,7 @@ def sweep_table(
     The building block for walk-forward windows and notebooks; :func:`run_sweep` adds files,
     resume and the database.
     """
-    from quantdb.services.executors import LocalExecutor
+    from quantdb.services.research.executors import LocalExecutor
 
     n_dates, n_tickers = data.bars.close.shape
     size = chunk or default_chunk(n_dates, n_tickers)
@@ -376,7 +376,7 @@ def run_sweep(
         unknown strategy, ticker or run id; GridError / SettingsError on bad options.
     """
     from quantdb import __version__
-    from quantdb.services.executors import make_executor
+    from quantdb.services.research.executors import make_executor
 
     if objective not in OBJECTIVES:
         msg = f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"
@@ -466,7 +466,7 @@ def run_sweep(
     data = SweepData(strategy, bars, settings)
     if todo:
         ex = make_executor(executor, workers=workers, address=address, processes=dask_processes,
-                           preload=["quantdb.services.sweep", "quantdb.kernels.simulate",
+                           preload=["quantdb.services.research.sweep", "quantdb.kernels.simulate",
                                     "quantdb.strategies"])
         try:
             for i, res in ex.map_unordered(run_chunk, todo, data):

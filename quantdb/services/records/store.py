@@ -26,14 +26,14 @@ from quantdb.ingest import reader as rd
 from quantdb.ingest import records as rc
 from quantdb.ingest.folder import ParsedFolder
 from quantdb.ingest.normalize import now_utc
-from quantdb.services.export import (
+from quantdb.services.records.export import (
     PREDICTION_SQL,
     TRADE_SQL,
     atomic_write_json,
     prediction_record,
     trade_record,
 )
-from quantdb.services.migrate import import_parsed
+from quantdb.services.records.migrate import import_parsed
 from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database
 

@@ -1,6 +1,6 @@
 """`quantdb risk`: VaR and CVaR by method, beta, correlations and stress tests per strategy.
 
-Strategy returns are the daily returns of :func:`quantdb.services.performance.strategy_equity`
+Strategy returns are the daily returns of :func:`quantdb.services.live.performance.strategy_equity`
 (trades marked to market on a fixed capital). Every figure is a fraction of the strategy's
 equity, negative for a loss (VaR and CVaR as QuantStats and empyrical return them); the
 ``*_amount`` fields turn a fraction into currency on the last equity.
@@ -109,7 +109,7 @@ def risk_report(
     from quantdb.kernels.drawdown import drawdown_table
     from quantdb.kernels.metrics import annual_volatility, beta
     from quantdb.kernels.risk import conditional_value_at_risk, stress_beta_shock, value_at_risk
-    from quantdb.services.performance import (
+    from quantdb.services.live.performance import (
         benchmark_returns,
         check_strategy,
         equity_arrays,

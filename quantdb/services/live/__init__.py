@@ -1,0 +1,1 @@
+"""Live: tracking of predictions and trades, performance, risk and volume leaders."""

@@ -1,0 +1,1 @@
+"""Records: the system of record's ways in and out (migrate, verify, rollback, export, store, quarantine, prices)."""

@@ -1,0 +1,1 @@
+"""Research: backtests, sweeps, walk-forward, Monte Carlo, prediction replay and their stored results."""
