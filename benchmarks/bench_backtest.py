@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from quantdb.kernels.signals import sma_cross
-from quantdb.kernels.simulate import SimSettings, simulate, sweep_stats
+from quantdb.kernels.simulate import simulate, sweep_stats
+from quantdb.settings import SimSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import best_of, emit, scale
@@ -85,7 +86,8 @@ def bench_portfolio() -> None:
 
 def bench_jit() -> None:
     code = ("import time; t=time.perf_counter(); import numpy as np; "
-            "from quantdb.kernels.simulate import simulate, SimSettings; "
+            "from quantdb.kernels.simulate import simulate; "
+            "from quantdb.settings import SimSettings; "
             "c=np.linspace(10, 20, 50)[:, None]; e=np.zeros((50, 1), bool); e[5]=True; "
             "simulate(c, c, c, c, e, ~e, settings=SimSettings(stop_loss=0.1)); "
             "print(time.perf_counter()-t)")

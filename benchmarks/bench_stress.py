@@ -56,7 +56,7 @@ elif step == "metrics":
     summary_metrics(r, benchmark=r[:, -1])
 elif step == "backtest":
     from quantdb.services.research.backtest import run_backtest
-    from quantdb.kernels.simulate import SimSettings
+    from quantdb.settings import SimSettings
     run_backtest("sma-cross", db=db, settings=SimSettings(max_positions=50, sizing="equity", sizing_value=0.02,
                  stop_loss=0.1, take_profit=0.3, commission=0.001), store=True)
 elif step == "sweep":

@@ -95,13 +95,13 @@ def general_path(data: Any, grid: Any) -> dict[str, np.ndarray]:
         st = sweep_stats(b.open, b.high, b.low, b.close, *sig, settings=data.settings)
         parts["total_return"].append(st.total_return)
         parts["sharpe"].append(st.sharpe)
-        parts["max_drawdown"].append(-np.abs(st.max_drawdown))
+        parts["max_drawdown"].append(st.max_drawdown)
         parts["n_trades"].append(st.n_trades)
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
 def main() -> None:
-    from quantdb.kernels.simulate import SimSettings
+    from quantdb.settings import SimSettings
     from quantdb.services.research.sweep import SweepData, load_bars, sweep_grid, sweep_table
     from quantdb.storage.sqlite import Database
 
@@ -176,7 +176,7 @@ def main() -> None:
     # ---- first call: cold numba cache vs warm
     code = textwrap.dedent("""
         import time; t0 = time.perf_counter()
-        from quantdb.kernels.simulate import SimSettings
+        from quantdb.settings import SimSettings
         from quantdb.services.research.sweep import SweepData, sweep_grid, sweep_table
         from quantdb.strategies import Bars
         import numpy as np
@@ -195,7 +195,7 @@ def main() -> None:
     # ---- peak memory of the grid and of a 10x grid, each in a fresh process
     mem_code = textwrap.dedent("""
         import json, sys, time
-        from quantdb.kernels.simulate import SimSettings
+        from quantdb.settings import SimSettings
         from quantdb.services.research.sweep import (DEFAULT_MEMORY_BUDGET, SweepData, default_chunk,
                                             load_bars, sweep_grid, sweep_table)
         from quantdb.storage.sqlite import Database

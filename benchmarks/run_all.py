@@ -146,7 +146,7 @@ import json, sys, time, tempfile, numpy as np
 from pathlib import Path
 from quantdb.datasets import generate_market
 from quantdb.kernels.summary import summary_metrics
-from quantdb.kernels.simulate import SimSettings
+from quantdb.settings import SimSettings
 tickers, years, grid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 m = generate_market(tickers, years, seed=3)
 close = np.ascontiguousarray(m.adj_close)

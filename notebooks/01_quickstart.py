@@ -113,7 +113,7 @@ print("mean daily return per ticker:", dict(zip(picked, np.round(np.nanmean(retu
 # (two SQLite copies in one process must never overlap a write), hence `db.close_duckdb()`.
 
 # %%
-from quantdb.kernels.simulate import SimSettings
+from quantdb.settings import SimSettings
 from quantdb.services.research.backtest import run_backtest
 from quantdb.strategies import STRATEGIES
 

@@ -205,7 +205,7 @@ pd.DataFrame({"deflated Sharpe": pd.Series(wf.deflated_sharpe), "PBO": pd.Series
 
 # %%
 from quantdb.kernels.overfitting import pbo_cscv, selection_sharpe
-from quantdb.kernels.simulate import SimSettings
+from quantdb.settings import SimSettings
 from quantdb.services.research.sweep import SweepData, load_bars, sweep_grid
 from quantdb.services.research.walkforward import grid_returns
 

@@ -160,7 +160,7 @@ shocks.join(doubled.rename(columns={"volatility x2": "VaR 99% (volatility x2)"})
 # same seed gives the same report.
 
 # %%
-from quantdb.kernels.simulate import SimSettings
+from quantdb.settings import SimSettings
 from quantdb.services.research.backtest import run_backtest
 from quantdb.services.research.montecarlo import load_source, run_montecarlo
 

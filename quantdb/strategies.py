@@ -15,16 +15,13 @@ decorated function::
 
 from __future__ import annotations
 
-import itertools
-import operator
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from quantdb._typing import BoolArray, FloatArray
-from quantdb.errors import NotFound, QuantdbError
+from quantdb.errors import ArgumentError, NotFound
 from quantdb.kernels import signals
 
 __all__ = ["STRATEGIES", "Bars", "Strategy", "get_strategy", "strategy"]
@@ -32,14 +29,7 @@ __all__ = ["STRATEGIES", "Bars", "Strategy", "get_strategy", "strategy"]
 SignalTuple = tuple[BoolArray, ...]
 StrategyFunc = Callable[..., SignalTuple]
 
-_OPS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "==": operator.eq, "!=": operator.ne,
-}
-_CONSTRAINT = re.compile(r"^\s*(\w+)\s*(<=|>=|==|!=|<|>)\s*(\w+|[-+]?\d+(?:\.\d+)?)\s*$")
-
-
-class StrategyError(QuantdbError, ValueError):
+class StrategyError(ArgumentError):
     """A strategy's parameters or grid are not what it declares."""
 
 
@@ -83,38 +73,32 @@ class Strategy:
                                        for v in values.values()))
         return self.func(bars, **dict(zip(values, arrays, strict=True)))
 
-    def expand_grid(
-        self, grid: Mapping[str, Iterable[float]] | None = None
-    ) -> dict[str, FloatArray]:
-        """Every combination of the grid (declared grid overridden by ``grid``) that satisfies
-        the constraint, as paired 1-D arrays (one entry per parameter set)."""
-        g = {k: tuple(v) for k, v in self.grid.items()}
-        for k, v in (grid or {}).items():
-            if k not in self.params:
-                msg = f"strategy {self.name!r} has no parameter {k!r} (has {sorted(self.params)})"
-                raise StrategyError(msg)
-            g[k] = tuple(v)
-        names = list(self.params)
-        axes = [g.get(k, (self.params[k],)) for k in names]
-        combos = np.array(list(itertools.product(*axes)), dtype=np.float64).reshape(-1, len(names))
-        out = {k: combos[:, j] for j, k in enumerate(names)}
-        if self.constraint:
-            keep = self._constraint_mask(out)
-            out = {k: v[keep] for k, v in out.items()}
-        return out
+    def full_params(self, given: Mapping[str, float] | None = None, /) -> dict[str, float]:
+        """One parameter set: ``given`` over the defaults, each a finite number.
 
-    def _constraint_mask(self, values: Mapping[str, FloatArray]) -> np.ndarray:
-        mask = np.ones(len(next(iter(values.values()))), dtype=bool)
-        for part in (self.constraint or "").split(","):
-            m = _CONSTRAINT.match(part)
-            if not m:
-                msg = f"constraint must look like 'fast<slow', got {part!r}"
+        Raises
+        ------
+        StrategyError
+            an unknown name or a value that is not a finite number.
+        """
+        given = dict(given or {})
+        unknown = set(given) - set(self.params)
+        if unknown:
+            msg = (f"strategy {self.name!r} takes parameters {sorted(self.params)}, "
+                   f"got unknown {sorted(unknown)}")
+            raise StrategyError(msg)
+        out: dict[str, float] = {}
+        for k, default in self.params.items():
+            v = given.get(k, default)
+            try:
+                out[k] = float(v)
+            except (TypeError, ValueError):
+                msg = f"parameter {k} of {self.name!r} must be a number, got {v!r}"
+                raise StrategyError(msg) from None
+            if not np.isfinite(out[k]):
+                msg = f"parameter {k} of {self.name!r} must be a finite number, got {v!r}"
                 raise StrategyError(msg)
-            a, op, b = m.groups()
-            left = np.asarray(values[a] if a in values else float(a))
-            right = np.asarray(values[b] if b in values else float(b))
-            mask &= _OPS[op](left, right)
-        return mask
+        return out
 
 
 STRATEGIES: dict[str, Strategy] = {}

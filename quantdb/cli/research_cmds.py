@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -24,9 +24,9 @@ from quantdb.cli.common import (
     open_db,
     print_table,
 )
-
-if TYPE_CHECKING:
-    from quantdb.storage.sqlite import Database
+from quantdb.cli.options import End, Start, Tickers, UniverseOpt, simulation_options
+from quantdb.dates import parse_date
+from quantdb.universe import universe_of
 
 Grid = Annotated[
     list[str] | None,
@@ -36,37 +36,11 @@ Constraint = Annotated[
     list[str] | None,
     typer.Option("--constraint", help='Keep parameter sets where it holds, e.g. "fast<slow" (repeatable).'),
 ]
-Universe = Annotated[
-    str | None, typer.Option("--universe", help="Tickers A,B,C or sector:NAME (default: every ticker).")
-]
-Start = Annotated[str | None, typer.Option("--start", help="First day (YYYY-MM-DD); default: the first bar.")]
-End = Annotated[str | None, typer.Option("--end", help="Last day (YYYY-MM-DD); default: the last bar.")]
 Objective = Annotated[
     str, typer.Option("--objective", help="sharpe, total_return or max_drawdown (mean over tickers).")
 ]
-Fill = Annotated[str, typer.Option("--fill", help="next-open or close.")]
-SizingOpt = Annotated[
-    str, typer.Option("--sizing", help="kind:value: equity:1 (all in), cash:5000, shares:100, risk:0.01, kelly:1.")
-]
-Fractional = Annotated[bool, typer.Option("--fractional/--whole", help="Fractional shares.")]
-Commission = Annotated[float, typer.Option("--commission", help="Commission per order, fraction of value.")]
-
-
 def _open(db: Path, *, write: bool) -> Any:
     return open_db(db, write=write)
-
-
-def _settings(fill: str, sizing: str, fractional: bool, commission: float) -> Any:
-    from quantdb.kernels.simulate import SettingsError, SimSettings
-
-    kind, _, value = sizing.partition(":")
-    try:
-        amount = float(value) if value else 1.0
-    except ValueError:
-        msg = f"--sizing must be kind:value such as equity:1, got {sizing!r}"
-        raise SettingsError(msg) from None
-    return SimSettings(fill=fill, sizing=kind.strip(), sizing_value=amount,  # type: ignore[arg-type]
-                       fractional=fractional, commission=commission)
 
 
 @contextlib.contextmanager
@@ -97,28 +71,12 @@ def _progress(description: str) -> Iterator[tuple[Callable[[int], None], Callabl
 _METRIC_KEYS = frozenset({"total_return", "sharpe", "max_drawdown", "n_trades", "backtest_id"})
 
 
-def _tickers(database: Database, universe: str | None) -> list[str] | None:
-    """A comma list of tickers, ``sector:NAME`` or ``list:A,B`` (as `quantdb backtest` reads it)."""
-    if universe is None:
-        return None
-    if ":" in universe:
-        if universe.startswith("leaders:"):
-            from quantdb.errors import QuantdbError
-
-            msg = "--universe leaders:N gates entries date by date: use it with `quantdb backtest`; here give tickers or sector:NAME"
-            raise QuantdbError(msg)
-        from quantdb.services.research.backtest import resolve_universe
-
-        return resolve_universe(database, universe, None)
-    names = [t.strip().upper() for t in universe.split(",") if t.strip()]
-    return names or None
-
-
 def sweep_cmd(
     name: Annotated[str | None, typer.Argument(help="Strategy (sma-cross, momentum, ...); not needed with --resume.")] = None,
     grid: Grid = None,
     constraint: Constraint = None,
-    universe: Universe = None,
+    tickers: Tickers = None,
+    universe: UniverseOpt = None,
     start: Start = None,
     end: End = None,
     objective: Objective = "sharpe",
@@ -130,10 +88,8 @@ def sweep_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="Folder of the Parquet results (default: sweeps/ beside the database).", file_okay=False)] = None,
     top: Annotated[int, typer.Option("--top", help="Best parameter sets stored in backtest_results.")] = 5,
     heatmap_png: Annotated[Path | None, typer.Option("--heatmap", help="Also draw the mean objective over the first two parameters to this PNG.", dir_okay=False)] = None,
-    fill: Fill = "next-open",
-    sizing: SizingOpt = "equity:1",
-    fractional: Fractional = False,
-    commission: Commission = 0.0,
+    *,
+    sim: dict[str, Any],
     db: DbPath = DEFAULT_DB,
     json_out: JsonFlag = False,
 ) -> None:
@@ -153,13 +109,19 @@ def sweep_cmd(
 
         msg = f"--executor must be local or dask, got {executor!r}"
         raise QuantdbError(msg)
-    settings = None if resume is not None else _settings(fill, sizing, fractional, commission)
+    if resume is not None and (sim or tickers or universe or start or end):
+        from quantdb.errors import QuantdbError
+
+        msg = "--resume continues a run with its own universe, period and settings: drop the other options"
+        raise QuantdbError(msg)
+    where = universe_of(tickers, universe)
+    first, last = parse_date(start, name="--start"), parse_date(end, name="--end")
     database = _open(db, write=True)
     try:
         with _progress("sweep") as (advance, set_total):
             report = run_sweep(
-                database, name, grid_specs=grid or (), constraints=constraint, tickers=_tickers(database, universe),
-                start=start, end=end, settings=settings, objective=objective,  # type: ignore[arg-type]
+                database, name, grid_specs=grid or (), constraints=constraint, universe=where,
+                start=first, end=last, settings=sim, objective=objective,  # type: ignore[arg-type]
                 workers=workers, chunk=chunk, executor=executor, address=address,  # type: ignore[arg-type]
                 resume=resume, out_dir=out, top=top, progress=advance, on_total=set_total,
             )
@@ -196,15 +158,14 @@ def walkforward_cmd(
     anchored: Annotated[bool, typer.Option("--anchored", help="Training windows all start at the first bar.")] = False,
     purge: Annotated[int, typer.Option("--purge", help="Bars left out between train and test.")] = 0,
     objective: Objective = "sharpe",
-    universe: Universe = None,
+    tickers: Tickers = None,
+    universe: UniverseOpt = None,
     start: Start = None,
     end: End = None,
     workers: Annotated[int, typer.Option("--workers", help="Parallel workers for the in-sample sweeps.")] = 1,
-    fill: Fill = "next-open",
-    sizing: SizingOpt = "equity:1",
-    fractional: Fractional = False,
-    commission: Commission = 0.0,
     returns: Annotated[bool, typer.Option("--returns", help="Include the stitched OOS daily returns in --json.")] = False,
+    *,
+    sim: dict[str, Any],
     db: DbPath = DEFAULT_DB,
     json_out: JsonFlag = False,
 ) -> None:
@@ -215,11 +176,13 @@ def walkforward_cmd(
     from quantdb.cli.common import to_jsonable
     from quantdb.services.research.walkforward import run_walkforward
 
+    where = universe_of(tickers, universe)
+    first, last = parse_date(start, name="--start"), parse_date(end, name="--end")
     database = _open(db, write=False)
     try:
         report = run_walkforward(
-            database, name, grid_specs=grid or (), constraints=constraint, tickers=_tickers(database, universe),
-            start=start, end=end, settings=_settings(fill, sizing, fractional, commission),
+            database, name, grid_specs=grid or (), constraints=constraint, universe=where,
+            start=first, end=last, settings=sim,
             train=train, test=test, step=step, anchored=anchored, purge=purge, objective=objective,
             workers=workers,
         )
@@ -282,6 +245,6 @@ def montecarlo_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add `sweep`, `walkforward` and `montecarlo` to the `quantdb` application."""
-    app.command("sweep")(handle_errors(sweep_cmd))
-    app.command("walkforward")(handle_errors(walkforward_cmd))
+    app.command("sweep")(handle_errors(simulation_options(sweep_cmd)))
+    app.command("walkforward")(handle_errors(simulation_options(walkforward_cmd)))
     app.command("montecarlo")(handle_errors(montecarlo_cmd))

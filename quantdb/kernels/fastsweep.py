@@ -33,8 +33,25 @@ import numpy as np
 from numba import njit
 
 from quantdb._typing import FloatArray, IntArray
-from quantdb.kernels.simulate import SettingsError, SimSettings, SweepStats
-from quantdb.kernels.sizing import SIZING_CODES, affordable, market_fill, order_fee, order_size
+from quantdb.kernels.simulate import SweepStats
+from quantdb.kernels.sizing import affordable, market_fill, order_fee, order_size
+from quantdb.settings import (
+    P_CASH,
+    P_CFIX,
+    P_CFRAC,
+    P_CMIN,
+    P_CPS,
+    P_MAXW,
+    P_SIZEV,
+    P_SLIP,
+    P_SLIPR,
+    Q_FILL,
+    Q_FRAC,
+    Q_SIZING,
+    SettingsError,
+    SimSettings,
+    pack_settings,
+)
 
 __all__ = ["FUSED_STRATEGIES", "fast_path_supported", "sma_cross_stats"]
 
@@ -90,15 +107,16 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
     Prices are ``(dates, tickers)``; ``wins`` the distinct windows, ``fast``/``slow`` indexes
     into it; ``p`` = (cash, commission, per share, fixed, minimum, slippage fraction,
     slippage range fraction, sizing value, max weight), ``q`` = (fill at close, sizing code,
-    fractional). Writes ``out_f`` = (final cash, max drawdown, first return, sum of
+    fractional). Writes ``out_f`` = (final cash, max drawdown as a positive loss (negated
+    into SweepStats), first return, sum of
     ``r - r0``, sum of its square) and ``out_i`` = (trades, returns counted) per column.
     """
     n, k = close.shape
-    cash0, cfrac, cps, cfix, cmin = p[0], p[1], p[2], p[3], p[4]
-    slip, slipr, sizev, maxw = p[5], p[6], p[7], p[8]
-    fill_close = q[0] == 1
-    mode = q[1]
-    frac = q[2] == 1
+    cash0, cfrac, cps, cfix, cmin = p[P_CASH], p[P_CFRAC], p[P_CPS], p[P_CFIX], p[P_CMIN]
+    slip, slipr, sizev, maxw = p[P_SLIP], p[P_SLIPR], p[P_SIZEV], p[P_MAXW]
+    fill_close = q[Q_FILL] == 1
+    mode = q[Q_SIZING]
+    frac = q[Q_FRAC] == 1
     ma = np.empty((wins.shape[0], n))
     xs = np.empty(n)  # the ticker's closes, contiguous
     cs = np.empty(n)  # cumulative sum with NaN as 0 and NaN count (as rolling_mean)
@@ -258,7 +276,8 @@ def sma_cross_stats(
     settings: SimSettings | None = None, periods_per_year: float = 252.0,
 ) -> SweepStats:
     """Per-column statistics of the SMA-cross sweep, fused: equal to
-    ``sweep_stats(open_, high, low, close, *signals.sma_cross(close, fast, slow), ...)``.
+    ``sweep_stats(open_, high, low, close, *signals.sma_cross(close, fast, slow), ...)``;
+    ``max_drawdown`` is a negative fraction in [-1, 0].
 
     Parameters
     ----------
@@ -294,11 +313,7 @@ def sma_cross_stats(
     si = np.ascontiguousarray(inv[len(f):], dtype=np.int64)
     n, k = c.shape
     opn, high_, low_, close_ = (np.ascontiguousarray(v) for v in arrs)  # one specialization
-    p = np.array([st.cash, st.commission, st.commission_per_share, st.commission_fixed,
-                  st.commission_min, st.slippage_bps / 1e4, st.slippage_range_frac,
-                  st.sizing_value, np.inf if st.max_weight is None else st.max_weight])
-    q = np.array([1 if st.fill == "close" else 0, SIZING_CODES[st.sizing],
-                  int(st.fractional)], dtype=np.int64)
+    p, q = pack_settings(st, n_tickers=k)
     m = len(fi) * k
     out_f = np.zeros((5, m))
     out_i = np.zeros((2, m), dtype=np.int64)
@@ -318,7 +333,7 @@ def sma_cross_stats(
         final_equity=final,
         total_return=final / st.cash - 1.0,
         sharpe=sharpe,
-        max_drawdown=out_f[1].copy(),
+        max_drawdown=0.0 - out_f[1],  # the kernel keeps it positive; SweepStats' is negative
         n_trades=out_i[0].copy(),
         ambiguous_exits=np.zeros(m, dtype=np.int64),
     )

@@ -46,10 +46,8 @@ from numba import njit
 
 from quantdb._typing import BoolArray, FloatArray, IntArray
 from quantdb.errors import ArgumentError
-from quantdb.kernels.simulate import TRADE_DTYPE, SimSettings
+from quantdb.kernels.simulate import TRADE_DTYPE
 from quantdb.kernels.sizing import (
-    RISK,
-    SIZING_CODES,
     affordable,
     close_position,
     market_fill,
@@ -57,6 +55,29 @@ from quantdb.kernels.sizing import (
     order_size,
     sizing_value,
     tally,
+)
+from quantdb.settings import (
+    P_BORROW,
+    P_CASH,
+    P_CFIX,
+    P_CFRAC,
+    P_CMIN,
+    P_CPS,
+    P_KCAP,
+    P_KMIN,
+    P_MAXW,
+    P_SIZEV,
+    P_SLIP,
+    P_SLIPR,
+    Q_AMBIG,
+    Q_CLOSE_BARS,
+    Q_FILL,
+    Q_FRAC,
+    Q_MAXPOS,
+    Q_SIZING,
+    RISK,
+    SimSettings,
+    pack_settings,
 )
 
 __all__ = ["REPLAY_STATUS", "ReplaySim", "replay_trades"]
@@ -70,10 +91,7 @@ _TRADED, _NO_BAR, _NO_CASH, _MAXPOS, _ZERO = range(5)
 _STOP, _TARGET, _TIME, _END = 1, 2, 4, 5
 _REASON = np.arange(6, dtype=np.int64)  # passed as _REASON[_STOP]: one int64 specialization
 
-# packed settings
-(P_CASH, P_CFRAC, P_CPS, P_CFIX, P_CMIN, P_SLIP, P_SLIPR, P_SIZEV, P_MAXW, P_BORROW, P_KCAP,
- P_KMIN, NP_) = range(13)
-Q_FILL, Q_SIZING, Q_FRAC, Q_AMBIG, Q_MAXPOS, Q_CLOSE, NQ_ = range(7)
+# packed settings: the one layout of quantdb.settings (P_* floats, Q_* ints)
 # portfolio accumulators
 A_CASH, A_WINS, A_WSUM, A_LOSS, A_LSUM, NA_ = range(6)
 # per-trade float state
@@ -177,7 +195,7 @@ def _replay_nb(px: FloatArray, tick: IntArray, sig: IntArray, side: FloatArray,
     npend = 0
     ptr = 0
     nrec = 0
-    close_only = q[Q_CLOSE] == 1
+    close_only = q[Q_CLOSE_BARS] == 1
     for i in range(n):
         # 1. next-open entries of trades signalled before this bar
         if npend > 0:
@@ -331,30 +349,6 @@ class ReplaySim:
         return int(self.ambiguous.sum())
 
 
-def _pack(st: SimSettings, bars: str) -> tuple[FloatArray, IntArray]:
-    p = np.zeros(NP_)
-    p[P_CASH] = st.cash
-    p[P_CFRAC] = st.commission
-    p[P_CPS] = st.commission_per_share
-    p[P_CFIX] = st.commission_fixed
-    p[P_CMIN] = st.commission_min
-    p[P_SLIP] = st.slippage_bps / 1e4
-    p[P_SLIPR] = st.slippage_range_frac
-    p[P_SIZEV] = st.sizing_value
-    p[P_MAXW] = np.inf if st.max_weight is None else st.max_weight
-    p[P_BORROW] = st.borrow_rate / 252.0
-    p[P_KCAP] = st.kelly_cap
-    p[P_KMIN] = st.kelly_min_trades
-    q = np.zeros(NQ_, dtype=np.int64)
-    q[Q_FILL] = 1 if st.fill == "close" else 0
-    q[Q_SIZING] = SIZING_CODES[st.sizing]
-    q[Q_FRAC] = int(st.fractional)
-    q[Q_AMBIG] = 0 if st.ambiguous == "stop-first" else 1
-    q[Q_MAXPOS] = -1 if st.max_positions is None else st.max_positions
-    q[Q_CLOSE] = int(bars == "close")
-    return p, q
-
-
 def _fail(what: str, got: object) -> None:
     msg = f"{what}, got {got!r}"
     raise ArgumentError(msg)
@@ -444,7 +438,7 @@ def replay_trades(
         _fail("horizon must be >= 1 (or < 0 for none)", 0)
     order = np.argsort(sg, kind="stable")
     px = np.ascontiguousarray(np.stack(prices))
-    p, q = _pack(st, bars)
+    p, q = pack_settings(st, shared=True, close_bars=bars == "close")
     status = np.zeros(m, dtype=np.int64)
     ambig = np.zeros(m, dtype=np.bool_)
     rec_f = np.zeros((m, 6))

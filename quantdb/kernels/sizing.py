@@ -33,9 +33,7 @@ import numpy as np
 from numba import njit
 
 from quantdb._typing import FloatArray
-
-SHARES, CASH, EQUITY, RISK, KELLY = 0, 1, 2, 3, 4
-SIZING_CODES = {"shares": SHARES, "cash": CASH, "equity": EQUITY, "risk": RISK, "kelly": KELLY}
+from quantdb.settings import CASH, KELLY, RISK, SHARES
 
 
 @njit(cache=True, error_model="numpy")

@@ -22,9 +22,9 @@ import pytest
 
 from quantdb.errors import ArgumentError, NotFound
 from quantdb.kernels.replay import REPLAY_STATUS, replay_trades
-from quantdb.kernels.simulate import EXIT_REASONS, SimSettings, simulate
+from quantdb.kernels.simulate import EXIT_REASONS, simulate
+from quantdb.settings import SimSettings
 from quantdb.services.research.replay import (
-    default_replay_settings,
     exit_outcomes,
     replay_predictions,
 )
@@ -90,7 +90,7 @@ def test_settings_exits_with_a_tight_stop_stop_more(sample) -> None:
     own = replay_predictions(db, "momentum", end=LAST_DAY, store=False)
     tight = replay_predictions(
         db, "momentum", end=LAST_DAY, exits="settings",
-        settings=default_replay_settings(stop_loss=0.005, max_hold_bars=10), store=False,
+        stop_loss=0.005, max_hold_bars=10, store=False,
     )
     n_stop_own = own.stats()["exit_reasons"].get("stop", 0)
     n_stop_tight = tight.stats()["exit_reasons"].get("stop", 0)
@@ -133,7 +133,7 @@ def test_bad_requests(sample) -> None:
     with pytest.raises(NotFound, match="momentum"):
         replay_predictions(db, "no-such-strategy", store=False)
     with pytest.raises(ArgumentError, match="exits='settings'"):
-        replay_predictions(db, "momentum", settings=default_replay_settings(stop_loss=0.05), store=False)
+        replay_predictions(db, "momentum", stop_loss=0.05, store=False)
     with pytest.raises(ArgumentError, match="at least one"):
         replay_predictions(db, "momentum", exits="settings", store=False)
     with pytest.raises(ArgumentError, match="exits must be"):

@@ -21,7 +21,8 @@ import pandas as pd
 import pytest
 
 from quantdb.kernels.signals import sma_cross
-from quantdb.kernels.simulate import END, SimSettings, simulate, sweep_stats
+from quantdb.kernels.simulate import END, simulate, sweep_stats
+from quantdb.settings import SimSettings
 
 vbt = pytest.importorskip("vectorbt")
 backtesting = pytest.importorskip("backtesting")

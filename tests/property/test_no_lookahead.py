@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quantdb.kernels.signals import rsi_signals, sma_cross
-from quantdb.kernels.simulate import SimSettings, simulate
+from quantdb.kernels.simulate import simulate
+from quantdb.settings import SimSettings
 
 N, K = 80, 3
 

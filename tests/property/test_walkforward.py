@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantdb.kernels.simulate import SimSettings
+from quantdb.settings import SimSettings
 from quantdb.services.research.grid import build_grid
 from quantdb.services.research.walkforward import (
     WalkForwardError,

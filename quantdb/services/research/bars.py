@@ -8,6 +8,7 @@ Backtests, sweeps, walk-forward runs and prediction replays all read prices thro
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -15,34 +16,74 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from quantdb._typing import FloatArray
+from quantdb.dates import check_in_range, parse_date
 from quantdb.errors import NotFound
 from quantdb.storage.sqlite import Database
+from quantdb.universe import Universe, UniverseError
 
 if TYPE_CHECKING:
     from quantdb.strategies import Bars
 
-__all__ = ["fingerprint", "load_bars"]
+__all__ = ["fingerprint", "load_bars", "universe_tickers"]
+
+
+def universe_tickers(db: Database, universe: Universe, *, gate_ok: bool = True) -> list[str] | None:
+    """The tickers a universe names in ``db`` (None: every ticker).
+
+    ``leaders:N`` selects every ticker here (its gate is applied date by date to the entries,
+    by the backtest); a door that cannot gate (``gate_ok=False``: sweep, walk-forward) refuses
+    it with the reason.
+
+    Raises
+    ------
+    NotFound
+        a sector with no tickers.
+    UniverseError
+        ``leaders:N`` where it cannot apply.
+    """
+    if universe.kind == "list":
+        return list(universe.tickers)
+    if universe.kind == "sector":
+        rows = db.query("SELECT symbol FROM tickers WHERE lower(sector) = lower(?) ORDER BY symbol",
+                        (universe.sector,))
+        if not rows:
+            known = [r[0] for r in db.query("SELECT DISTINCT sector FROM tickers WHERE sector IS NOT NULL ORDER BY 1")]
+            msg = f"no tickers in sector {universe.sector!r}; sectors: {', '.join(known[:20]) or 'none recorded'}"
+            raise NotFound(msg)
+        return [r[0] for r in rows]
+    if universe.kind == "leaders" and not gate_ok:
+        msg = (f"--universe {universe} gates entries date by date, which only `quantdb backtest` does; "
+               "here give all, sector:NAME or a list of tickers")
+        raise UniverseError(msg)
+    return None
 
 
 def load_bars(
     db: Database,
     tickers: Sequence[str] | None = None,
-    start: str | None = None,
-    end: str | None = None,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...], Bars]:
     """Adjusted OHLCV panels from the columnar mirror: ``(dates, tickers, Bars)``.
 
     ``open``, ``high`` and ``low`` are scaled by ``adj_close / close`` so that the whole bar is
     in adjusted units; ``close`` is ``adj_close``. Tickers without any bar in the period are
-    dropped (all of them missing raises `NotFound`).
+    dropped (all of them missing raises `NotFound`). A period outside the data raises
+    `quantdb.dates.DateError` naming the data's range.
     """
     from quantdb.storage.mirror import current_mirror
     from quantdb.strategies import Bars
 
+    first_day, last_day = parse_date(start, name="start"), parse_date(end, name="end")
     mirror = current_mirror(db)
     dates = mirror.dates
-    lo = 0 if start is None else int(np.searchsorted(dates, np.datetime64(start, "D"), "left"))
-    hi = len(dates) if end is None else int(np.searchsorted(dates, np.datetime64(end, "D"), "right"))
+    if len(dates) == 0:
+        msg = f"{db.path}: no prices yet; import them with `quantdb prices import`"
+        raise NotFound(msg)
+    check_in_range(first_day, last_day, dates[0].astype(dt.date), dates[-1].astype(dt.date),
+                   what="the prices")
+    lo = 0 if first_day is None else int(np.searchsorted(dates, np.datetime64(first_day, "D"), "left"))
+    hi = len(dates) if last_day is None else int(np.searchsorted(dates, np.datetime64(last_day, "D"), "right"))
     if tickers is None:
         cols = np.arange(len(mirror.tickers))
     else:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date as date_cls
 from typing import TYPE_CHECKING, Any, Literal
@@ -43,9 +44,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from quantdb._typing import BoolArray, FloatArray, IntArray
+from quantdb.dates import parse_date
 from quantdb.errors import ArgumentError, NotFound
 from quantdb.kernels.replay import REPLAY_STATUS, replay_trades
-from quantdb.kernels.simulate import EXIT_REASONS, SimSettings, simulate
+from quantdb.kernels.simulate import EXIT_REASONS, simulate
 from quantdb.services.research.backtest import (
     BacktestResult,
     BarData,
@@ -53,6 +55,7 @@ from quantdb.services.research.backtest import (
     store_backtest,
 )
 from quantdb.services.research.bars import load_bars
+from quantdb.settings import SimSettings, build_settings, merge_settings
 from quantdb.storage.mirror import current_mirror
 from quantdb.storage.sqlite import Database
 from quantdb.strategies import Bars
@@ -60,7 +63,7 @@ from quantdb.strategies import Bars
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["OUTCOME_OF_REASON", "ReplayResult", "default_replay_settings", "exit_outcomes", "replay_predictions"]
+__all__ = ["OUTCOME_OF_REASON", "REPLAY_DEFAULTS", "ReplayResult", "exit_outcomes", "replay_predictions"]
 
 Exits = Literal["own", "settings"]
 BarRule = Literal["intrabar", "close"]
@@ -94,12 +97,9 @@ class ReplayResult(BacktestResult):
         return frame.insert_column(0, pl.Series("prediction_id", self.prediction_ids, dtype=pl.Int64))
 
 
-def default_replay_settings(**overrides: Any) -> SimSettings:
-    """Settings of a replay unless told otherwise: 10% of equity per prediction, fractional
-    shares (an expensive ticker still gets its trade), fill at the next open."""
-    base: dict[str, Any] = {"sizing": "equity", "sizing_value": 0.1, "fractional": True}
-    base.update({k: v for k, v in overrides.items() if v is not None})
-    return SimSettings(**base)
+REPLAY_DEFAULTS: dict[str, Any] = {"sizing": "equity", "sizing_value": 0.1, "fractional": True}
+"""A replay's own defaults under the user's settings: 10% of equity per prediction, fractional
+shares (an expensive ticker still gets its trade), fill at the next open."""
 
 
 @dataclass(frozen=True)
@@ -112,17 +112,6 @@ class _Predictions:
     stop: FloatArray
     horizon: IntArray
     entry: FloatArray
-
-
-def _iso(value: str | date_cls | None, name: str) -> str | None:
-    if value is None:
-        return None
-    text = value.isoformat() if isinstance(value, date_cls) else str(value)[:10]
-    try:
-        return date_cls.fromisoformat(text).isoformat()
-    except ValueError:
-        msg = f"{name} must be a date as YYYY-MM-DD, got {value!r}"
-        raise ArgumentError(msg) from None
 
 
 def _load_predictions(db: Database, strategy: str, start: str | None, end: str | None) -> _Predictions:
@@ -276,9 +265,10 @@ def replay_predictions(
     start: str | date_cls | None = None,
     end: str | date_cls | None = None,
     exits: Exits = "own",
-    settings: SimSettings | None = None,
+    settings: Mapping[str, Any] | SimSettings | None = None,
     bars: BarRule = "intrabar",
     store: bool = True,
+    **options: Any,
 ) -> ReplayResult:
     """Replay the recorded predictions of ``strategy`` as a portfolio backtest.
 
@@ -290,8 +280,9 @@ def replay_predictions(
         the last bar), and a trade still open there closes at that close (reason ``end``).
     exits : ``"own"`` (each prediction's target, stop, timeframe) or ``"settings"`` (the
         global levels of ``settings`` instead).
-    settings : costs, fill, sizing (default :func:`default_replay_settings`). With ``"own"``
-        its global levels must be unset.
+    settings, **options : costs, fill, sizing by name, as every research door takes them
+        (`quantdb.settings.build_settings`, over :data:`REPLAY_DEFAULTS`), or a finished
+        `SimSettings`. With ``"own"`` its global levels must be unset.
     bars : with ``"own"``: ``"intrabar"`` or ``"close"`` (levels judged on closes, the legacy
         rule). ``"settings"`` always works intrabar (as every backtest).
     store : write the result to backtest_results (strategy ``replay:<strategy>``).
@@ -316,13 +307,15 @@ def replay_predictions(
     if exits == "settings" and bars != "intrabar":
         msg = "bars='close' applies to exits='own' only (exits='settings' runs the intrabar backtest rules)"
         raise ArgumentError(msg)
-    st = settings or default_replay_settings()
+    st = build_settings(merge_settings(settings, options), n_tickers=1, base=REPLAY_DEFAULTS)
     if exits == "own":
         set_levels = [k for k in ("stop_loss", "take_profit", "trailing_stop", "max_hold_bars") if getattr(st, k) is not None]
         if set_levels:
             msg = f"exits='own' uses each prediction's own levels, but settings set {', '.join(set_levels)}: use exits='settings'"
             raise ArgumentError(msg)
-    first, last = _iso(start, "start"), _iso(end, "end")
+    first_day, last_day = parse_date(start, name="--start"), parse_date(end, name="--end")
+    first = None if first_day is None else first_day.isoformat()
+    last = None if last_day is None else last_day.isoformat()
     preds = _load_predictions(db, strategy, first, last)
     known = set(current_mirror(db).tickers)
     symbols = sorted({s for s in preds.symbol if s in known})

@@ -35,12 +35,13 @@ peak of a grid and of a 10x larger one.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
 import warnings
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -49,12 +50,19 @@ import numpy as np
 
 from quantdb._typing import FloatArray
 from quantdb.errors import NotFound, QuantdbError
-from quantdb.services.research.bars import fingerprint, load_bars
+from quantdb.services.research.bars import fingerprint, load_bars, universe_tickers
 from quantdb.services.research.grid import Grid, GridError, build_grid, parse_grid_spec
+from quantdb.settings import (
+    SimSettings,
+    build_settings,
+    merge_settings,
+    settings_from_json,
+    settings_to_json,
+)
 from quantdb.storage.sqlite import Database
+from quantdb.universe import Universe, universe_of
 
 if TYPE_CHECKING:  # kept light at import time: numba loads with the first sweep
-    from quantdb.kernels.simulate import SimSettings
     from quantdb.strategies import Bars
 
 __all__ = [
@@ -142,7 +150,7 @@ def run_chunk(data: SweepData, task: ChunkTask) -> dict[str, np.ndarray]:
         out[name] = np.repeat(np.asarray(values), n_tickers)
     out["total_return"] = np.asarray(stats.total_return, dtype=np.float64)
     out["sharpe"] = np.asarray(stats.sharpe, dtype=np.float64)
-    out["max_drawdown"] = -np.abs(np.asarray(stats.max_drawdown, dtype=np.float64))
+    out["max_drawdown"] = np.asarray(stats.max_drawdown, dtype=np.float64)
     out["n_trades"] = np.asarray(stats.n_trades, dtype=np.int64)
     return out
 
@@ -301,22 +309,17 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _settings_from(data: dict[str, Any]) -> SimSettings:
-    from quantdb.kernels.simulate import SimSettings
-
-    return SimSettings(**data)
-
-
 def run_sweep(
     db: Database,
     strategy: str | None = None,
     *,
     grid_specs: Iterable[str] = (),
     constraints: Iterable[str] | None = None,
-    tickers: Sequence[str] | None = None,
-    start: str | None = None,
-    end: str | None = None,
-    settings: SimSettings | None = None,
+    tickers: str | Sequence[str] | None = None,
+    universe: str | Sequence[str] | Universe | None = None,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    settings: Mapping[str, Any] | SimSettings | None = None,
     objective: Objective = "sharpe",
     workers: int = 1,
     chunk: int | None = None,
@@ -329,6 +332,7 @@ def run_sweep(
     on_total: Callable[[int], None] | None = None,
     max_chunks: int | None = None,
     dask_processes: bool = True,
+    **options: Any,
 ) -> SweepReport:
     """Run (or resume) a sweep of ``strategy`` over a grid on the database's prices.
 
@@ -340,10 +344,14 @@ def run_sweep(
         A registered strategy name (not needed with ``resume``).
     grid_specs, constraints
         ``--grid`` and ``--constraint`` texts (see :func:`sweep_grid`).
-    tickers, start, end
-        The universe (default every ticker) and the period (default all dates).
-    settings
-        Simulation settings (:class:`~quantdb.kernels.simulate.SimSettings`).
+    tickers, universe, start, end
+        The universe (at most one of ``tickers`` and ``universe``; default every ticker; see
+        `quantdb.universe.parse_universe`, ``leaders:N`` refused) and the period (ISO dates;
+        default all dates).
+    settings, **options
+        Simulation settings by name (``commission=0.001``, ``sizing="cash:5000"``), as every
+        research door takes them, or a finished `quantdb.settings.SimSettings`. Every column
+        is its own account here (no shared cash), so sizing defaults to all of the cash.
     objective
         Ranking of parameter sets: mean over tickers of ``sharpe``, ``total_return`` or
         ``max_drawdown`` (higher is better; drawdowns are negative).
@@ -390,8 +398,8 @@ def run_sweep(
         saved = json.loads(row["settings_json"])
         strategy = row["strategy"]
         grid = Grid.from_json(row["grid_json"])
-        tickers, start, end = saved["tickers"], saved["start"], saved["end"]
-        settings = _settings_from(saved["simulation"])
+        names_saved, start, end = saved["tickers"], saved["start"], saved["end"]
+        settings = settings_from_json(saved["simulation"])
         objective = saved["objective"]
         chunk = int(saved["chunk"])
         top = int(saved.get("top", top))
@@ -404,10 +412,12 @@ def run_sweep(
         grid = sweep_grid(strategy, grid_specs, constraints)
         out = Path(out_dir) if out_dir is not None else db.path.parent / "sweeps"
         run_id = -1
-    from quantdb.kernels.simulate import SimSettings
-
-    settings = settings or SimSettings()
-    dates, names, bars = load_bars(db, tickers, start, end)
+    if resume is None:
+        wanted = universe_tickers(db, universe_of(tickers, universe), gate_ok=False)
+    else:
+        wanted = names_saved
+    dates, names, bars = load_bars(db, wanted, start, end)
+    settings = build_settings(merge_settings(settings, options), n_tickers=len(names), portfolio=False)
     n_dates, n_tickers = bars.close.shape
     if not chunk:  # within the memory budget, and at least 4 chunks a worker (balance, ETA)
         share = math.ceil(len(grid) / (4 * max(1, workers)))
@@ -420,7 +430,7 @@ def run_sweep(
     if resume is None:
         saved = {
             "tickers": list(names), "start": str(dates[0]), "end": str(dates[-1]),
-            "simulation": asdict(settings), "objective": objective, "chunk": chunk, "top": top,
+            "simulation": settings_to_json(settings), "objective": objective, "chunk": chunk, "top": top,
             "fingerprint": fingerprint(dates, names, bars.close),
         }
         out.mkdir(parents=True, exist_ok=True)

@@ -24,10 +24,11 @@ trials, and the **PBO** by CSCV over the grid's daily returns.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,7 @@ from quantdb.errors import QuantdbError
 from quantdb.kernels.drawdown import max_drawdown
 from quantdb.kernels.metrics import cagr, sharpe_ratio, total_return
 from quantdb.kernels.overfitting import pbo_cscv, selection_sharpe
-from quantdb.services.research.bars import load_bars
+from quantdb.services.research.bars import load_bars, universe_tickers
 from quantdb.services.research.grid import Grid
 from quantdb.services.research.sweep import (
     OBJECTIVES,
@@ -48,10 +49,11 @@ from quantdb.services.research.sweep import (
     sweep_grid,
     sweep_table,
 )
+from quantdb.settings import SimSettings, build_settings, merge_settings
 from quantdb.storage.sqlite import Database
+from quantdb.universe import Universe, universe_of
 
 if TYPE_CHECKING:
-    from quantdb.kernels.simulate import SimSettings
     from quantdb.strategies import Bars
 
 __all__ = [
@@ -170,7 +172,7 @@ def grid_returns(
         part: dict[str, np.ndarray] = {n: np.repeat(v, n_tickers) for n, v in params.items()}
         part["total_return"] = sim.stats.total_return
         part["sharpe"] = sim.stats.sharpe
-        part["max_drawdown"] = -np.abs(sim.stats.max_drawdown)
+        part["max_drawdown"] = sim.stats.max_drawdown
         part["n_trades"] = sim.stats.n_trades
         parts.append(part)
     columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -352,10 +354,11 @@ def run_walkforward(
     *,
     grid_specs: Iterable[str] = (),
     constraints: Iterable[str] | None = None,
-    tickers: Sequence[str] | None = None,
-    start: str | None = None,
-    end: str | None = None,
-    settings: SimSettings | None = None,
+    tickers: str | Sequence[str] | None = None,
+    universe: str | Sequence[str] | Universe | None = None,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    settings: Mapping[str, Any] | SimSettings | None = None,
     train: int = 504,
     test: int = 126,
     step: int | None = None,
@@ -363,15 +366,22 @@ def run_walkforward(
     purge: int = 0,
     objective: str = "sharpe",
     workers: int = 1,
+    **options: Any,
 ) -> WalkForwardReport:
-    """Walk-forward analysis of ``strategy`` on the database's prices (read only)."""
-    from quantdb.kernels.simulate import SimSettings
+    """Walk-forward analysis of ``strategy`` on the database's prices (read only).
+
+    ``tickers``/``universe``, ``start``/``end`` and the settings (``settings=`` or setting
+    keywords) are read as `quantdb.services.research.sweep.run_sweep` reads them: each ticker
+    is its own account.
+    """
     from quantdb.services.research.executors import LocalExecutor
 
     grid = sweep_grid(strategy, grid_specs, constraints)
-    dates, _, bars = load_bars(db, tickers, start, end)
+    wanted = universe_tickers(db, universe_of(tickers, universe), gate_ok=False)
+    dates, names, bars = load_bars(db, wanted, start, end)
+    st = build_settings(merge_settings(settings, options), n_tickers=len(names), portfolio=False)
     return walkforward_bars(
-        dates, bars, strategy, grid, settings=settings or SimSettings(), train=train, test=test,
+        dates, bars, strategy, grid, settings=st, train=train, test=test,
         step=step, anchored=anchored, purge=purge, objective=objective,
         executor=LocalExecutor(workers, preload=["quantdb.services.research.sweep"]),
     )

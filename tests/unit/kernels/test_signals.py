@@ -185,16 +185,27 @@ def test_registry_has_the_builtins() -> None:
         get_strategy("nope")
 
 
-def test_grid_expansion_respects_constraint() -> None:
-    s = get_strategy("sma-cross")
-    g = s.expand_grid()
+def test_declared_grid_respects_constraint() -> None:
+    from quantdb.services.research.grid import GridError
+    from quantdb.services.research.sweep import sweep_grid
+
+    g = sweep_grid("sma-cross").columns
     assert (g["fast"] < g["slow"]).all()
     fast, slow = np.meshgrid(np.arange(5, 101, 5), np.arange(20, 201, 10), indexing="ij")
     assert len(g["fast"]) == int((fast < slow).sum())
-    small = s.expand_grid({"fast": [5, 30], "slow": [20, 40]})
+    small = sweep_grid("sma-cross", ["fast=5,30", "slow=20,40"]).columns
     assert list(zip(small["fast"], small["slow"], strict=True)) == [(5, 20), (5, 40), (30, 40)]
-    with pytest.raises(StrategyError, match="has no parameter 'fats'"):
-        s.expand_grid({"fats": [1]})
+    with pytest.raises(GridError, match="has no parameter 'fats'"):
+        sweep_grid("sma-cross", ["fats=1"])
+
+
+def test_full_params_fills_defaults_and_refuses_strangers() -> None:
+    s = get_strategy("sma-cross")
+    assert s.full_params({"fast": 5}) == {"fast": 5.0, "slow": float(s.params["slow"])}
+    with pytest.raises(StrategyError, match="unknown"):
+        s.full_params({"fats": 5})
+    with pytest.raises(StrategyError, match="must be a number"):
+        s.full_params({"fast": "abc"})
 
 
 @pytest.mark.parametrize("name", sorted(["sma-cross", "momentum", "mean-reversion",
@@ -206,8 +217,10 @@ def test_every_strategy_runs_on_defaults_and_two_sets(name: str, close: np.ndarr
     out = s.signals(bars)
     assert len(out) in (2, 4)
     assert all(a.shape == close.shape and a.dtype == np.bool_ for a in out)
-    g = s.expand_grid()
-    two = {k: v[:2] for k, v in g.items()}
+    from quantdb.services.research.sweep import sweep_grid
+
+    g = sweep_grid(name).columns
+    two = {k: np.asarray(v[:2], dtype=np.float64) for k, v in g.items()}
     out2 = s.signals(bars, **two)
     assert all(a.shape == (close.shape[0], 2 * close.shape[1]) for a in out2)
     with pytest.raises(StrategyError, match="unknown"):
