@@ -101,8 +101,8 @@ def general_path(data: Any, grid: Any) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
-    from quantdb.settings import SimSettings
     from quantdb.services.research.sweep import SweepData, load_bars, sweep_grid, sweep_table
+    from quantdb.settings import SimSettings
     from quantdb.storage.sqlite import Database
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_sweep_"))

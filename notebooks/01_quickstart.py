@@ -105,36 +105,32 @@ print("mean daily return per ticker:", dict(zip(picked, np.round(np.nanmean(retu
 # %% [markdown]
 # ## One backtest
 #
-# Backtests run through `quantdb.services.research.backtest.run_backtest`, on the database's
-# `Database` object (`db.db`). A strategy comes from the registry (`quantdb.strategies`);
-# `SimSettings` holds every simulation rule: fills, costs, sizing, stops.
+# `db.backtest(name, ...)` runs a strategy from the registry (`qdb.STRATEGIES`) on the
+# database's bars and stores the result. Every simulation rule (fills, costs, sizing, stops)
+# is a keyword with the name of its `qdb.SimSettings` field, the same names as the options of
+# `quantdb backtest`; what is not given keeps its default.
 #
-# DuckDB's read-only attach must be closed before this process writes to the file
-# (two SQLite copies in one process must never overlap a write), hence `db.close_duckdb()`.
+# DuckDB's read-only attach is closed by `db.backtest` before it writes to the file (two SQLite
+# copies in one process must never overlap a write); `db.sql` opens it again when needed.
 
 # %%
-from quantdb.settings import SimSettings
-from quantdb.services.research.backtest import run_backtest
-from quantdb.strategies import STRATEGIES
-
-print("strategies:", sorted(STRATEGIES))
-print("sma-cross defaults:", dict(STRATEGIES["sma-cross"].params))
+print("strategies:", sorted(qdb.STRATEGIES))
+print("sma-cross defaults:", dict(qdb.get_strategy("sma-cross").params))
 
 # %%
-db.close_duckdb()
-settings = SimSettings(
+result = db.backtest(
+    "sma-cross",
+    tickers=[stocks[0]],
+    params={"fast": 10, "slow": 40},
     cash=10_000.0,
     commission=0.001,  # 0.1 % of each fill's value, on entry and exit
     slippage_bps=2.0,
     fill="next-open",
-    sizing="equity",
-    sizing_value=1.0,  # all in: floor(equity / (price * (1 + commission))) shares
+    sizing="equity:1",  # all in: floor(equity / (price * (1 + commission))) shares
     stop_loss=0.08,  # 8 % below the entry price
 )
-result = run_backtest(
-    "sma-cross", db=db.db, tickers=[stocks[0]], params={"fast": 10, "slow": 40}, settings=settings
-)
 print("stored as backtest", result.backtest_id)
+print("settings:", result.settings)
 stats = result.stats()
 {
     k: stats[k]
@@ -171,7 +167,7 @@ result.plot()
 #
 # `result.tearsheet(path, benchmark=...)` writes QuantStats' HTML tearsheet, offline, with
 # quantdb's trade statistics added. The benchmark is a pandas Series of daily returns:
-# SPY from the database.
+# SPY from the database (`db.benchmark_returns("SPY")`).
 
 # %%
 import html
@@ -180,9 +176,7 @@ import warnings
 import pandas as pd
 from IPython.display import HTML, display
 
-from quantdb.services.reports.data import benchmark_returns
-
-spy = benchmark_returns(db.db, "SPY") if "SPY" in tickers else None
+spy = db.benchmark_returns("SPY") if "SPY" in tickers else None
 sheet = result.tearsheet(Path("quickstart_tearsheet.html"), benchmark=spy)
 print("tearsheet written to", sheet.resolve())
 # The page is embedded with `srcdoc`, so it shows wherever the notebook is opened (IPython
@@ -197,9 +191,7 @@ with warnings.catch_warnings():
 # tickers and period): on the same data it gives identical numbers.
 
 # %%
-from quantdb.services.research.backtest import rerun_backtest
-
-again = rerun_backtest(db.db, result.backtest_id)
+again = db.rerun_backtest(result.backtest_id)
 assert again.stats()["final_equity"] == stats["final_equity"]
 assert again.fingerprint == result.fingerprint
 pd.Series({"stored": stats["final_equity"], "rerun": again.stats()["final_equity"]})

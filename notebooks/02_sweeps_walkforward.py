@@ -38,7 +38,6 @@ import pandas as pd
 from IPython.display import Image, display
 
 import quantdb as qdb
-from quantdb.services.research.sweep import heatmap, query_results, run_sweep
 
 DB_PATH = os.environ.get("QUANTDB_NOTEBOOK_DB", "quant.db")
 db = qdb.connect(DB_PATH, create=False)
@@ -54,13 +53,12 @@ universe
 # written to Parquet at once, so a sweep stopped half-way resumes where it stopped: here we
 # stop it on purpose after one chunk (`max_chunks=1`), then resume it.
 #
-# Only the driver writes to SQLite, and DuckDB's read-only attach is closed before any write.
+# Only the driver writes to SQLite, and `db.sweep` closes DuckDB's read-only attach before any
+# write. Simulation settings are keywords, as in `db.backtest` (here: the defaults).
 
 # %%
-db.close_duckdb()
 grid = ["fast=5:30:5", "slow=20:100:20"]
-first = run_sweep(
-    db.db,
+first = db.sweep(
     "sma-cross",
     grid_specs=grid,
     constraints=["fast<slow"],
@@ -72,7 +70,7 @@ first = run_sweep(
 print(f"run {first.run_id}: {first.status}, {first.chunks} chunks, {first.combos} parameter sets")
 
 # %%
-sweep = run_sweep(db.db, resume=first.run_id)
+sweep = db.sweep(resume=first.run_id)
 print(
     f"run {sweep.run_id}: {sweep.status}; skipped {sweep.chunks_skipped} chunk(s) already on disk"
 )
@@ -81,11 +79,11 @@ pd.DataFrame(sweep.best)
 
 # %% [markdown]
 # The Parquet file has one row per (ticker, parameter set) with `total_return`, `sharpe`,
-# `max_drawdown` (a negative fraction) and `n_trades`. `query_results` runs DuckDB SQL over it
-# (the file is the table `results`).
+# `max_drawdown` (a negative fraction) and `n_trades`. `qdb.query_results` runs DuckDB SQL over
+# it (the file is the table `results`).
 
 # %%
-query_results(
+qdb.query_results(
     sweep.results,
     """
     SELECT fast, slow, avg(sharpe) AS mean_sharpe, avg(total_return) AS mean_return,
@@ -95,7 +93,7 @@ query_results(
 )
 
 # %%
-query_results(
+qdb.query_results(
     sweep.results,
     "SELECT ticker, max(sharpe) AS best_sharpe, arg_max(fast, sharpe) AS fast, "
     "arg_max(slow, sharpe) AS slow FROM results WHERE NOT isnan(sharpe) "
@@ -105,18 +103,18 @@ query_results(
 # %% [markdown]
 # ## The heatmap
 #
-# `heatmap(path, x, y, metric=..., out=...)` averages the metric over tickers for every
+# `qdb.heatmap(path, x, y, metric=..., out=...)` averages the metric over tickers for every
 # (x, y) pair in DuckDB, saves a PNG when `out` is given, and returns the grid itself
 # (NaN where the constraint removed the pair).
 
 # %%
-xs, ys, sharpe_grid = heatmap(
+xs, ys, sharpe_grid = qdb.heatmap(
     sweep.results, "fast", "slow", metric="sharpe", out="sweep_heatmap.png"
 )
 display(Image(filename="sweep_heatmap.png"))
 
 # %%
-_, _, return_grid = heatmap(sweep.results, "fast", "slow", metric="total_return")
+_, _, return_grid = qdb.heatmap(sweep.results, "fast", "slow", metric="total_return")
 fig, ax = plt.subplots(figsize=(6, 4))
 im = ax.imshow(return_grid, origin="lower", cmap="RdYlGn", aspect="auto")
 ax.set_xticks(range(len(xs)), xs)
@@ -148,10 +146,7 @@ db.sql(
 # survives, near 0 (or negative) it was fitted to noise.
 
 # %%
-from quantdb.services.research.walkforward import run_walkforward
-
-wf = run_walkforward(
-    db.db,
+wf = db.walkforward(
     "sma-cross",
     grid_specs=grid,
     constraints=["fast<slow"],
@@ -200,21 +195,17 @@ pd.DataFrame(wf.stability)
 pd.DataFrame({"deflated Sharpe": pd.Series(wf.deflated_sharpe), "PBO": pd.Series(wf.pbo)})
 
 # %% [markdown]
-# The same diagnostics by hand, from the kernels: daily returns of every parameter set
-# (equal weight over tickers), then `selection_sharpe` and `pbo_cscv`.
+# The same diagnostics by hand: `db.trial_returns` gives the daily returns of every parameter
+# set (equal weight over tickers, days x sets), then `qdb.selection_sharpe` and `qdb.pbo_cscv`
+# work on that matrix (any matrix of trial returns will do).
 
 # %%
-from quantdb.kernels.overfitting import pbo_cscv, selection_sharpe
-from quantdb.settings import SimSettings
-from quantdb.services.research.sweep import SweepData, load_bars, sweep_grid
-from quantdb.services.research.walkforward import grid_returns
-
-dates, names, bars = load_bars(db.db, universe[:6])
-params = sweep_grid("sma-cross", grid, ["fast<slow"])
-trial_returns, _ = grid_returns(SweepData("sma-cross", bars, SimSettings()), params)
+trial_returns, params = db.trial_returns(
+    "sma-cross", grid_specs=grid, constraints=["fast<slow"], tickers=universe[:6]
+)
 print("trial returns:", trial_returns.shape, "(days x parameter sets)")
-sel = selection_sharpe(trial_returns)
-pbo = pbo_cscv(trial_returns, n_splits=8)
+sel = qdb.selection_sharpe(trial_returns)
+pbo = qdb.pbo_cscv(trial_returns, n_splits=8)
 print(
     f"best set {params.row(sel.best_index)}: Sharpe {sel.sharpe:.2f}, PSR {sel.psr:.2f}, "
     f"DSR {sel.dsr:.2f} over {sel.n_trials} trials"

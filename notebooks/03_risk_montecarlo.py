@@ -37,7 +37,6 @@ import numpy as np
 import pandas as pd
 
 import quantdb as qdb
-from quantdb.services.live.risk import risk_report
 
 DB_PATH = os.environ.get("QUANTDB_NOTEBOOK_DB", "quant.db")
 db = qdb.connect(DB_PATH, create=False)
@@ -45,12 +44,12 @@ db = qdb.connect(DB_PATH, create=False)
 # %% [markdown]
 # ## VaR and CVaR of the live strategies
 #
-# `risk_report` builds each strategy's daily returns from its tracked trades marked to market
+# `db.risk_report` builds each strategy's daily returns from its tracked trades marked to market
 # (on a fixed capital of 100,000), then computes `var_<level>_<method>` and
 # `cvar_<level>_<method>` for each confidence level, plus volatility and beta against SPY.
 
 # %%
-risk = risk_report(db.db, confidences=(0.95, 0.99))
+risk = db.risk_report(confidences=(0.95, 0.99))
 per_strategy = pd.DataFrame(risk.strategies).T
 print("as of", risk.asof, "benchmark", risk.benchmark)
 per_strategy[
@@ -78,19 +77,17 @@ print(f"{name}: volatility {one['volatility']:.1%}, beta {one['beta']:.2f}")
 table
 
 # %% [markdown]
-# The kernels behind it take any (periods x series) matrix: here the VaR of every ticker's
-# daily returns in one call per method.
+# The functions behind it (`qdb.value_at_risk`, `qdb.conditional_value_at_risk`) take any
+# (periods x series) matrix: here the VaR of every ticker's daily returns in one call per method.
 
 # %%
-from quantdb.kernels.risk import conditional_value_at_risk, value_at_risk
-
 panel = db.close_panel([t for t in db.tickers() if t != "SPY"][:12])
 daily = panel.values[1:] / panel.values[:-1] - 1.0
 by_method = {
-    m: value_at_risk(daily, confidence=0.99, method=m)
+    m: qdb.value_at_risk(daily, confidence=0.99, method=m)
     for m in ("historical", "parametric", "cornish-fisher")
 }
-by_method["cvar historical"] = conditional_value_at_risk(
+by_method["cvar historical"] = qdb.conditional_value_at_risk(
     daily, confidence=0.99, method="historical"
 )
 pd.DataFrame(by_method, index=panel.tickers).sort_values("historical")
@@ -154,33 +151,28 @@ shocks.join(doubled.rename(columns={"volatility x2": "VaR 99% (volatility x2)"})
 # ## Monte Carlo of a backtest
 #
 # We run one portfolio backtest (stored, so it gets an id), then resample it.
-# `load_source(db, backtest=ID)` reads the stored daily equity and trades;
-# `run_montecarlo` bootstraps `paths` paths, i.i.d. or by stationary blocks (`block` days on
-# average, which keeps volatility clusters together), or resamples the trade sequence. The
-# same seed gives the same report.
+# `db.montecarlo(backtest=ID, ...)` reads the stored daily equity and trades and bootstraps
+# `paths` paths, i.i.d. or by stationary blocks (`block` days on average, which keeps
+# volatility clusters together), or resamples the trade sequence. The same seed gives the same
+# report.
 
 # %%
-from quantdb.settings import SimSettings
-from quantdb.services.research.backtest import run_backtest
-from quantdb.services.research.montecarlo import load_source, run_montecarlo
-
-db.close_duckdb()  # DuckDB's read-only attach is closed before this process writes
 universe = [t for t in db.tickers() if t != "SPY"][:10]
-bt = run_backtest(
+bt = db.backtest(
     "momentum",
-    db=db.db,
     tickers=universe,
-    settings=SimSettings(
-        max_positions=5, sizing="equity", sizing_value=0.2, commission=0.0005, stop_loss=0.1
-    ),
+    max_positions=5,
+    sizing="equity:0.2",
+    commission=0.0005,
+    stop_loss=0.1,
 )
-source = load_source(db.db, backtest=bt.backtest_id)
-print(
-    f"backtest {bt.backtest_id}: {source.daily_returns.size} days, {source.trade_returns.size} trades"
-)
+daily_returns = db.backtest_returns(bt.backtest_id)
+print(f"backtest {bt.backtest_id}: {daily_returns.size} days, {len(bt.trades())} trades")
 
 # %%
-mc = run_montecarlo(source, paths=2000, method="block", block=20, seed=7, ruin=-0.25)
+mc = db.montecarlo(
+    backtest=bt.backtest_id, paths=2000, method="block", block=20, seed=7, ruin=-0.25
+)
 print(
     f"probability of a drawdown of {mc.ruin_threshold:.0%} or worse: {mc.probability_of_ruin:.1%}"
 )
@@ -198,8 +190,8 @@ ax.fill_between(steps, wealth[:, 0], wealth[:, 4], alpha=0.2, label="5-95 %")
 ax.fill_between(steps, wealth[:, 1], wealth[:, 3], alpha=0.35, label="25-75 %")
 ax.plot(steps, wealth[:, 2], lw=1.5, label="median")
 ax.plot(
-    np.arange(1, source.daily_returns.size + 1),
-    np.cumprod(1.0 + source.daily_returns),
+    np.arange(1, daily_returns.size + 1),
+    np.cumprod(1.0 + daily_returns.to_numpy()),
     color="k",
     lw=0.8,
     label="backtest",
@@ -224,12 +216,16 @@ pd.DataFrame(
             "5 % worst max drawdown": r.distributions["max_drawdown"]["p05"],
         }
         for method in ("iid", "block", "trades")
-        for r in [run_montecarlo(source, paths=1000, method=method, seed=11, ruin=-0.25)]
+        for r in [
+            db.montecarlo(
+                backtest=bt.backtest_id, paths=1000, method=method, seed=11, ruin=-0.25
+            )
+        ]
     }
 )
 
 # %% [markdown]
-# A live strategy works the same way: `load_source(db, strategy=NAME)` uses its tracked
+# A live strategy works the same way: `db.montecarlo(strategy=NAME, ...)` uses its tracked
 # trades marked to market.
 
 # %%
@@ -238,9 +234,7 @@ live = db.sql(
     "JOIN strategies s ON s.id = p.strategy_id WHERE t.status = 'CLOSED' GROUP BY ALL ORDER BY closed DESC LIMIT 1"
 )
 live_name = live["name"][0]
-live_mc = run_montecarlo(
-    load_source(db.db, strategy=live_name), paths=1000, method="iid", seed=3, ruin=-0.25
-)
+live_mc = db.montecarlo(strategy=live_name, paths=1000, method="iid", seed=3, ruin=-0.25)
 print(
     f"{live_name}: P(ruin) {live_mc.probability_of_ruin:.1%}, "
     f"median Sharpe {live_mc.distributions['sharpe']['p50']:.2f}"

@@ -15,7 +15,7 @@
 # # Live tracking and strategy comparison
 #
 # The predictors write predictions (and, when an order fills, trades) into the database;
-# once a day `track_update` marks everything open to market, closes what hit its target,
+# once a day `db.track_update()` (what `quantdb track update` runs) marks everything open to market, closes what hit its target,
 # its stop or its time limit, and snapshots each strategy into `performance_metrics`.
 # This notebook records one prediction and its fill, runs the update, reads the
 # per-strategy performance report, and compares strategies (live ones, and backtests) side by
@@ -32,7 +32,6 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import quantdb as qdb
-from quantdb.services.live.tracking import record_fill, record_prediction, track_update
 
 DB_PATH = os.environ.get("QUANTDB_NOTEBOOK_DB", "quant.db")
 db = qdb.connect(DB_PATH, create=False)
@@ -42,7 +41,9 @@ db = qdb.connect(DB_PATH, create=False)
 #
 # A LONG prediction on a stock fifteen bars before the newest one, with a target 4 % above
 # the entry, a stop 3 % below and ten trading days to work. The fill is recorded a little
-# above the price the predictor saw (`signal_price`), so the slippage is measured.
+# above the price the predictor saw (`signal_price`), so the slippage is measured. `db.query`
+# is a plain SQLite read, for small lookups like "is it recorded already?"; the methods that
+# write close DuckDB's read-only attach first.
 
 # %%
 ticker = next(t for t in db.tickers() if t != "SPY")
@@ -51,13 +52,11 @@ day = str(closes.dates[-15])
 entry = float(closes.values[-15, 0])
 LEGACY_ID = "notebook-04-example"
 
-db.close_duckdb()  # DuckDB's read-only attach is closed before this process writes
-known = db.db.query("SELECT id FROM predictions WHERE legacy_id = ?", (LEGACY_ID,))
+known = db.query("SELECT id FROM predictions WHERE legacy_id = ?", [LEGACY_ID])
 if known:
     prediction_id = int(known[0]["id"])
 else:
-    prediction_id = record_prediction(
-        db.db,
+    prediction_id = db.record_prediction(
         strategy="notebook",
         ticker=ticker,
         position="LONG",
@@ -69,8 +68,7 @@ else:
         confidence=0.7,
         legacy_id=LEGACY_ID,
     )
-    fill = record_fill(
-        db.db,
+    fill = db.record_fill(
         prediction_id,
         price=entry * 1.0005,
         shares=100,
@@ -86,13 +84,13 @@ print(f"prediction {prediction_id}: LONG {ticker} on {day} at {entry:.2f}")
 # %% [markdown]
 # ## Mark to market
 #
-# `track_update(db, asof=...)` looks only at bars up to `asof` (default: the newest bar).
+# `db.track_update(asof=...)` looks only at bars up to `asof` (default: the newest bar).
 # Inside a bar it checks the high and low (a gap through a level fills at the open, and a bar
 # touching both levels counts the stop first); `bars="close"` is the legacy rule (closes only).
 # Running it twice for the same day changes nothing.
 
 # %%
-report = track_update(db.db, slippage_bps=1.0)
+report = db.track_update(slippage_bps=1.0)
 print("as of", report.asof, "| checked", report.checked)
 pd.DataFrame(report.closed)
 
@@ -120,16 +118,14 @@ db.sql(
 # %% [markdown]
 # ## The performance report
 #
-# `performance_report` gives, per strategy: the trade statistics (win rate, average win and
+# `db.performance_report()` (what `quantdb perf` prints) gives, per strategy: the trade statistics (win rate, average win and
 # loss, profit factor) from closed trades, and the return metrics (total return, CAGR,
 # volatility, Sharpe, Sortino, max drawdown, recovery time) from its equity curve compounded
 # into daily, weekly or monthly periods, compared with SPY (excess return, beta, alpha,
 # information ratio).
 
 # %%
-from quantdb.services.live.performance import performance_report, strategy_equity
-
-perf = performance_report(db.db, period="weekly")
+perf = db.performance_report(period="weekly")
 perf_table = pd.DataFrame(perf.strategies).T
 perf_table[
     [
@@ -147,7 +143,7 @@ perf_table[
 ].sort_values("sharpe", ascending=False)
 
 # %%
-equity = strategy_equity(db.db).to_pandas().pivot(index="date", columns="strategy", values="equity")
+equity = db.strategy_equity().to_pandas().pivot(index="date", columns="strategy", values="equity")
 ax = equity.plot(
     figsize=(10, 4), lw=1, title="live strategies: equity from trades marked to market"
 )
@@ -157,20 +153,18 @@ plt.show()
 # %% [markdown]
 # ## Comparing strategies
 #
-# `compare_strategies` puts return series side by side: the summary metrics of each, their
+# `qdb.compare_strategies` puts return series (pandas, indexed by date) side by side: the summary metrics of each, their
 # equity curves on one date axis, and the correlation of their returns. First the live
 # strategies (their tracked equity), then the stored backtests (the newest full backtest of
-# each built-in strategy).
+# each built-in strategy): `db.strategy_returns(name)`, `db.backtest_returns(id)` and
+# `db.benchmark_returns("SPY")` give those series.
 
 # %%
-from quantdb.services.reports.analysis import compare_strategies
-from quantdb.services.reports.data import backtest_returns, benchmark_returns, strategy_returns
-
-spy = benchmark_returns(db.db, "SPY") if "SPY" in db.tickers() else None
+spy = db.benchmark_returns("SPY") if "SPY" in db.tickers() else None
 live_names = [
     n for n in perf_table.sort_values("trades", ascending=False).index if n != "(unlinked)"
 ][:5]
-live = compare_strategies({n: strategy_returns(db.db, n) for n in live_names}, benchmark=spy)
+live = qdb.compare_strategies({n: db.strategy_returns(n) for n in live_names}, benchmark=spy)
 live.metrics
 
 # %%
@@ -185,9 +179,9 @@ latest = db.sql(
     GROUP BY s.name ORDER BY s.name
     """
 )
-backtests = compare_strategies(
+backtests = qdb.compare_strategies(
     {
-        f"{r['strategy']} (#{r['backtest_id']})": backtest_returns(db.db, r["backtest_id"])
+        f"{r['strategy']} (#{r['backtest_id']})": db.backtest_returns(r["backtest_id"])
         for r in latest.iter_rows(named=True)
     },
     benchmark=spy,

@@ -1,16 +1,19 @@
 """`QuantDB`: the object a notebook works with (``qdb.connect("quant.db")``).
 
 It ties the SQLite record (`Database`), the columnar mirror (fast panels) and DuckDB (ad-hoc
-SQL) together. DuckDB is attached only for reads and only on first use of :meth:`sql`; it is
-closed again before this object writes (two SQLite copies in one process must never overlap
-a write).
+SQL) together, and is the notebook's door to the services: every research, tracking and
+report call that reads or writes the database is a method here, so a notebook never needs
+``quantdb.services`` or the raw `Database` (``db.db``, kept for the services' own tests).
+DuckDB is attached only for reads and only on first use of :meth:`sql`; every method that
+writes closes it first (two SQLite copies in one process must never overlap a write).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -25,12 +28,20 @@ from quantdb.storage.queries import Q
 from quantdb.storage.sqlite import Database
 
 if TYPE_CHECKING:
+    import pandas as pd
     import polars as pl
 
+    from quantdb._typing import FloatArray
+    from quantdb.services.live.performance import PerformanceReport
+    from quantdb.services.live.risk import RiskReport
+    from quantdb.services.live.tracking import Fill, TrackReport
     from quantdb.services.research.backtest import BacktestResult
+    from quantdb.services.research.grid import Grid
     from quantdb.services.research.montecarlo import MonteCarloReport
     from quantdb.services.research.sweep import SweepReport
     from quantdb.services.research.walkforward import WalkForwardReport
+    from quantdb.settings import SimSettings
+    from quantdb.universe import Universe
 
 
 def _day(value: str | np.datetime64) -> np.datetime64:
@@ -134,15 +145,28 @@ class QuantDB:
     # -- research (each closes DuckDB's attach first: these write their results) ------------
 
     def backtest(self, strategy: str, /, **options: Any) -> BacktestResult:
-        """Run and store one backtest: `quantdb.services.research.backtest.run_backtest` on this database
-        (``db.backtest("sma-cross", tickers=["AAPL"], params={"fast": 10, "slow": 50})``)."""
+        """Run and store one backtest (`quantdb.services.research.backtest.run_backtest`).
+
+        Keywords: ``tickers``/``universe``, ``start``/``end``, ``params``, ``store``,
+        ``benchmark``, and every simulation setting by name (``commission=0.001``,
+        ``stop_loss=0.05``, ``sizing="equity:0.5"``; see ``docs/api.md``).
+        """
         from quantdb.services.research.backtest import run_backtest
 
         self.close_duckdb()
         return run_backtest(strategy, db=self.db, **options)
 
-    def sweep(self, strategy: str, /, **options: Any) -> SweepReport:
-        """A parameter sweep (`quantdb.services.research.sweep.run_sweep`), results to Parquet and the database."""
+    def rerun_backtest(self, backtest_id: int, /, *, store: bool = False) -> BacktestResult:
+        """Run the stored backtest ``backtest_id`` again from what was recorded (same data,
+        identical numbers; compare ``fingerprint``)."""
+        from quantdb.services.research.results import rerun_backtest
+
+        self.close_duckdb()
+        return rerun_backtest(self.db, backtest_id, store=store)
+
+    def sweep(self, strategy: str | None = None, /, **options: Any) -> SweepReport:
+        """A parameter sweep (`quantdb.services.research.sweep.run_sweep`), results to Parquet and
+        the database; ``db.sweep(resume=RUN_ID)`` finishes a stopped one."""
         from quantdb.services.research.sweep import run_sweep
 
         self.close_duckdb()
@@ -155,13 +179,121 @@ class QuantDB:
         self.close_duckdb()
         return run_walkforward(self.db, strategy, **options)
 
+    def trial_returns(
+        self,
+        strategy: str,
+        /,
+        *,
+        grid_specs: Sequence[str] = (),
+        constraints: Sequence[str] | None = None,
+        tickers: str | Sequence[str] | None = None,
+        universe: str | Sequence[str] | Universe | None = None,
+        start: str | dt.date | None = None,
+        end: str | dt.date | None = None,
+        settings: Mapping[str, Any] | SimSettings | None = None,
+        **options: Any,
+    ) -> tuple[FloatArray, Grid]:
+        """Daily returns of every parameter set of a sweep grid, ``(days x sets)``, and the grid.
+
+        Each set's return is the equal-weight mean over the tickers, each ticker its own
+        account (as in a sweep); the matrix is what `selection_sharpe` and `pbo_cscv` take.
+        Keywords as :meth:`sweep`; nothing is stored.
+        """
+        from quantdb.services.research.bars import load_bars, universe_tickers
+        from quantdb.services.research.sweep import SweepData, sweep_grid
+        from quantdb.services.research.walkforward import grid_returns
+        from quantdb.settings import build_settings, merge_settings
+        from quantdb.universe import universe_of
+
+        grid = sweep_grid(strategy, grid_specs, constraints)
+        wanted = universe_tickers(self.db, universe_of(tickers, universe), gate_ok=False)
+        _, names, bars = load_bars(self.db, wanted, start, end)
+        st = build_settings(merge_settings(settings, options), n_tickers=len(names), portfolio=False)
+        returns, _ = grid_returns(SweepData(strategy, bars, st), grid)
+        return returns, grid
+
     def montecarlo(
         self, *, backtest: int | None = None, strategy: str | None = None, **options: Any
     ) -> MonteCarloReport:
-        """Bootstrap a stored backtest's or a live strategy's returns (`run_montecarlo`)."""
+        """Bootstrap a stored backtest's or a live strategy's returns
+        (`quantdb.services.research.montecarlo.run_montecarlo`: ``paths``, ``method``,
+        ``block``, ``seed``, ``ruin``, ``horizon``)."""
         from quantdb.services.research.montecarlo import load_source, run_montecarlo
 
         return run_montecarlo(load_source(self.db, backtest=backtest, strategy=strategy), **options)
+
+    # -- return series (pandas, indexed by date) --------------------------------------------
+
+    def benchmark_returns(self, ticker: str = "SPY") -> pd.Series:
+        """Daily simple returns of ``ticker``'s adjusted close (the benchmark of reports)."""
+        from quantdb.services.benchmark import benchmark_returns
+
+        return benchmark_returns(self.db, ticker)
+
+    def backtest_returns(self, backtest_id: int) -> pd.Series:
+        """Daily simple returns of a stored backtest's equity."""
+        from quantdb.services.reports.data import backtest_returns
+
+        return backtest_returns(self.db, backtest_id)
+
+    def strategy_returns(self, strategy: str, *, capital: float = 100_000.0) -> pd.Series:
+        """Daily simple returns of a live strategy's tracked equity (`NotFound` if it has none)."""
+        from quantdb.services.reports.data import strategy_returns
+
+        return strategy_returns(self.db, strategy, capital=capital)
+
+    # -- live tracking and performance --------------------------------------------------------
+
+    def record_prediction(self, **fields: Any) -> int:
+        """Record one prediction (`quantdb.services.live.tracking.record_prediction`); its id."""
+        from quantdb.services.live.tracking import record_prediction
+
+        self.close_duckdb()
+        return record_prediction(self.db, **fields)
+
+    def record_fill(self, prediction_id: int, /, **fill: Any) -> Fill:
+        """Record the fill of a prediction as an OPEN trade (``price``, ``shares``,
+        ``signal_price``, ``fees``, ``date``); the slippage is measured."""
+        from quantdb.services.live.tracking import record_fill
+
+        self.close_duckdb()
+        return record_fill(self.db, prediction_id, **fill)
+
+    def close_trade(self, trade_id: int, /, price: float, **options: Any) -> float:
+        """Close an open trade by hand (``date``, ``fees``, ``reason``); the realized P&L."""
+        from quantdb.services.live.tracking import close_trade
+
+        self.close_duckdb()
+        return close_trade(self.db, trade_id, price, **options)
+
+    def track_update(self, **options: Any) -> TrackReport:
+        """Mark everything open to market up to ``asof`` and snapshot each strategy
+        (`quantdb.services.live.tracking.track_update`; what ``quantdb track update`` runs)."""
+        from quantdb.services.live.tracking import track_update
+
+        self.close_duckdb()
+        return track_update(self.db, **options)
+
+    def performance_report(self, **options: Any) -> PerformanceReport:
+        """Per-strategy performance (``strategy``, ``period``, ``benchmark``, ``capital``,
+        ``asof``; what ``quantdb perf`` prints)."""
+        from quantdb.services.live.performance import performance_report
+
+        return performance_report(self.db, **options)
+
+    def strategy_equity(self, strategy: str | None = None, **options: Any) -> pl.DataFrame:
+        """Daily equity of each live strategy from its trades marked to market (long format)."""
+        from quantdb.services.live.performance import strategy_equity
+
+        return strategy_equity(self.db, strategy, **options)
+
+    def risk_report(self, **options: Any) -> RiskReport:
+        """VaR, CVaR, beta, correlation and stress tests of the live strategies (``strategy``,
+        ``confidences``, ``benchmark``, ``capital``, ``asof``, ``tickers``, ``episodes``;
+        what ``quantdb risk`` prints)."""
+        from quantdb.services.live.risk import risk_report
+
+        return risk_report(self.db, **options)
 
     # -- SQL -------------------------------------------------------------------------------
 
@@ -175,6 +307,14 @@ class QuantDB:
     def sql(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
         """DuckDB SQL over the database, tables by their plain names; a Polars frame back."""
         return self.duck.sql(query, params)
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        """A plain SQLite read (no DuckDB): every row, each a `sqlite3.Row` (by name or index).
+
+        For small lookups between writes (``db.query("SELECT id FROM predictions WHERE
+        legacy_id = ?", ["x"])``); :meth:`sql` is the one for scans and analytics.
+        """
+        return self.db.query(sql, params)
 
     def close_duckdb(self) -> None:
         """Close DuckDB's attach (before any write in this process)."""

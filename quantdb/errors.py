@@ -15,12 +15,6 @@ class QuantdbError(Exception):
     exit_code = 2  # bad usage or bad input
 
 
-class CheckFailed(QuantdbError):
-    """`verify` or `check` found a problem (exit code 1)."""
-
-    exit_code = 1
-
-
 class InputError(QuantdbError, ValueError):
     """A record of an input file is not what it must be: names the file, record and field."""
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from quantdb._typing import FloatArray
+from quantdb.errors import ArgumentError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +30,7 @@ class Panel:
                 f"values must be dates x tickers = {(len(self.dates), len(self.tickers))}, "
                 f"got {self.values.shape}"
             )
-            raise ValueError(msg)
+            raise ArgumentError(msg)
 
     @property
     def shape(self) -> tuple[int, int]:

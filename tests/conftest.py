@@ -26,6 +26,20 @@ def legacy_dir(tmp_path: Path) -> Path:
     return dest
 
 
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The legacy sample (prices, predictions, trades, leaders) migrated into a fresh file, once
+    per test module (the CLI tests read it; a module that writes to it owns its copy)."""
+    from quantdb.services.records.migrate import migrate_folder
+    from quantdb.storage.sqlite import Database
+
+    path = tmp_path_factory.mktemp("sample") / "quant.db"
+    db = Database(path)
+    migrate_folder(db, LEGACY_SAMPLE)
+    db.close()
+    return path
+
+
 @pytest.fixture
 def empty_db(tmp_path: Path) -> Iterator[object]:
     """A `Database` in tmp_path with the newest schema and no rows."""

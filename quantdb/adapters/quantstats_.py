@@ -31,6 +31,9 @@ from typing import Any, cast
 
 import pandas as pd
 
+from quantdb._paths import make_folder
+from quantdb.errors import ArgumentError
+
 #: Font families QuantStats names explicitly.
 QUANTSTATS_FONTS = ("Arial",)
 #: The family that answers them: shipped inside matplotlib itself, so it always exists.
@@ -120,11 +123,11 @@ def html_tearsheet(
     """
     if benchmark is not None and not isinstance(benchmark, pd.Series):
         msg = f"benchmark must be a pandas Series of returns (a ticker would download), got {type(benchmark).__name__}"
-        raise TypeError(msg)
+        raise ArgumentError(msg)
     import quantstats as qs
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent, what=f"tearsheet {out}")
     r = returns.astype("float64").rename("Strategy")
     r.index = pd.DatetimeIndex(r.index).tz_localize(None)
     bench = None

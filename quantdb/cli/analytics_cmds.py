@@ -309,9 +309,6 @@ def risk_cmd(
     confs = [*(confidence or []), *(more or [])] or [0.95, 0.99]
     if more and not confidence:
         raise _bad(f"unexpected argument(s) {more}; confidence levels go after --confidence")
-    bad = [c for c in confs if not 0.0 < c < 1.0]
-    if bad:
-        raise _bad(f"--confidence must be in (0, 1), e.g. 0.95, got {bad[0]}")
     universe = [t for t in (tickers or "").split(",") if t.strip()] or None
     with _session(db, write=False) as database:
         report = risk_report(
@@ -381,7 +378,8 @@ def leaders_compute_cmd(
     rule = _choice(convention, CONVENTIONS)
     if rule is None:
         raise _bad(f"--convention must be legacy or calendar, got {convention!r}")
-    with _session(db, write=True) as database:
+    # leaders are computed from the prices already in the database: never create an empty one
+    with database_session(db, write=True) as database:
         report = compute_leaders(database, timeframe=frame, top=top, convention=rule)
     if json_out:
         emit_json(report)

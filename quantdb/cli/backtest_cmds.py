@@ -25,6 +25,7 @@ from quantdb.cli.options import (
     parse_param_texts,
     simulation_options,
 )
+from quantdb.errors import ArgumentError
 
 if TYPE_CHECKING:
     from quantdb.services.research.backtest import BacktestResult
@@ -82,19 +83,20 @@ def register(app: typer.Typer) -> None:
         db: Annotated[Path, typer.Option("--db", envvar="QUANTDB_DB", help="SQLite database file.", dir_okay=False)] = Path("quant.db"),
         json_out: JsonFlag = False,
     ) -> None:
-        """The stored backtests, newest first (ids for --backtest ID)."""
+        """The stored backtests, newest first by creation time (ids for --backtest ID)."""
         from quantdb.cli.common import open_db
+        from quantdb.services.research.results import list_backtests
 
         database = open_db(db, write=False)
-        rows = database.query(
-            """SELECT b.id, s.name, b.start_date, b.end_date, b.total_return, b.sharpe, b.max_dd, b.trades,
-                      b.params_json, b.created_at
-               FROM backtest_results b JOIN strategies s ON s.id = b.strategy_id
-               ORDER BY b.id DESC LIMIT ?""",
-            (max(1, min(limit, 10_000)),),
-        )
-        cols = ["id", "strategy", "start", "end", "total_return", "sharpe", "max_dd", "trades", "params", "created_at"]
-        doc = [dict(zip(cols, tuple(r), strict=True)) for r in rows]
+        if not 1 <= limit <= 10_000:
+            msg = f"--limit must be in 1..10000, got {limit}"
+            raise ArgumentError(msg)
+        rows = list_backtests(database, limit=limit)
+        cols = ["id", "strategy", "start", "end", "total_return", "sharpe", "max_dd", "trades", "params",
+                "sweep_run_id", "created_at"]
+        keys = ["id", "strategy", "start_date", "end_date", "total_return", "sharpe", "max_drawdown", "trades",
+                "params", "sweep_run_id", "created_at"]
+        doc = [{c: r[k] for c, k in zip(cols, keys, strict=True)} for r in rows]
         if json_out:
             emit_json(doc)
             return

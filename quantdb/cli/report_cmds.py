@@ -89,8 +89,10 @@ def serve(
     """The read-only local web interface.  Example: quantdb serve --port 8765 --db quant.db"""
     from quantdb.web.app import serve as run
 
-    typer.echo(f"quantdb: serving {db} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-    run(db, host=host, port=port)
+    def announce() -> None:  # once the host and the database are known to be good
+        typer.echo(f"quantdb: serving {db} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+
+    run(db, host=host, port=port, on_start=announce)
 
 
 def register(app: typer.Typer) -> None:

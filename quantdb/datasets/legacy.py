@@ -29,7 +29,7 @@ import orjson
 
 from quantdb._typing import BoolArray, FloatArray, IntArray
 from quantdb.datasets.market import MARKET_TICKER, Market, symbol_filename, write_price_frames
-from quantdb.errors import QuantdbError
+from quantdb.errors import ArgumentError, QuantdbError
 
 __all__ = [
     "FEES",
@@ -764,7 +764,7 @@ def write_legacy_folder(
             "need 1 <= n_predictions and 0 <= n_trades <= n_predictions, "
             f"got n_predictions={n_predictions}, n_trades={n_trades}"
         )
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         if not overwrite:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, TypedDict
 import numpy as np
 
 from quantdb._typing import FloatArray, IntArray
+from quantdb.errors import ArgumentError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -327,7 +328,7 @@ def generate_market(
     """
     if n_tickers < 1 or years < 1:
         msg = f"n_tickers and years must be >= 1, got n_tickers={n_tickers}, years={years}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     rng = np.random.default_rng(seed)
     dates = _trading_days(np.datetime64(start, "D"), years, holidays=holidays)
     n_d, n_s = dates.shape[0], n_tickers

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +69,10 @@ def load_json_ex(path: str | Path) -> tuple[Any, bool]:
         The file is empty, truncated, not JSON, or not UTF-8.
     """
     path = Path(path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # missing, a folder, unreadable: one line, not a traceback
+        raise FileFormatError(path, "path", f"cannot read it: {exc.strerror or exc}") from None
     data = data.removeprefix(BOM)
     if not data.strip():
         raise FileFormatError(path, "byte 0", "the file is empty; expected a JSON document")
@@ -92,13 +94,6 @@ def load_json_ex(path: str | Path) -> tuple[Any, bool]:
             where = _where(raw, len(raw.rstrip()))
             reason = f"the file ends in the middle of the document, it looks truncated ({exc.msg})"
         raise FileFormatError(path, where, reason) from exc
-
-
-def require_shape(path: Path, doc: Any, expected: type, what: str) -> None:
-    """Raise `FileFormatError` unless ``doc`` is of the ``expected`` top-level type."""
-    if not isinstance(doc, expected):
-        msg = f"wrong top-level shape: expected {what}, got {type(doc).__name__}"
-        raise FileFormatError(path, "top level", msg)
 
 
 @dataclass(frozen=True)
@@ -135,7 +130,10 @@ def load_price_csv(path: str | Path, name: str) -> PriceFile:
         Empty file, no usable header, or a column missing.
     """
     path = Path(path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # missing, a folder, unreadable: one line, not a traceback
+        raise FileFormatError(path, "path", f"cannot read it: {exc.strerror or exc}") from None
     data = data.removeprefix(BOM)
     try:
         text = data.decode("utf-8")
@@ -198,10 +196,3 @@ def scan_folder(root: str | Path) -> LegacyFolder:
         elif entry.name != MANIFEST:
             found.ignored.append(entry.name)
     return found
-
-
-def iter_leader_entries(doc: dict[str, Any]) -> Iterable[tuple[str, Any]]:
-    """(date, entry) pairs of a leaders document, in file order."""
-    for date, entries in doc["leaders"].items():
-        for entry in entries:
-            yield date, entry

@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit
 
 from quantdb._typing import FloatArray, IntArray
+from quantdb.errors import ArgumentError
 from quantdb.kernels.simulate import SweepStats
 from quantdb.kernels.sizing import affordable, market_fill, order_fee, order_size
 from quantdb.settings import (
@@ -266,7 +267,7 @@ def _windows(w: FloatArray) -> IntArray:
     bad = (w < 1) | (w != np.floor(w))
     if bad.any():  # the message of signals.sma_cross
         msg = f"window must be a whole number >= 1, got {w[bad][0]}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     return np.ascontiguousarray(w, dtype=np.int64)
 
 

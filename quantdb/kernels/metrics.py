@@ -57,7 +57,6 @@ __all__ = [
     "tail_ratio",
     "total_return",
     "tracking_error",
-    "ulcer_index",
     "up_capture",
 ]
 
@@ -343,11 +342,6 @@ def tail_ratio(returns: npt.ArrayLike, /, *, cutoff: float = 0.95) -> Any:
         q = np.nanquantile(a[:, ok], [cutoff, round(1.0 - cutoff, 12)], axis=0)
         out[ok] = _safe_div(np.abs(q[0]), np.abs(q[1]))
     return finish(out, one_d)
-
-
-def ulcer_index(returns: npt.ArrayLike, /) -> Any:
-    """Ulcer index: ``sqrt(mean(drawdown ** 2))`` over observed periods (see drawdown.py)."""
-    return drawdown_stats(returns)[2]
 
 
 def probabilistic_sharpe_ratio(

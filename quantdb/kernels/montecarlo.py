@@ -36,6 +36,7 @@ import numpy.typing as npt
 from numba import njit
 
 from quantdb._typing import FloatArray
+from quantdb.errors import ArgumentError
 from quantdb.kernels.drawdown import drawdown_stats
 from quantdb.kernels.metrics import cagr_from_wealth, sharpe_ratio
 from quantdb.kernels.periods import TRADING_DAYS
@@ -89,7 +90,7 @@ class MonteCarloPaths:
         """One per-path metric by name (one of :data:`METRICS`)."""
         if name not in METRICS:
             msg = f"metric must be one of {METRICS}, got {name!r}"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         return getattr(self, name)  # type: ignore[no-any-return]
 
     def cone(self, quantiles: npt.ArrayLike = (0.05, 0.25, 0.5, 0.75, 0.95)) -> FloatArray:
@@ -98,13 +99,11 @@ class MonteCarloPaths:
         return np.quantile(self.cone_wealth, q, axis=1).T
 
 
-def _check_method(method: str, block: float) -> None:
-    if method not in ("iid", "block"):
-        msg = f"method must be 'iid' or 'block', got {method!r}"
-        raise ValueError(msg)
+def _check_block(method: Method, block: float) -> None:
+    """``method`` is trusted (the service parses it once); ``block`` must be a usable mean."""
     if method == "block" and not block >= 1:
         msg = f"block (mean block length) must be >= 1, got {block}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
 
 
 def bootstrap_indices(
@@ -133,7 +132,7 @@ def bootstrap_indices(
     >>> idx.shape, bool(idx.min() >= 0), bool(idx.max() < 10)
     ((5, 3), True, True)
     """
-    _check_method(method, block)
+    _check_block(method, block)
     p = 1.0 if method == "iid" else 1.0 / block
     return _stationary_indices(rng.random((horizon, n_paths)), p, n_obs)
 
@@ -244,8 +243,9 @@ def monte_carlo(
 
     Raises
     ------
-    ValueError
-        when the sample is empty or an option is out of range.
+    ArgumentError
+        when the sample is empty or an option is out of range (``method`` is trusted: it is
+        parsed once by the service, `quantdb.services.research.montecarlo.parse_mc_method`).
 
     Examples
     --------
@@ -257,16 +257,16 @@ def monte_carlo(
     sample = np.asarray(returns, dtype=np.float64)
     if sample.ndim != 1:
         msg = f"returns must be a 1-D sample, got {sample.ndim}-D"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     sample = sample[~np.isnan(sample)]
     if sample.size == 0:
         msg = "returns has no observation to resample"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     horizon = int(sample.size if horizon is None else horizon)
     if horizon < 1 or n_paths < 1:
         msg = f"horizon and n_paths must be >= 1, got {horizon} and {n_paths}"
-        raise ValueError(msg)
-    _check_method(method, block)
+        raise ArgumentError(msg)
+    _check_block(method, block)
     per = PATHS_PER_STREAM
     chunk = max(per, math.ceil(chunk_paths / per) * per)
     streams = np.random.SeedSequence(seed).spawn(math.ceil(n_paths / per))
@@ -311,7 +311,7 @@ def probability_of_ruin(max_drawdown: npt.ArrayLike, threshold: float, /) -> flo
     """
     if not -1.0 <= threshold < 0.0:
         msg = f"ruin threshold must be a drawdown in [-1, 0), got {threshold}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     mdd = np.asarray(max_drawdown, dtype=np.float64)
     return float(np.mean(mdd <= threshold)) if mdd.size else math.nan
 

@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quantdb._typing import FloatArray, IntArray
+from quantdb.errors import ArgumentError
 from quantdb.kernels.metrics import deflated_sharpe_ratio, probabilistic_sharpe_ratio, sharpe_ratio
 from quantdb.kernels.periods import TRADING_DAYS
 
@@ -92,7 +93,7 @@ def cscv_combinations(n_splits: int, /) -> npt.NDArray[np.bool_]:
     """
     if n_splits < 2 or n_splits % 2:
         msg = f"n_splits must be an even number >= 2, got {n_splits}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     combos = list(itertools.combinations(range(n_splits), n_splits // 2))
     out = np.zeros((len(combos), n_splits), dtype=np.bool_)
     for i, c in enumerate(combos):
@@ -178,15 +179,15 @@ def pbo_cscv(
     m = np.asarray(returns, dtype=np.float64)
     if m.ndim != 2 or m.shape[1] < 2:
         msg = f"returns must be (periods x trials) with at least 2 trials, got shape {m.shape}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if performance not in ("sharpe", "mean"):
         msg = f"performance must be 'sharpe' or 'mean', got {performance!r}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     combos = cscv_combinations(n_splits)
     t = m.shape[0] - m.shape[0] % n_splits
     if t // n_splits < 2:
         msg = f"need at least 2 rows per group: {m.shape[0]} rows for {n_splits} groups"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     m = m[m.shape[0] - t :]  # drop the oldest rows so that the groups are equal
     cnt, s1, s2, centre = _group_sums(m, n_splits)
     n_trials = m.shape[1]
@@ -278,7 +279,7 @@ def selection_sharpe(
     sr = np.asarray(sharpe_ratio(m, periods_per_year=periods_per_year), dtype=np.float64)
     if np.all(np.isnan(sr)):
         msg = "no trial has a Sharpe ratio (too few observations or constant returns)"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     best = int(np.nanargmax(sr))
     finite = sr[~np.isnan(sr)]
     var = float(np.var(finite, ddof=1)) if finite.size > 1 else 0.0

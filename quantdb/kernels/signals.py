@@ -23,6 +23,7 @@ from numba import njit
 from numpy.lib.stride_tricks import sliding_window_view
 
 from quantdb._typing import BoolArray, FloatArray
+from quantdb.errors import ArgumentError
 
 ParamLike = float | int | Sequence[float] | Sequence[int] | np.ndarray
 
@@ -62,7 +63,7 @@ def _params(*values: ParamLike) -> list[FloatArray]:
 def _windows(w: FloatArray) -> FloatArray:
     if np.any(w < 1) or np.any(w != np.floor(w)):
         msg = f"window must be a whole number >= 1, got {w[(w < 1) | (w != np.floor(w))][0]}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     return w
 
 

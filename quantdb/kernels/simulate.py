@@ -35,18 +35,14 @@ trailing exits pay slippage; limit fills and take-profit exits fill at their lev
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
 from quantdb._typing import BoolArray, FloatArray, IntArray
-from quantdb.errors import QuantdbError
+from quantdb.errors import ArgumentError
 from quantdb.kernels.sizing import (
-    RISK,
-    SIZING_CODES,
     affordable,
     close_position,
     market_fill,
@@ -55,21 +51,47 @@ from quantdb.kernels.sizing import (
     sizing_value,
     tally,
 )
+from quantdb.settings import (
+    P_ATRM,
+    P_BORROW,
+    P_CFIX,
+    P_CFRAC,
+    P_CMIN,
+    P_CPS,
+    P_KCAP,
+    P_KMIN,
+    P_MAXW,
+    P_OFFSET,
+    P_SIZEV,
+    P_SL,
+    P_SLIP,
+    P_SLIPR,
+    P_TP,
+    P_TS,
+    Q_AMBIG,
+    Q_DIR,
+    Q_FILL,
+    Q_FRAC,
+    Q_MAXHOLD,
+    Q_MAXPOS,
+    Q_ORDER,
+    Q_RECORD,
+    Q_SHARED,
+    Q_SIZING,
+    Q_TIF,
+    RISK,
+    SimSettings,
+    pack_settings,
+)
 
 __all__ = [
     "EXIT_REASONS",
     "TRADE_DTYPE",
-    "SettingsError",
     "SimResult",
-    "SimSettings",
     "SweepStats",
     "simulate",
     "sweep_stats",
 ]
-
-
-class SettingsError(QuantdbError, ValueError):
-    """A simulation setting is out of range or of the wrong kind."""
 
 
 EXIT_REASONS = ("signal", "stop", "target", "trailing", "time", "end")
@@ -85,11 +107,7 @@ TRADE_DTYPE = np.dtype(
     ]
 )
 
-# ---- packed settings (one float vector, one int vector: one numba specialization) -------
-(P_CASH, P_CFRAC, P_CPS, P_CFIX, P_CMIN, P_SLIP, P_SLIPR, P_SIZEV, P_SL, P_TP, P_TS, P_BORROW,
- P_MAXW, P_OFFSET, P_KCAP, P_KMIN, P_ATRM, NP_) = range(18)
-(Q_FILL, Q_SIZING, Q_FRAC, Q_DIR, Q_MAXHOLD, Q_AMBIG, Q_ORDER, Q_TIF, Q_MAXPOS, Q_SHARED,
- Q_RECORD, Q_NTICK, NQ_) = range(13)
+# ---- packed settings: the one layout of quantdb.settings (P_* floats, Q_* ints) --------
 # ---- per-column state --------------------------------------------------------------------
 (S_POS, S_EPX, S_REF, S_PEAK, S_FEES, S_LVL, S_MARK, S_CASH, S_PREV, S_RMEAN, S_RM2, S_EQPK,
  S_MDD, S_WINS, S_WSUM, S_LOSS, S_LSUM, S_R0, NS_) = range(19)
@@ -520,157 +538,10 @@ def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
 
 
 # =========================================================================== Python API
-Sizing = Literal["shares", "cash", "equity", "risk", "kelly"]
-OrderType = Literal["market", "limit", "stop"]
-Ambiguous = Literal["stop-first", "target-first"]
-
-
 def _check(ok: bool, what: str, got: object) -> None:
     if not ok:
         msg = f"{what}, got {got!r}"
-        raise SettingsError(msg)
-
-
-def _frac(name: str, v: float | None, lo: float = 0.0, hi: float = 1.0) -> None:
-    if v is not None:
-        _check(isinstance(v, int | float) and lo < v < hi and math.isfinite(v),
-               f"{name} must be in ({lo:g}, {hi:g}) or None", v)
-
-
-@dataclass(frozen=True)
-class SimSettings:
-    """Everything that decides how signals become trades. Values are fractions, not percents.
-
-    Attributes
-    ----------
-    cash : starting cash (per column in independent mode, shared in portfolio mode).
-    commission, commission_per_share, commission_fixed, commission_min :
-        per order ``max(commission_min, commission * value + commission_per_share * shares
-        + commission_fixed)``, charged on entry and on exit.
-    slippage_bps, slippage_range_frac : market fills are worse by ``slippage_bps / 1e4`` of the
-        price plus ``slippage_range_frac * (high - low)`` of the fill bar.
-    fill : ``"next-open"`` (signal at ``t``, fill at ``open[t+1]``) or ``"close"`` (``close[t]``).
-    sizing, sizing_value, fractional : see :mod:`quantdb.kernels.sizing`; ``equity`` with 1.0
-        buys ``floor(equity / (price * (1 + commission)))`` shares (backtesting.py's ``buy()``).
-    direction : ``"long"``, ``"short"`` or ``"both"``.
-    order_type, entry_offset, order_tif_bars : ``"limit"`` places a buy at
-        ``close * (1 - entry_offset)`` (a short at ``+``), ``"stop"`` a buy at
-        ``close * (1 + entry_offset)``, alive for ``order_tif_bars`` bars after the signal.
-    stop_loss, take_profit, trailing_stop : fractions of the entry price (trailing: of the
-        best high/low since entry); ``None`` for none.
-    max_hold_bars : close at the close of bar ``entry + max_hold_bars``.
-    ambiguous : which exit wins when stop and target both lie inside one bar.
-    borrow_rate : annual rate on short value, charged each bar at ``borrow_rate / 252``.
-    max_positions, max_weight : portfolio mode limits (``max_weight`` caps any position).
-    atr_window, atr_mult : risk sizing without a stop: risk per share = ``atr_mult * ATR``.
-    kelly_cap, kelly_min_trades : Kelly sizing cap, and the closed trades needed before the
-        estimate replaces the cap.
-    """
-
-    cash: float = 10_000.0
-    commission: float = 0.0
-    commission_per_share: float = 0.0
-    commission_fixed: float = 0.0
-    commission_min: float = 0.0
-    slippage_bps: float = 0.0
-    slippage_range_frac: float = 0.0
-    fill: Literal["next-open", "close"] = "next-open"
-    sizing: Sizing = "equity"
-    sizing_value: float = 1.0
-    fractional: bool = False
-    direction: Literal["long", "short", "both"] = "long"
-    order_type: OrderType = "market"
-    entry_offset: float = 0.0
-    order_tif_bars: int = 1
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    trailing_stop: float | None = None
-    max_hold_bars: int | None = None
-    ambiguous: Ambiguous = "stop-first"
-    borrow_rate: float = 0.0
-    max_positions: int | None = None
-    max_weight: float | None = None
-    atr_window: int = 14
-    atr_mult: float = 2.0
-    kelly_cap: float = 0.25
-    kelly_min_trades: int = 10
-
-    def __post_init__(self) -> None:
-        num = (int, float)
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.type in ("float", "float | None") and v is not None:
-                _check(isinstance(v, num) and not isinstance(v, bool) and math.isfinite(v),
-                       f"{f.name} must be a finite number", v)
-        _check(self.cash > 0, "cash must be > 0", self.cash)
-        _check(0 <= self.commission < 0.1, "commission must be in [0, 0.1)", self.commission)
-        for name in ("commission_per_share", "commission_fixed", "commission_min",
-                     "slippage_bps", "slippage_range_frac", "borrow_rate", "entry_offset"):
-            _check(getattr(self, name) >= 0, f"{name} must be >= 0", getattr(self, name))
-        _check(self.slippage_bps < 1000, "slippage_bps must be < 1000 (10%)", self.slippage_bps)
-        _check(self.slippage_range_frac <= 1, "slippage_range_frac must be in [0, 1]",
-               self.slippage_range_frac)
-        _check(self.fill in ("next-open", "close"), "fill must be 'next-open' or 'close'",
-               self.fill)
-        _check(self.sizing in SIZING_CODES, f"sizing must be one of {sorted(SIZING_CODES)}",
-               self.sizing)
-        _check(self.sizing_value > 0, "sizing_value must be > 0", self.sizing_value)
-        _check(self.direction in ("long", "short", "both"),
-               "direction must be 'long', 'short' or 'both'", self.direction)
-        _check(self.order_type in ("market", "limit", "stop"),
-               "order_type must be 'market', 'limit' or 'stop'", self.order_type)
-        _check(isinstance(self.order_tif_bars, int) and self.order_tif_bars >= 1,
-               "order_tif_bars must be an int >= 1", self.order_tif_bars)
-        _frac("stop_loss", self.stop_loss)
-        _frac("trailing_stop", self.trailing_stop)
-        _frac("take_profit", self.take_profit, 0.0, 100.0)
-        _frac("max_weight", self.max_weight, 0.0, 1.0 + 1e-12)
-        _check(self.max_hold_bars is None
-               or (isinstance(self.max_hold_bars, int) and self.max_hold_bars >= 1),
-               "max_hold_bars must be an int >= 1 or None", self.max_hold_bars)
-        _check(self.max_positions is None
-               or (isinstance(self.max_positions, int) and self.max_positions >= 1),
-               "max_positions must be an int >= 1 or None", self.max_positions)
-        _check(self.ambiguous in ("stop-first", "target-first"),
-               "ambiguous must be 'stop-first' or 'target-first'", self.ambiguous)
-        _check(self.atr_window >= 1, "atr_window must be >= 1", self.atr_window)
-        _check(self.atr_mult > 0, "atr_mult must be > 0", self.atr_mult)
-        _check(0 < self.kelly_cap <= 1, "kelly_cap must be in (0, 1]", self.kelly_cap)
-
-    def _pack(self, n_tickers: int, shared: bool, record: bool) -> tuple[FloatArray, IntArray]:
-        nan = np.nan
-        p = np.zeros(NP_)
-        p[P_CASH] = self.cash
-        p[P_CFRAC] = self.commission
-        p[P_CPS] = self.commission_per_share
-        p[P_CFIX] = self.commission_fixed
-        p[P_CMIN] = self.commission_min
-        p[P_SLIP] = self.slippage_bps / 1e4
-        p[P_SLIPR] = self.slippage_range_frac
-        p[P_SIZEV] = self.sizing_value
-        p[P_SL] = nan if self.stop_loss is None else self.stop_loss
-        p[P_TP] = nan if self.take_profit is None else self.take_profit
-        p[P_TS] = nan if self.trailing_stop is None else self.trailing_stop
-        p[P_BORROW] = self.borrow_rate / 252.0
-        p[P_MAXW] = np.inf if self.max_weight is None else self.max_weight
-        p[P_OFFSET] = self.entry_offset
-        p[P_KCAP] = self.kelly_cap
-        p[P_KMIN] = self.kelly_min_trades
-        p[P_ATRM] = self.atr_mult
-        q = np.zeros(NQ_, dtype=np.int64)
-        q[Q_FILL] = 1 if self.fill == "close" else 0
-        q[Q_SIZING] = SIZING_CODES[self.sizing]
-        q[Q_FRAC] = int(self.fractional)
-        q[Q_DIR] = {"long": 0, "short": 1, "both": 2}[self.direction]
-        q[Q_MAXHOLD] = -1 if self.max_hold_bars is None else self.max_hold_bars
-        q[Q_AMBIG] = 0 if self.ambiguous == "stop-first" else 1
-        q[Q_ORDER] = {"market": 0, "limit": 1, "stop": 2}[self.order_type]
-        q[Q_TIF] = self.order_tif_bars
-        q[Q_MAXPOS] = -1 if (self.max_positions is None or not shared) else self.max_positions
-        q[Q_SHARED] = int(shared)
-        q[Q_RECORD] = int(record)
-        q[Q_NTICK] = n_tickers
-        return p, q
+        raise ArgumentError(msg)
 
 
 @dataclass(frozen=True)
@@ -698,7 +569,8 @@ class SimResult:
 class SweepStats:
     """Per-column results of an independent-columns run (one value per column; one for a
     portfolio). Sharpe is annualized with ``periods_per_year`` from bar returns (ddof=1),
-    max drawdown is a positive fraction measured from the starting cash on."""
+    max drawdown is a negative fraction in [-1, 0] measured from the starting cash on (as
+    :func:`quantdb.kernels.drawdown.max_drawdown` of the bar returns)."""
 
     final_equity: FloatArray
     total_return: FloatArray
@@ -774,7 +646,7 @@ def _run(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, SweepStats]:
     _, n, k = px.shape
     m = sg.shape[2]
-    p, q = settings._pack(k, shared, record)
+    p, q = pack_settings(settings, n_tickers=k, shared=shared, record=record)
     s = np.zeros((m, NS_))
     s[:, S_MARK] = np.nan
     s[:, S_PREV] = settings.cash
@@ -822,7 +694,7 @@ def _run(
         final_equity=final,
         total_return=final / settings.cash - 1.0,
         sharpe=sharpe,
-        max_drawdown=s[rows, S_MDD].copy(),
+        max_drawdown=0.0 - s[rows, S_MDD],  # the kernel keeps it positive; 0.0 - 0.0 is +0.0
         n_trades=ntr,
         ambiguous_exits=amb,
     )
@@ -854,7 +726,7 @@ def simulate(
 
     Raises
     ------
-    SettingsError
+    ArgumentError
         when an array has the wrong shape or type.
 
     Examples

@@ -13,13 +13,14 @@ from __future__ import annotations
 import html
 import json
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quantdb._paths import make_folder
+from quantdb.errors import ArgumentError
 from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database
 
@@ -65,9 +66,12 @@ def run_demo(
     """Build the demo database and every report into ``out_dir``; ``step(name)`` is told each step."""
     from quantdb.datasets import generate_market, write_legacy_folder
 
+    if seed < 0:  # checked before anything is written (numpy refuses it deep inside)
+        msg = f"seed must be a whole number >= 0, got {seed}"
+        raise ArgumentError(msg)
     size = SMALL if small else FULL
     out = Path(out_dir).absolute()
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, what="--out")
     db = Database(db_path)
     db.require_healthy()
     apply_migrations(db)
@@ -212,8 +216,3 @@ def _index_html(report: DemoReport) -> str:
         f"<h1>quantdb demo</h1><p>database: {html.escape(report.db)}</p><ul>{rows}</ul>"
         f"<h2>summary</h2><pre>{summary}</pre></body></html>"
     )
-
-
-def clean_output(out_dir: str | Path) -> None:
-    """Remove a previous demo output folder (the database is kept)."""
-    shutil.rmtree(out_dir, ignore_errors=True)

@@ -13,7 +13,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from quantdb.errors import DatabaseDamaged, NotFound
+from quantdb._paths import make_folder
+from quantdb.errors import ArgumentError, DatabaseDamaged, NotFound
 from quantdb.storage.mirror import mirror_root
 from quantdb.storage.sqlite import SQLITE_HEADER, Database
 
@@ -23,7 +24,7 @@ def backup_database(db: Database, dest: str | os.PathLike[str]) -> Path:
     dest_path = Path(dest).absolute()
     if dest_path.is_dir():
         dest_path = dest_path / db.path.name
-    dest_path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(dest_path.parent, what=f"backup {dest_path}")
     tmp = dest_path.with_name(dest_path.name + ".partial")
     tmp.unlink(missing_ok=True)
     with db.reader() as src:
@@ -53,6 +54,9 @@ def _integrity(path: Path) -> list[str]:
 def restore_database(db: Database, src: str | os.PathLike[str]) -> Path:
     """Replace ``db`` with the backup at ``src`` after checking it; return the database path."""
     src_path = Path(src).absolute()
+    if src_path.is_dir():
+        msg = f"{src_path}: is a folder; expected a backup file (as written by `quantdb backup`)"
+        raise ArgumentError(msg)
     if not src_path.exists():
         msg = f"{src_path}: no such backup file"
         raise NotFound(msg)
@@ -61,7 +65,7 @@ def restore_database(db: Database, src: str | os.PathLike[str]) -> Path:
         msg = f"{src_path}: the backup is damaged ({problems[0]}); nothing was restored"
         raise DatabaseDamaged(msg)
     db.close()
-    db.path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(db.path.parent, what=f"database {db.path}")
     tmp = db.path.with_name(db.path.name + ".restoring")
     tmp.unlink(missing_ok=True)
     source = sqlite3.connect(f"{src_path.as_uri()}?mode=ro", uri=True)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from quantdb._typing import FloatArray
+from quantdb.errors import ArgumentError
 from quantdb.storage.queries import Q
 from quantdb.storage.sqlite import Database
 
@@ -44,7 +45,7 @@ class MirrorVersion:
         """The memory-mapped dates x tickers matrix of ``field`` (read-only)."""
         if field not in FIELDS:
             msg = f"field must be one of {FIELDS}, got {field!r}"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         return np.load(self.folder / f"{field}.npy", mmap_mode="r")  # type: ignore[no-any-return]
 
 

@@ -2,7 +2,7 @@
 
 A file holds blocks that start with ``-- name: <query_name>``; comment lines right after the
 name are its documentation. ``Q["close_panel"]`` is the SQL text; values are always bound
-(``:name`` parameters), identifiers go only through :func:`quote_identifier`.
+(``:name`` parameters); no query interpolates an identifier.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 
+from quantdb.errors import FileFormatError
 from quantdb.storage.migrations import sql_dir
 
 _NAME = re.compile(r"^--\s*name:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
@@ -35,8 +36,7 @@ def parse_queries(text: str, source: str = "<string>") -> dict[str, str]:
             flush()
             name = m.group(1)
             if name in out:
-                msg = f"{source}: query {name!r} is defined twice"
-                raise ValueError(msg)
+                raise FileFormatError(source, f"query {name!r}", "defined twice")
             body = []
         else:
             body.append(line)
@@ -52,18 +52,9 @@ def load_queries(folder: Path | None = None) -> Mapping[str, str]:
     for path in sorted(folder.glob("*.sql")):
         for name, sql in parse_queries(path.read_text(encoding="utf-8"), str(path)).items():
             if name in merged:
-                msg = f"{path}: query {name!r} is already defined in another file"
-                raise ValueError(msg)
+                raise FileFormatError(path, f"query {name!r}", "already defined in another file")
             merged[name] = sql
     return MappingProxyType(merged)
-
-
-def quote_identifier(name: str) -> str:
-    """Quote a SQL identifier (table or column name) for SQLite and DuckDB."""
-    if "\x00" in name:
-        msg = f"identifier must not contain NUL, got {name!r}"
-        raise ValueError(msg)
-    return '"' + name.replace('"', '""') + '"'
 
 
 class _Queries(Mapping[str, str]):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from quantdb._paths import make_folder
 from quantdb.errors import DatabaseDamaged, DatabaseError, DatabaseFull, NotFound
 
 BUSY_TIMEOUT_MS = 30_000
@@ -100,7 +101,7 @@ class Database:
     def writer(self) -> sqlite3.Connection:
         """The single writer connection of this object (autocommit mode, WAL)."""
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(self.path.parent, what=f"database {self.path}")
             try:
                 conn = sqlite3.connect(
                     self.path, isolation_level=None, check_same_thread=False, timeout=30
@@ -174,7 +175,7 @@ class Database:
     # -- transactions ----------------------------------------------------------------------
 
     def _acquire_file_lock(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(self.path.parent, what=f"database {self.path}")
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until the other writer is done
         self._lock_fd = fd

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from quantdb.errors import NotFound, QuantdbError
+from quantdb.errors import ArgumentError, NotFound
 from quantdb.services.reports import analysis, charts, data
 from quantdb.services.reports.analysis import SUMMARY_METRICS, TRADE_METRICS
 from quantdb.services.reports.bundle import COLUMN_KINDS, fmt
@@ -134,7 +135,7 @@ def strategy_page(request: Request) -> HTMLResponse:
         dd = analysis.drawdown_analysis(returns)
         monthly = analysis.monthly_returns(returns)
         context = {
-            "summary": metric_table(analysis.summary_metrics(returns, bench), SUMMARY_METRICS, "summary"),
+            "summary": metric_table(analysis.summary_table(returns, bench), SUMMARY_METRICS, "summary"),
             "drawdowns": html_table(dd.table, table_id="drawdowns"),
             "monthly": html_table(monthly, kinds={c: "pct" for c in monthly.columns}, index=True, table_id="monthly"),
             "charts": [
@@ -325,11 +326,24 @@ def create_app(db_path: str | Path, *, allowed_hosts: tuple[str, ...] = ALLOWED_
     return app
 
 
-def serve(db_path: str | Path, *, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Run the app with uvicorn until interrupted (loopback only)."""
+def serve(
+    db_path: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    on_start: Callable[[], None] | None = None,
+) -> None:
+    """Run the app with uvicorn until interrupted (loopback only).
+
+    The host and the database are checked first; ``on_start()`` is called once both are good,
+    just before serving (the CLI prints its "serving ..." line there).
+    """
     import uvicorn
 
     if host not in ("127.0.0.1", "localhost"):
-        msg = f"the web interface binds the loopback interface only (127.0.0.1), got {host!r}"
-        raise QuantdbError(msg)
-    uvicorn.run(create_app(db_path), host=host, port=port, log_level="warning")
+        msg = f"--host must be 127.0.0.1 or localhost (the web interface binds the loopback interface only), got {host!r}"
+        raise ArgumentError(msg)
+    app = create_app(db_path)
+    if on_start is not None:
+        on_start()
+    uvicorn.run(app, host=host, port=port, log_level="warning")

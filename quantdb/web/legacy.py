@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from quantdb.errors import ArgumentError
 from quantdb.ingest.reader import PREDICTIONS, TRADES
 from quantdb.services.records.export import legacy_documents
 from quantdb.storage.sqlite import Database
@@ -36,6 +37,6 @@ def leaders_document(db: Database, timeframe: str) -> dict[str, Any]:
     """``{"timeframe", "updated", "leaders": {date: [{rank, symbol|ticker, volume, price}]}}``."""
     if timeframe not in TIMEFRAMES:
         msg = f"timeframe must be one of {TIMEFRAMES}, got {timeframe!r}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     doc: dict[str, Any] = legacy_documents(db)[f"volume_leaders_{timeframe}.json"]
     return doc

@@ -12,20 +12,7 @@ from typer.testing import CliRunner
 
 from quantdb.cli.app import app
 
-SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_sample"
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> Path:
-    from quantdb.services.records.migrate import migrate_folder
-    from quantdb.storage.sqlite import Database
-
-    path = tmp_path_factory.mktemp("cli") / "quant.db"
-    db = Database(path)
-    migrate_folder(db, SAMPLE)
-    db.close()
-    return path
 
 
 def run_json(*args: str) -> object:

@@ -23,11 +23,11 @@ import pytest
 from quantdb.errors import ArgumentError, NotFound
 from quantdb.kernels.replay import REPLAY_STATUS, replay_trades
 from quantdb.kernels.simulate import EXIT_REASONS, simulate
-from quantdb.settings import SimSettings
 from quantdb.services.research.replay import (
     exit_outcomes,
     replay_predictions,
 )
+from quantdb.settings import SimSettings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_sample"
 LAST_DAY = "2017-11-30"

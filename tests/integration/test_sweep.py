@@ -12,10 +12,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from quantdb.settings import SimSettings
 from quantdb.services.records.prices import import_price_files
 from quantdb.services.research.bars import load_bars
 from quantdb.services.research.sweep import heatmap, query_results, run_sweep
+from quantdb.settings import SimSettings
 from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database
 

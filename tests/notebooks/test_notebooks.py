@@ -31,11 +31,11 @@ pytestmark = pytest.mark.slow
 def notebook_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A migrated, tracked database with stored backtests, built once for the module."""
     from quantdb.datasets import generate_market, write_legacy_folder
-    from quantdb.settings import SimSettings
     from quantdb.services.live.leaders import compute_leaders
     from quantdb.services.live.tracking import track_update
     from quantdb.services.records.migrate import migrate_folder
     from quantdb.services.research.backtest import run_backtest
+    from quantdb.settings import SimSettings
     from quantdb.storage.migrations import apply_migrations
     from quantdb.storage.sqlite import Database
 

@@ -262,10 +262,10 @@ def test_ulcer_index_convention(series: pd.Series) -> None:
     a = series.to_numpy()
     n_obs, rows = int(series.count()), len(series)
     gaps = np.isnan(a)
-    sum_sq = m.ulcer_index(a) ** 2 * n_obs + float(np.sum(dd.drawdown_series(a)[gaps] ** 2))
+    sum_sq = dd.ulcer_index(a) ** 2 * n_obs + float(np.sum(dd.drawdown_series(a)[gaps] ** 2))
     close(math.sqrt(sum_sq / (rows - 1)), qs.stats.ulcer_index(series))
     if not gaps.any():  # the plain form of the same identity
-        close(m.ulcer_index(a) * math.sqrt(rows / (rows - 1)), qs.stats.ulcer_index(series))
+        close(dd.ulcer_index(a) * math.sqrt(rows / (rows - 1)), qs.stats.ulcer_index(series))
 
 
 def test_edge_cases_against_the_libraries() -> None:

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantdb.settings import SimSettings
 from quantdb.services.research.grid import build_grid
 from quantdb.services.research.walkforward import (
     WalkForwardError,
     walkforward_bars,
     walkforward_windows,
 )
+from quantdb.settings import SimSettings
 from quantdb.strategies import Bars
 
 

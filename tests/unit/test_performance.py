@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
-from quantdb.services.live.performance import benchmark_returns, performance_report, strategy_equity
+from quantdb.services.benchmark import benchmark_returns
+from quantdb.services.live.performance import performance_report, strategy_equity
 
 CAPITAL = 50_000.0
 
@@ -132,12 +134,14 @@ def test_report_uses_the_kernels_on_the_equity(empty_db, rng) -> None:
     _build(empty_db, rng)
     report = performance_report(empty_db, period="daily", capital=CAPITAL)
     frame = strategy_equity(empty_db, capital=CAPITAL)
-    bench = benchmark_returns(empty_db, "SPY")
+    spy = benchmark_returns(empty_db, "SPY")
+    bench = pl.DataFrame(
+        {"date": spy.index.to_numpy().astype("datetime64[D]"), "b": spy.to_numpy()},
+        schema={"date": pl.Date, "b": pl.Float64},
+    )
     assert report.benchmark == "SPY"
     for name, m in report.strategies.items():
-        part = frame.filter(frame["strategy"] == name).join(
-            bench.rename({"returns": "b"}), on="date", how="left"
-        )
+        part = frame.filter(frame["strategy"] == name).join(bench, on="date", how="left")
         r = part["returns"].to_numpy()
         b = part["b"].fill_null(np.nan).to_numpy()
         assert m["sharpe"] == pytest.approx(float(sharpe_ratio(r)), rel=1e-12)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from quantdb.dates import DateError
 from quantdb.errors import NotFound
 from quantdb.services.live.tracking import (
     TrackingError,
@@ -106,7 +107,7 @@ def scenarios(empty_db):
 
 def test_every_exit_rule(scenarios) -> None:
     db, cases = scenarios
-    report = track_update(db, asof=DAYS[-1])
+    report = track_update(db, asof=None)
     assert report.checked["predictions"] == len(cases)
     for name, (pid, expected) in cases.items():
         got = status(db, pid)
@@ -125,7 +126,7 @@ def test_asof_sees_no_later_bar_and_rerun_is_idempotent(scenarios) -> None:
     assert status(db, cases["long_gap_stop"][0])[0] == "open"  # its gap is on DAYS[2]
     assert status(db, cases["long_target"][0])[0] == "hit_target"
     assert r1.closed["predictions"]["hit_target"] == 2
-    track_update(db, asof=DAYS[-1])
+    track_update(db, asof=None)
 
     def dump() -> list[tuple]:
         out = []
@@ -134,7 +135,7 @@ def test_asof_sees_no_later_bar_and_rerun_is_idempotent(scenarios) -> None:
         return out
 
     before = dump()
-    again = track_update(db, asof=DAYS[-1])
+    again = track_update(db, asof=None)
     assert dump() == before
     assert again.rows_changed == 0
     assert sum(again.closed["predictions"].values()) == 0
@@ -144,7 +145,7 @@ def test_close_rule_judges_on_the_close(empty_db) -> None:
     db = empty_db
     add_bars(db, "WICK", [FLAT, (100, 112, 94, 101), (101, 105, 100, 111)])
     pid = predict(db, "WICK")
-    track_update(db, asof=DAYS[-1], bars="close")
+    track_update(db, asof=None, bars="close")
     assert status(db, pid) == ("hit_target", DAYS[2], 111.0)  # the wick on DAYS[1] did not count
 
 
@@ -156,7 +157,7 @@ def test_split_adjusted_levels_compare_with_adjusted_bars(empty_db) -> None:
     pid = predict(
         db, "SPLT"
     )  # entry 100 = the adjusted close; target 110 reached at adjusted high 112
-    track_update(db, asof=DAYS[-1])
+    track_update(db, asof=None)
     assert status(db, pid) == ("hit_target", DAYS[2], 110.0)
 
 
@@ -175,7 +176,7 @@ def test_trade_pnl_with_fees_and_slippage(empty_db) -> None:
     open_id = predict(db, "MARK")
     record_fill(db, open_id, 100.0, 7, signal_price=100.0, fees=0.5)
 
-    report = track_update(db, asof=DAYS[-1], exit_fee=1.0, slippage_bps=10.0)
+    report = track_update(db, asof=None, exit_fee=1.0, slippage_bps=10.0)
     assert report.closed["trades"] == {"hit_target": 1, "stopped": 1, "expired": 0}
     rows = {
         r[0]: tuple(r)
@@ -237,5 +238,8 @@ def test_nothing_open_without_levels_stays_open(empty_db) -> None:
 def test_empty_prices_is_not_found(empty_db) -> None:
     with pytest.raises(NotFound):
         track_update(empty_db)
-    with pytest.raises(TrackingError, match="YYYY-MM-DD"):
+    add_bars(empty_db, "ONE", [FLAT])
+    with pytest.raises(DateError, match="YYYY-MM-DD, got '2024-13-01'"):
         track_update(empty_db, asof="2024-13-01")
+    with pytest.raises(DateError, match="after the newest price"):  # was accepted silently
+        track_update(empty_db, asof="2099-01-02")

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from quantdb.errors import QuantdbError
+from quantdb.errors import ArgumentError
 from quantdb.storage.duck import DuckEngine
 from quantdb.storage.queries import Q
 from quantdb.storage.sqlite import Database
@@ -39,7 +39,7 @@ TIMEFRAMES: tuple[str, ...] = ("daily", "weekly", "monthly")
 LEGACY_STEP = {"daily": 1, "weekly": 5, "monthly": 21}
 
 
-class LeadersError(QuantdbError, ValueError):
+class LeadersError(ArgumentError):
     """Bad arguments to compute_leaders."""
 
 

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from quantdb.errors import NotFound
+from quantdb.dates import DateError, parse_date
+from quantdb.errors import ArgumentError, NotFound
 from quantdb.storage.queries import Q
 from quantdb.storage.sqlite import Database
 
@@ -172,11 +173,34 @@ def equity_arrays(
 
 
 def latest_date(conn: sqlite3.Connection) -> str:
+    """The newest day with a bar (the default as-of day of tracking, performance and risk)."""
     row = conn.execute(Q["latest_price_date"]).fetchone()
     if row is None or row[0] is None:
         msg = "price_history is empty: import prices first (quantdb prices import PATH)"
         raise NotFound(msg)
     return str(row[0])
+
+
+def asof_day(conn: sqlite3.Connection, asof: object | None) -> str:
+    """The as-of day of a live report or update: ``asof`` read by `quantdb.dates.parse_date`,
+    the newest bar when None; a day after the newest bar is refused (it would mark nothing and
+    say nothing).
+
+    Raises
+    ------
+    DateError
+        a day that cannot be read, or one after the newest price.
+    NotFound
+        no prices at all.
+    """
+    last = latest_date(conn)
+    day = parse_date(asof, name="--asof")
+    if day is None:
+        return last
+    if day.isoformat() > last:
+        msg = f"--asof {day} is after the newest price ({last}); import newer prices or give an earlier day"
+        raise DateError(msg)
+    return day.isoformat()
 
 
 def check_strategy(conn: sqlite3.Connection, strategy: str | None) -> str | None:
@@ -221,7 +245,7 @@ def strategy_equity(
     import polars as pl
 
     with db.reader() as conn:
-        day = asof or latest_date(conn)
+        day = asof_day(conn, asof)
         arr = equity_arrays(
             conn, asof=day, strategy=check_strategy(conn, strategy), capital=capital
         )
@@ -252,30 +276,6 @@ def strategy_equity(
             "unrealized_pnl": cum[t_idx, s_idx] - arr.realized[t_idx, s_idx],
         },
         schema=schema,
-    )
-
-
-def benchmark_returns(db: Database, ticker: str = "SPY") -> pl.DataFrame:
-    """Daily simple returns of a benchmark's adjusted close: ``date, returns`` (first row dropped).
-
-    Raises
-    ------
-    NotFound
-        The ticker has no bars in price_history.
-    """
-    import polars as pl
-
-    rows = db.query(Q["ticker_closes"], {"symbol": ticker.strip().upper()})
-    if not rows:
-        msg = f"benchmark {ticker!r} has no prices; import them with: quantdb prices import {ticker}.csv"
-        raise NotFound(msg)
-    px = np.array([r[1] for r in rows], dtype=np.float64)
-    return pl.DataFrame(
-        {
-            "date": np.array([r[0] for r in rows[1:]], dtype="datetime64[D]"),
-            "returns": px[1:] / px[:-1] - 1.0,
-        },
-        schema={"date": pl.Date, "returns": pl.Float64},
     )
 
 
@@ -355,20 +355,25 @@ def performance_report(
         total_return,
     )
     from quantdb.kernels.tradestats import average_loss, average_win, profit_factor, win_rate
+    from quantdb.services.benchmark import benchmark_returns
 
     if period not in PERIODS_PER_YEAR:
         msg = f"period must be one of daily, weekly, monthly, got {period!r}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     ppy = PERIODS_PER_YEAR[period]
     with db.reader() as conn:
-        day = asof or latest_date(conn)
+        day = asof_day(conn, asof)
         name = check_strategy(conn, strategy)
         closed = conn.execute(
             Q["closed_trades_by_strategy"], {"asof": day, "strategy": name}
         ).fetchall()
     equity = strategy_equity(db, name, capital=capital, asof=day)
     try:
-        bench = benchmark_returns(db, benchmark).rename({"returns": "benchmark"})
+        spy = benchmark_returns(db, benchmark)
+        bench = pl.DataFrame(
+            {"date": spy.index.to_numpy().astype("datetime64[D]"), "benchmark": spy.to_numpy()},
+            schema={"date": pl.Date, "benchmark": pl.Float64},
+        )
         bench_name: str | None = benchmark.upper()
     except NotFound:
         bench = pl.DataFrame(schema={"date": pl.Date, "benchmark": pl.Float64})

@@ -19,14 +19,14 @@ Stress tests:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from quantdb._typing import VarMethod
-from quantdb.errors import NotFound
+from quantdb.errors import ArgumentError, NotFound
 from quantdb.storage.queries import Q
 from quantdb.storage.sqlite import Database
 
@@ -45,6 +45,35 @@ class RiskReport:
     correlation: dict[str, Any] = field(default_factory=dict)
     ticker_correlation: dict[str, Any] | None = None
     stress: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_confidences(values: Iterable[float | str]) -> tuple[float, ...]:
+    """VaR / CVaR levels as fractions in (0, 1): the one check of a confidence level.
+
+    Called at the edge of the services that take levels (:func:`risk_report`,
+    `quantdb.services.research.metrics_file.metrics_for_file`), so the command line and the
+    Python API refuse the same values with the same message; the kernels trust what they get.
+
+    Examples
+    --------
+    >>> parse_confidences([0.95, "0.99"])
+    (0.95, 0.99)
+    >>> parse_confidences([95])
+    Traceback (most recent call last):
+    ...
+    quantdb.errors.ArgumentError: confidence must be in (0, 1), e.g. 0.95, got 95
+    """
+    out: list[float] = []
+    for value in values:
+        try:
+            level = float(value)
+        except (TypeError, ValueError):
+            level = math.nan
+        if not 0.0 < level < 1.0:
+            msg = f"confidence must be in (0, 1), e.g. 0.95, got {value!r}"
+            raise ArgumentError(msg)
+        out.append(level)
+    return tuple(out)
 
 
 def _label(confidence: float) -> str:
@@ -109,20 +138,12 @@ def risk_report(
     from quantdb.kernels.drawdown import drawdown_table
     from quantdb.kernels.metrics import annual_volatility, beta
     from quantdb.kernels.risk import conditional_value_at_risk, stress_beta_shock, value_at_risk
-    from quantdb.services.live.performance import (
-        benchmark_returns,
-        check_strategy,
-        equity_arrays,
-        latest_date,
-    )
+    from quantdb.services.benchmark import benchmark_returns
+    from quantdb.services.live.performance import asof_day, check_strategy, equity_arrays
 
-    confs = [float(c) for c in confidences]
-    for c in confs:
-        if not 0.0 < c < 1.0:
-            msg = f"confidence must be in (0, 1), e.g. 0.95, got {c}"
-            raise ValueError(msg)
+    confs = list(parse_confidences(confidences))
     with db.reader() as conn:
-        day = asof or latest_date(conn)
+        day = asof_day(conn, asof)
         arr = equity_arrays(
             conn, asof=day, strategy=check_strategy(conn, strategy), capital=capital
         )
@@ -135,10 +156,10 @@ def risk_report(
         names, dates, rets = arr.strategies, arr.dates, arr.returns
         last_equity = arr.equity[-1]
     try:
-        bframe = benchmark_returns(db, benchmark)
+        bseries = benchmark_returns(db, benchmark)
         bench_name: str | None = benchmark.upper()
-        bdates = bframe["date"].to_numpy().astype("datetime64[D]")
-        bvals = bframe["returns"].to_numpy().astype(np.float64)
+        bdates = bseries.index.to_numpy().astype("datetime64[D]")
+        bvals = bseries.to_numpy(dtype=np.float64)
         bdates, bvals = bdates[bdates <= np.datetime64(day)], bvals[bdates <= np.datetime64(day)]
     except NotFound:
         bench_name = None

@@ -41,7 +41,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from quantdb.errors import NotFound, QuantdbError
+from quantdb.dates import parse_date
+from quantdb.errors import ArgumentError, NotFound
+from quantdb.services.live.performance import asof_day
 from quantdb.storage.queries import Q
 from quantdb.storage.sqlite import Database
 
@@ -49,7 +51,7 @@ BarRule = Literal["intrabar", "close"]
 _STATUS_TO_REASON = {"hit_target": "hit_target", "stopped": "stopped", "expired": "expired"}
 
 
-class TrackingError(QuantdbError, ValueError):
+class TrackingError(ArgumentError):
     """A tracking call got an impossible value (wrong side, non-positive price, closed trade)."""
 
 
@@ -72,15 +74,10 @@ class TrackReport:
     rows_changed: int = 0
 
 
-def _day(value: str | date_cls | None) -> str:
-    if value is None:
-        return date_cls.today().isoformat()
-    text = value.isoformat() if isinstance(value, date_cls) else str(value)[:10]
-    try:
-        return date_cls.fromisoformat(text).isoformat()
-    except ValueError:
-        msg = f"expected a date as YYYY-MM-DD, got {value!r}"
-        raise TrackingError(msg) from None
+def _day(value: str | date_cls | None, name: str = "date") -> str:
+    """A recorded day (`quantdb.dates.parse_date`); today when None."""
+    day = parse_date(value, name=name)
+    return (day or date_cls.today()).isoformat()
 
 
 def _positive(name: str, value: float | None, *, allow_none: bool = True) -> float | None:
@@ -407,14 +404,7 @@ def track_update(
         msg = f"exit_fee and slippage_bps must be >= 0, got {exit_fee} and {slippage_bps}"
         raise TrackingError(msg)
     with db.atomic() as conn:
-        if asof is None:
-            row = conn.execute(Q["latest_price_date"]).fetchone()
-            if row is None or row[0] is None:
-                msg = "price_history is empty: import prices first (quantdb prices import PATH)"
-                raise NotFound(msg)
-            day = str(row[0])
-        else:
-            day = _day(asof)
+        day = asof_day(conn, asof)
         before = conn.total_changes
         rows = conn.execute(
             Q["track_exits"], {"asof": day, "close_only": int(bars == "close")}

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from quantdb._paths import make_folder
 from quantdb.ingest.normalize import now_utc
 from quantdb.ingest.reader import (
     LEADERS,
@@ -252,7 +253,7 @@ def export_json(
     >>> # quantdb export-json ./out --db quant.db
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, what="export folder")
     imported = _file_meta(db)
     files: dict[str, int] = {}
     done = 0

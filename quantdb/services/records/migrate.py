@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from quantdb import __version__
+from quantdb._version import __version__
 from quantdb.ingest import records as rc
 from quantdb.ingest.folder import ParsedFolder, parse_folder
 from quantdb.ingest.normalize import now_utc

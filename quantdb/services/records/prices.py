@@ -17,8 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
-import quantdb
-from quantdb.errors import FileFormatError, InputError
+from quantdb._version import __version__
+from quantdb.errors import ArgumentError, FileFormatError, InputError
 from quantdb.storage.queries import Q
 from quantdb.storage.sqlite import Database
 
@@ -141,14 +141,14 @@ def insert_prices(
     missing = [c for c in LONG_COLUMNS if c not in frame.columns]
     if missing:
         msg = f"price frame must have columns {LONG_COLUMNS}, missing {missing}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     info = ticker_info or {}
     now = datetime.now(UTC).isoformat(timespec="seconds")
     with db.atomic() as conn:
         before = conn.execute("SELECT count(*) FROM price_history").fetchone()[0]
         cur = conn.execute(
             "INSERT INTO import_batches (kind, source, started_at, quantdb_version) VALUES ('prices', ?, ?, ?)",
-            (source, now, quantdb.__version__),
+            (source, now, __version__),
         )
         batch_id = int(cur.lastrowid or 0)
         symbols = frame["ticker"].unique().sort().to_list()

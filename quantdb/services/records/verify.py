@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from quantdb.ingest.reader import scan_folder
 from quantdb.storage.sqlite import Database
 
 _ET = ZoneInfo("America/New_York")
@@ -229,7 +230,7 @@ def _records(root: Path) -> Iterator[tuple[str, str, list[tuple[str | None, Any]
 
 def verify_folder(db: Database, folder: str | Path, *, max_differences: int = 20) -> VerifyReport:
     """Prove, record by record and field by field, that ``folder`` is in ``db``."""
-    root = Path(folder).resolve()
+    root = scan_folder(folder).root.resolve()  # refuses a missing folder, as migrate does
     diffs: list[str] = []
     n_diff = 0
 

@@ -1,7 +1,7 @@
 """The report pieces, each usable alone from a notebook: tables computed from return series.
 
-Every number comes from quantdb's kernels (``kernels.metrics``, ``kernels.drawdown``,
-``kernels.tradestats``); this module only aligns series, calls the kernels and shapes their
+Every number comes from quantdb's kernels (``kernels.summary``, ``kernels.metrics``,
+``kernels.drawdown``, ``kernels.tradestats``); this module only aligns series, calls the kernels and shapes their
 output into tables. Returns are simple daily fractions in a pandas Series with a
 ``DatetimeIndex``; NaN means "no observation" (flat for compounding, skipped for moments).
 
@@ -25,6 +25,8 @@ import pandas as pd
 from quantdb.kernels import drawdown as dd_kernels
 from quantdb.kernels import metrics as mk
 from quantdb.kernels import tradestats
+from quantdb.kernels.summary import summary_metrics
+from quantdb.services.benchmark import on_dates
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -71,14 +73,6 @@ def align(series: Mapping[str, pd.Series]) -> pd.DataFrame:
     frame = pd.concat({name: s.astype(np.float64) for name, s in series.items()}, axis=1, sort=True)
     frame.index.name = "date"
     return frame
-
-
-def on_dates(benchmark: pd.Series | None, index: pd.DatetimeIndex) -> np.ndarray:
-    """The benchmark's returns on ``index`` (NaN where it has no observation)."""
-    if benchmark is None:
-        return np.full(len(index), np.nan)
-    values: np.ndarray = benchmark.reindex(index).to_numpy(dtype=np.float64)
-    return values
 
 
 def wealth(returns: pd.Series | pd.DataFrame, *, start: float = 1.0) -> pd.Series | pd.DataFrame:
@@ -173,27 +167,33 @@ def rolling_stats(
     return frame
 
 
-def summary_metrics(returns: pd.Series, benchmark: pd.Series | None = None) -> dict[str, object]:
-    """The headline metrics of one return series (keys of ``SUMMARY_METRICS``)."""
+def summary_table(returns: pd.Series, benchmark: pd.Series | None = None) -> dict[str, object]:
+    """The report's headline figures of one return series (keys of ``SUMMARY_METRICS``).
+
+    The dates and the number of observed days, and the figures of
+    :func:`quantdb.kernels.summary.summary_metrics` (the one summary of a return series, the
+    one a backtest stores) with the benchmark put on the series' dates by
+    :func:`quantdb.services.benchmark.on_dates`.
+    """
     r = returns.to_numpy(dtype=np.float64)
     observed = returns.dropna()
     bench = on_dates(benchmark, returns.index)
-    max_dd, longest, _ = dd_kernels.drawdown_stats(r)
+    m = summary_metrics(r, benchmark=bench)
     return {
         "start": observed.index[0].date().isoformat() if len(observed) else None,
         "end": observed.index[-1].date().isoformat() if len(observed) else None,
         "periods": len(observed),
-        "total_return": float(mk.total_return(r)),
-        "cagr": float(mk.cagr(r)),
-        "annual_volatility": float(mk.annual_volatility(r)),
-        "sharpe": float(mk.sharpe_ratio(r)),
-        "sortino": float(mk.sortino_ratio(r)),
-        "calmar": float(mk.calmar_ratio(r)),
-        "max_drawdown": float(max_dd),
-        "longest_drawdown_days": float(longest),
-        "beta": float(mk.beta(r, bench)),
-        "alpha": float(mk.alpha(r, bench)),
-        "correlation": float(mk.correlation(r, bench)),
+        "total_return": float(m["total_return"][0]),
+        "cagr": float(m["cagr"][0]),
+        "annual_volatility": float(m["volatility"][0]),
+        "sharpe": float(m["sharpe"][0]),
+        "sortino": float(m["sortino"][0]),
+        "calmar": float(m["calmar"][0]),
+        "max_drawdown": float(m["max_drawdown"][0]),
+        "longest_drawdown_days": float(m["longest_drawdown_days"][0]),
+        "beta": float(m["beta"][0]),
+        "alpha": float(m["alpha"][0]),
+        "correlation": float(m["correlation"][0]),
     }
 
 
@@ -234,7 +234,7 @@ def compare_strategies(series: Mapping[str, pd.Series], benchmark: pd.Series | N
     the correlation of their returns (over the dates both observe, ``kernels.metrics.correlation``)."""
     names = list(series)
     metrics = pd.DataFrame(
-        {name: summary_metrics(s.dropna(), benchmark) for name, s in series.items()},
+        {name: summary_table(s.dropna(), benchmark) for name, s in series.items()},
         index=[key for key, _, _ in SUMMARY_METRICS],
     )
     frame = align(series)

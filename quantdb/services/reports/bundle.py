@@ -68,7 +68,7 @@ def series_report(
         kind=kind,
         key=key,
         returns=returns,
-        summary=analysis.summary_metrics(returns, benchmark),
+        summary=analysis.summary_table(returns, benchmark),
         equity=analysis.equity_vs_benchmark(returns, benchmark),
         drawdowns=analysis.drawdown_analysis(returns, top=top_drawdowns),
         monthly=analysis.monthly_returns(returns),

@@ -8,7 +8,6 @@ pandas DataFrames with plain column names (the form openpyxl, Jinja2 and matplot
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from typing import Any
@@ -17,9 +16,35 @@ import numpy as np
 import pandas as pd
 
 from quantdb.errors import NotFound
+from quantdb.services.benchmark import BENCHMARK, benchmark_returns
+from quantdb.services.live.performance import strategy_equity
+from quantdb.services.research.results import (
+    list_backtests,
+    load_backtest,
+    load_equity,
+    load_trades,
+)
 from quantdb.storage.sqlite import Database
 
-BENCHMARK = "SPY"
+__all__ = [
+    "BENCHMARK",
+    "DEFAULT_CAPITAL",
+    "TRADE_COLUMNS",
+    "all_strategy_returns",
+    "backtest_returns",
+    "backtest_trade_log",
+    "benchmark_returns",
+    "latest_backtests",
+    "latest_sweeps",
+    "live_performance",
+    "open_positions",
+    "performance_history",
+    "strategy_names",
+    "strategy_returns",
+    "trade_log",
+    "volume_leaders",
+]
+
 DEFAULT_CAPITAL = 100_000.0
 
 TRADE_COLUMNS = (
@@ -33,106 +58,45 @@ def _frame(rows: list[Any], columns: tuple[str, ...] | list[str]) -> pd.DataFram
     return pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
 
 
-def _optional(module: str) -> Any:
-    """A sibling service module written by another part of quantdb, or None when absent."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-
-
 # ------------------------------------------------------------------------------- series
-def benchmark_returns(db: Database, ticker: str = BENCHMARK) -> pd.Series:
-    """Daily simple returns of ``ticker``'s adjusted close (the benchmark, SPY by default).
-
-    Raises
-    ------
-    NotFound
-        The ticker has no prices in the database.
-    """
-    perf = _optional("quantdb.services.live.performance")
-    if perf is not None and hasattr(perf, "benchmark_returns"):
-        frame = perf.benchmark_returns(db, ticker)
-        pdf = frame.to_pandas() if hasattr(frame, "to_pandas") else pd.DataFrame(frame)
-        value_col = "returns" if "returns" in pdf.columns else pdf.columns[-1]
-        series = pd.Series(
-            pdf[value_col].to_numpy(dtype=np.float64),
-            index=pd.DatetimeIndex(pd.to_datetime(pdf["date"]), name="date"),
-            name=ticker,
-        )
-        return series.dropna()
-    rows = db.query(
-        "SELECT p.date, COALESCE(p.adj_close, p.close) FROM price_history p "
-        "JOIN tickers t ON t.id = p.ticker_id WHERE t.symbol = ? ORDER BY p.date",
-        (ticker.upper(),),
-    )
-    if not rows:
-        msg = f"no prices for benchmark {ticker!r}; import them with `quantdb prices import`"
-        raise NotFound(msg)
-    px = pd.Series(
-        [r[1] for r in rows], index=pd.DatetimeIndex(pd.to_datetime([r[0] for r in rows]), name="date"),
-        dtype=np.float64, name=ticker,
-    ).dropna()
-    return px.pct_change().iloc[1:].rename(ticker)
+# benchmark_returns is quantdb.services.benchmark's, the one loader of the benchmark's returns.
 
 
 def backtest_returns(db: Database, backtest_id: int) -> pd.Series:
-    """Daily returns of a stored backtest's equity curve (``backtest_equity``).
+    """Daily returns of a stored backtest's equity curve (`quantdb.services.research.results`).
 
-    The first return is measured from the initial capital when the backtest's settings name
-    it (``capital``, ``cash`` or ``initial_capital``); otherwise the curve starts flat.
+    The first return is measured from the starting cash when the stored backtest records it
+    (every row of this quantdb; old rows that named ``capital``, ``cash`` or
+    ``initial_capital``); otherwise the curve starts flat.
 
     Raises
     ------
     NotFound
         No backtest with that id, or it stored no equity curve.
     """
-    head = db.query(
-        "SELECT b.id, s.name, b.settings_json FROM backtest_results b "
-        "JOIN strategies s ON s.id = b.strategy_id WHERE b.id = ?",
-        (int(backtest_id),),
-    )
-    if not head:
-        msg = f"no backtest with id {backtest_id}; list them with `quantdb backtests`"
-        raise NotFound(msg)
-    rows = db.query(
-        "SELECT date, equity FROM backtest_equity WHERE backtest_id = ? ORDER BY date", (int(backtest_id),)
-    )
-    if not rows:
-        msg = f"backtest {backtest_id} stored no equity curve"
-        raise NotFound(msg)
-    equity = np.array([r[1] for r in rows], dtype=np.float64)
-    settings = json.loads(head[0][2] or "{}")
-    start = next(
-        (float(settings[k]) for k in ("capital", "cash", "initial_capital") if isinstance(settings.get(k), int | float)),
-        equity[0],
-    )
+    stored = load_backtest(db, backtest_id)
+    curve = load_equity(db, backtest_id)
+    equity = curve.equity
+    start = stored.cash if stored.cash is not None else equity[0]
     prev = np.concatenate(([start], equity[:-1]))
     returns = equity / prev - 1.0
-    index = pd.DatetimeIndex(pd.to_datetime([r[0] for r in rows]), name="date")
-    return pd.Series(returns, index=index, name=f"backtest {backtest_id} ({head[0][1]})")
+    index = pd.DatetimeIndex(pd.to_datetime(curve.dates), name="date")
+    return pd.Series(returns, index=index, name=f"backtest {backtest_id} ({stored.strategy})")
 
 
 def strategy_returns(db: Database, strategy: str, *, capital: float = DEFAULT_CAPITAL) -> pd.Series:
-    """Daily returns of a live strategy's equity (``services.performance.strategy_equity``).
+    """Daily returns of a live strategy's equity (``services.live.performance.strategy_equity``).
 
     Raises
     ------
     NotFound
-        No such strategy, or no equity for it (or the performance service is not installed).
+        No such strategy, or no equity for it.
     """
     name = strategy.strip().lower()
     if not db.query("SELECT 1 FROM strategies WHERE name = ?", (name,)):
         msg = f"no strategy named {strategy!r}; see the strategies table (`quantdb perf`)"
         raise NotFound(msg)
-    perf = _optional("quantdb.services.live.performance")
-    if perf is None:
-        msg = "strategy equity needs quantdb.services.live.performance, which is not installed"
-        raise NotFound(msg)
-    frame = perf.strategy_equity(db, name, capital=capital)
-    pdf = frame.to_pandas() if hasattr(frame, "to_pandas") else pd.DataFrame(frame)
+    pdf = strategy_equity(db, name, capital=capital).to_pandas()
     if "strategy" in pdf.columns:
         pdf = pdf[pdf["strategy"] == name]
     if pdf.empty:
@@ -151,10 +115,7 @@ def all_strategy_returns(db: Database, *, capital: float = DEFAULT_CAPITAL) -> d
     The same series as :func:`strategy_returns` for each name (each strategy's equity is its
     own columns of the same computation), for a fraction of the cost of one call per strategy.
     """
-    perf = _optional("quantdb.services.live.performance")
-    if perf is None:
-        return {}
-    pdf = perf.strategy_equity(db, None, capital=capital).to_pandas()
+    pdf = strategy_equity(db, None, capital=capital).to_pandas()
     names = set(strategy_names(db))
     out: dict[str, pd.Series] = {}
     for name, part in pdf.groupby("strategy", sort=True):
@@ -226,12 +187,9 @@ def trade_log(db: Database, *, strategy: str | None = None, status: str | None =
 
 def backtest_trade_log(db: Database, backtest_id: int) -> pd.DataFrame:
     """The trades of one stored backtest, in the columns of `trade_log` where they exist."""
-    rows = db.query(
-        "SELECT id, ticker, entry_date, entry_price, size, exit_date, exit_price, pnl, fees, "
-        "return_pct, bars_held, exit_reason FROM backtest_trades WHERE backtest_id = ? "
-        "ORDER BY entry_date, id",
-        (int(backtest_id),),
-    )
+    fields = ("id", "ticker", "entry_date", "entry_price", "size", "exit_date", "exit_price", "pnl",
+              "fees", "return_pct", "bars_held", "exit_reason")
+    rows = [tuple(t[f] for f in fields) for t in load_trades(db, backtest_id, order="entry")]
     cols = ("id", "ticker", "entry_date", "entry_price", "shares", "exit_date", "exit_price", "pnl",
             "fees", "return_pct", "bars_held", "exit_reason")
     frame = _frame(rows, cols)
@@ -319,15 +277,13 @@ def performance_history(db: Database) -> pd.DataFrame:
 
 
 def latest_backtests(db: Database, *, limit: int = 20) -> pd.DataFrame:
-    """The newest stored backtests (by creation time, then id)."""
-    rows = db.query(
-        "SELECT b.id, s.name, b.start_date, b.end_date, b.total_return, b.sharpe, b.max_dd, b.trades, "
-        "b.final_equity, b.params_json, b.sweep_run_id, b.created_at FROM backtest_results b "
-        "JOIN strategies s ON s.id = b.strategy_id ORDER BY b.created_at DESC, b.id DESC LIMIT ?",
-        (int(limit),),
-    )
+    """The newest stored backtests (by creation time, then id; `quantdb.services.research.results`)."""
     cols = ("id", "strategy", "start_date", "end_date", "total_return", "sharpe", "max_drawdown", "trades",
             "final_equity", "params", "sweep_run_id", "created_at")
+    rows = [
+        tuple(json.dumps(r[c], sort_keys=True) if c == "params" else r[c] for c in cols)
+        for r in list_backtests(db, limit=limit)
+    ]
     frame = _frame(rows, cols)
     for col in ("total_return", "sharpe", "max_drawdown", "final_equity"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float64)

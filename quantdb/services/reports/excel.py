@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quantdb._paths import make_folder
 from quantdb.services.reports.analysis import SUMMARY_METRICS, TRADE_METRICS
 from quantdb.services.reports.bundle import COLUMN_KINDS, ReportBundle, build_bundle
 from quantdb.storage.sqlite import Database
@@ -140,7 +141,7 @@ def render_workbook(b: ReportBundle, out: str | Path) -> Path:
     write_sheet(wb, "Drawdowns", dframe)
     write_sheet(wb, "Open positions", b.open_positions)
     write_sheet(wb, "Backtests", b.backtests)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent, what=f"report {out}")
     wb.save(out)
     return out
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from quantdb._paths import make_folder
 from quantdb.services.reports.analysis import SUMMARY_METRICS, TRADE_METRICS
 from quantdb.services.reports.bundle import COLUMN_KINDS, ReportBundle, build_bundle, fmt
 from quantdb.storage.sqlite import Database
@@ -149,7 +150,7 @@ def render_pdf(b: ReportBundle, out: str | Path, *, max_trade_rows: int = MAX_TR
     from matplotlib.backends.backend_pdf import PdfPages
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent, what=f"report {out}")
     with matplotlib.rc_context(RC), PdfPages(out, metadata={"Title": "quantdb report", "Creator": "quantdb",
                                                             "CreationDate": None}) as pdf:
         summary = {s.name: s.summary for s in b.series}

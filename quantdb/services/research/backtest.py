@@ -5,40 +5,40 @@ A backtest reads its bars from the columnar mirror (or from a Yahoo-style CSV wi
 universe (a list, a sector, or the top N by trailing dollar volume at each date, known the day
 before: no look-ahead), runs the numba simulation (:mod:`quantdb.kernels.simulate`), computes
 every metric of the analytics kernels on the equity curve and the trade statistics on the
-trades, and stores all of it in ``backtest_results`` / ``backtest_trades`` /
-``backtest_equity`` with the parameters, the settings, a fingerprint of the data and the
-quantdb version, so that running a stored backtest again gives identical numbers.
+trades, and stores all of it through `quantdb.services.research.results` (the one module
+that writes and reads stored backtests) with the parameters, the settings, a fingerprint of
+the data and the quantdb version, so that running a stored backtest again
+(`quantdb.services.research.results.rerun_backtest`) gives identical numbers.
 
 Several tickers run as one portfolio with shared cash (``max_positions``, ``max_weight``); one
-ticker is the classic single-asset backtest.
+ticker is the classic single-asset backtest. ``mode="independent"`` runs each ticker as its
+own backtest (a sweep's rows are stored that way).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-import quantdb
-from quantdb._typing import BoolArray, FloatArray
-from quantdb.errors import InputError, NotFound, QuantdbError
-from quantdb.kernels.simulate import EXIT_REASONS, SimSettings, simulate
-from quantdb.services.research.bars import load_bars
+from quantdb._typing import BacktestMode, BoolArray, FloatArray
+from quantdb.errors import InputError, QuantdbError
+from quantdb.kernels.simulate import EXIT_REASONS, simulate
+from quantdb.services.research.bars import fingerprint, load_bars, universe_tickers
+from quantdb.services.research.results import store_backtest
+from quantdb.settings import SimSettings, build_settings, merge_settings
 from quantdb.storage.sqlite import Database
 from quantdb.strategies import Bars, get_strategy
+from quantdb.universe import Universe, universe_of
 
 if TYPE_CHECKING:
     import matplotlib.figure
     import polars as pl
-
-DEFAULT_MAX_POSITIONS = 10
-
 
 class BacktestError(QuantdbError, ValueError):
     """A backtest cannot run as asked (unknown parameter, empty universe, bad option)."""
@@ -52,34 +52,6 @@ class BarData:
     tickers: tuple[str, ...]
     bars: Bars
     source: str
-
-
-def parse_sizing(text: str) -> tuple[str, float]:
-    """``"equity:1"`` -> ``("equity", 1.0)``; kinds: shares, cash, equity, risk, kelly."""
-    kind, _, value = text.partition(":")
-    kind = kind.strip().lower()
-    try:
-        number = float(value) if value else 1.0
-    except ValueError:
-        msg = f"--sizing must look like KIND:VALUE (e.g. equity:1, cash:5000), got {text!r}"
-        raise BacktestError(msg) from None
-    return kind, number
-
-
-def parse_params(items: Sequence[str]) -> dict[str, float]:
-    """``["fast=10", "slow=20"]`` -> ``{"fast": 10.0, "slow": 20.0}``."""
-    out: dict[str, float] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            msg = f"--param must look like name=value, got {item!r}"
-            raise BacktestError(msg)
-        try:
-            out[key.strip()] = float(value)
-        except ValueError:
-            msg = f"--param {key.strip()} must be a number, got {value!r}"
-            raise BacktestError(msg) from None
-    return out
 
 
 def bars_from_file(path: str | Path) -> BarData:
@@ -104,30 +76,11 @@ def bars_from_file(path: str | Path) -> BarData:
 
 
 def bars_from_db(
-    db: Database, tickers: Sequence[str] | None, start: str | None, end: str | None
+    db: Database, tickers: Sequence[str] | None, start: str | dt.date | None, end: str | dt.date | None
 ) -> BarData:
     """Adjusted bars from the columnar mirror (see `quantdb.services.research.bars.load_bars`)."""
     dates, names, bars = load_bars(db, tickers, start, end)
     return BarData(dates, names, bars, str(db.path))
-
-
-def resolve_universe(db: Database, universe: str | None, tickers: Sequence[str] | None) -> list[str] | None:
-    """Tickers of a universe spec: None/"all", "sector:NAME", "leaders:N" (gated later), a list."""
-    if tickers:
-        return [t.strip().upper() for t in tickers]
-    if universe is None or universe in ("all", "") or universe.startswith("leaders:"):
-        return None
-    kind, _, value = universe.partition(":")
-    if kind == "sector":
-        rows = db.query("SELECT symbol FROM tickers WHERE lower(sector) = lower(?) ORDER BY symbol", (value,))
-        if not rows:
-            msg = f"no tickers in sector {value!r}"
-            raise NotFound(msg)
-        return [r[0] for r in rows]
-    if kind == "list":
-        return [t.strip().upper() for t in value.split(",") if t.strip()]
-    msg = f"--universe must be all, sector:NAME, leaders:N or list:A,B,C, got {universe!r}"
-    raise BacktestError(msg)
 
 
 def leaders_mask(close: FloatArray, volume: FloatArray, top: int, *, window: int = 20) -> BoolArray:
@@ -147,18 +100,6 @@ def leaders_mask(close: FloatArray, volume: FloatArray, top: int, *, window: int
     kth: FloatArray = -np.partition(-known, top - 1, axis=1)[:, top - 1 : top]
     mask: BoolArray = (known >= kth) & np.isfinite(known) & (known > 0)
     return mask
-
-
-def default_settings(n_tickers: int, **overrides: Any) -> SimSettings:
-    """Settings for a backtest of ``n_tickers``: several tickers share cash, 10 slots."""
-    base: dict[str, Any] = {}
-    if n_tickers > 1:
-        base["max_positions"] = overrides.get("max_positions") or DEFAULT_MAX_POSITIONS
-        if "sizing" not in overrides:
-            base["sizing"] = "equity"
-            base["sizing_value"] = 1.0 / min(n_tickers, base["max_positions"])
-    base.update({k: v for k, v in overrides.items() if v is not None})
-    return SimSettings(**base)
 
 
 @dataclass(frozen=True)
@@ -249,17 +190,6 @@ class BacktestResult:
         )
 
 
-def _data_fingerprint(data: BarData) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(data.dates).view(np.int64).tobytes())
-    h.update("\x00".join(data.tickers).encode())
-    for m in (data.bars.open, data.bars.high, data.bars.low, data.bars.close):
-        h.update(np.ascontiguousarray(m).tobytes())
-    return h.hexdigest()[:32]
-
-
 def compute_statistics(
     equity: FloatArray, cash: float, trades: np.ndarray, ambiguous: int, benchmark: FloatArray | None = None
 ) -> dict[str, Any]:
@@ -294,14 +224,16 @@ def run_backtest(
     *,
     db: Database | None = None,
     prices_file: str | Path | None = None,
-    tickers: Sequence[str] | None = None,
-    universe: str | None = None,
-    start: str | None = None,
-    end: str | None = None,
+    tickers: str | Sequence[str] | None = None,
+    universe: str | Sequence[str] | Universe | None = None,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
     params: Mapping[str, float] | None = None,
-    settings: SimSettings | None = None,
+    settings: Mapping[str, Any] | SimSettings | None = None,
     store: bool = True,
     benchmark: str | None = "SPY",
+    mode: BacktestMode = "portfolio",
+    **options: Any,
 ) -> BacktestResult:
     """Run the strategy ``name`` and (with ``store`` and a ``db``) record it.
 
@@ -310,49 +242,63 @@ def run_backtest(
     name : a registered strategy (`quantdb.strategies.STRATEGIES`).
     db : the database to read bars from and store into; optional with ``prices_file``.
     prices_file : a Yahoo-style CSV instead of the database's bars.
-    tickers, universe : which tickers (default: every ticker; ``universe`` may be
-        ``sector:NAME``, ``leaders:N`` or ``list:A,B``).
+    tickers, universe : which tickers, at most one of them (default: every ticker); read by
+        `quantdb.universe.parse_universe` (``"AAPL"``, ``["AAPL", "MSFT"]``, ``"sector:NAME"``,
+        ``"leaders:N"``, ``"list:A,B"``).
+    start, end : the period, ISO dates (`quantdb.dates.parse_date`).
     params : strategy parameters (defaults fill the rest).
-    settings : simulation settings (`SimSettings`); default depends on the number of tickers.
+    settings, **options : simulation settings by name (``commission=0.001``,
+        ``stop_loss=0.05``, ``sizing="equity:0.5"``; see `quantdb.settings.SimSettings`), or a
+        finished `SimSettings`. Defaults that depend on the data (sizing and slots of a
+        portfolio of several tickers) are filled by `quantdb.settings.build_settings` once the
+        bars are loaded.
+    mode : ``"portfolio"`` (the tickers share one cash balance) or ``"independent"`` (each
+        ticker is its own backtest with all of ``cash``, as in a sweep; the equity curve is
+        the mean of the tickers' curves, so its total return is the mean of theirs, and the
+        trades of every ticker are kept).
 
     Returns
     -------
     BacktestResult
     """
-    strat = get_strategy(name)
-    params = dict(params or {})
-    unknown = set(params) - set(strat.params)
-    if unknown:
-        msg = f"strategy {name!r} takes parameters {sorted(strat.params)}, got unknown {sorted(unknown)}"
+    if mode not in ("portfolio", "independent"):
+        msg = f"mode must be 'portfolio' or 'independent', got {mode!r}"
         raise BacktestError(msg)
-    full_params = {k: float(params.get(k, v)) for k, v in strat.params.items()}
+    portfolio = mode == "portfolio"
+    strat = get_strategy(name)
+    full_params = strat.full_params(params)
+    where = universe_of(tickers, universe)
     if prices_file is not None:
+        if where.kind != "all":
+            msg = f"a backtest of a price file trades that file's ticker: drop the universe {where}"
+            raise BacktestError(msg)
         data = bars_from_file(prices_file)
     else:
         if db is None:
             msg = "a backtest needs a database (--db) or a price file (--prices)"
             raise BacktestError(msg)
-        data = bars_from_db(db, resolve_universe(db, universe, tickers), start, end)
+        data = bars_from_db(db, universe_tickers(db, where), start, end)
     bars = data.bars
-    n_tickers = len(data.tickers)
-    st = settings or default_settings(n_tickers)
+    st = build_settings(merge_settings(settings, options), n_tickers=len(data.tickers), portfolio=portfolio)
     sig = strat.signals(bars, **full_params)
     entries, exits = sig[0], sig[1]
     short = (sig[2], sig[3]) if len(sig) == 4 else (None, None)
-    if universe and universe.startswith("leaders:"):
-        top = int(universe.split(":", 1)[1])
-        gate = leaders_mask(bars.close, bars.volume if bars.volume is not None else np.ones_like(bars.close), top)
+    if where.kind == "leaders" and where.top is not None:
+        gate = leaders_mask(bars.close, bars.volume if bars.volume is not None else np.ones_like(bars.close), where.top)
         entries = entries & gate
         if short[0] is not None:
             short = (short[0] & gate, short[1])
     result = simulate(
         bars.open, bars.high, bars.low, bars.close, entries, exits, short[0], short[1],
-        settings=st, portfolio=True,
+        settings=st, portfolio=portfolio,
     )
+    equity, exposure = _curves(result.equity, result.exposure)
     bench = None
     if benchmark and db is not None and prices_file is None:
-        bench = _benchmark_returns(db, benchmark, data.dates)
-    stats = compute_statistics(result.equity, st.cash, result.trades, int(result.ambiguous_exits.sum()), bench)
+        from quantdb.services.benchmark import benchmark_on_dates
+
+        bench = benchmark_on_dates(db, benchmark, data.dates)
+    stats = compute_statistics(equity, st.cash, result.trades, int(result.ambiguous_exits.sum()), bench)
     res = BacktestResult(
         strategy=name,
         params=full_params,
@@ -360,123 +306,28 @@ def run_backtest(
         dates=data.dates,
         tickers=data.tickers,
         trade_records=result.trades,
-        equity_curve=np.asarray(result.equity, dtype=np.float64),
-        exposure=np.asarray(result.exposure, dtype=np.float64),
+        equity_curve=equity,
+        exposure=exposure,
         statistics=stats,
-        fingerprint=_data_fingerprint(data),
+        fingerprint=fingerprint(data.dates, data.tickers, bars),
     )
     if store and db is not None:
-        res = dataclasses.replace(res, backtest_id=store_backtest(db, res, universe=universe, source=data.source))
+        source = "db" if prices_file is None else str(Path(prices_file).absolute())
+        bench_name = benchmark if (benchmark and prices_file is None) else None
+        res = dataclasses.replace(res, backtest_id=store_backtest(
+            db, res, universe=str(where), source=source, mode=mode, benchmark=bench_name))
     return res
 
 
-def _benchmark_returns(db: Database, ticker: str, dates: np.ndarray) -> FloatArray | None:
-    """Daily returns of ``ticker`` on ``dates`` (None when it is not in the database)."""
-    from quantdb.storage.mirror import current_mirror
+def _curves(equity: FloatArray, exposure: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The equity and exposure of a run: as they are for a portfolio; for independent tickers
+    (``(dates, tickers)``) the mean equity and the exposure of the summed books."""
+    eq = np.asarray(equity, dtype=np.float64)
+    ex = np.asarray(exposure, dtype=np.float64)
+    if eq.ndim == 1:
+        return eq, ex
+    total = eq.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gross = np.where(total != 0, (np.nan_to_num(ex) * eq).sum(axis=1) / total, 0.0)
+    return np.ascontiguousarray(eq.mean(axis=1)), np.ascontiguousarray(gross)
 
-    mirror = current_mirror(db)
-    if ticker not in mirror.tickers:
-        return None
-    col = np.asarray(mirror.matrix("adj_close"))[:, mirror.tickers.index(ticker)]
-    pos = np.searchsorted(mirror.dates, dates)
-    pos = np.clip(pos, 0, len(mirror.dates) - 1)
-    px = np.where(mirror.dates[pos] == dates, col[pos], np.nan)
-    out = np.full(len(px), np.nan)
-    out[1:] = px[1:] / px[:-1] - 1.0
-    return out
-
-
-def _settings_json(settings: SimSettings) -> str:
-    return json.dumps(dataclasses.asdict(settings), sort_keys=True)
-
-
-def store_backtest(db: Database, res: BacktestResult, *, universe: str | None = None, source: str = "") -> int:
-    """Write a result to backtest_results, backtest_trades and backtest_equity; return its id."""
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    day = res.dates.astype("datetime64[D]").astype(str)
-    stats_doc = json.dumps(_finite(res.statistics), sort_keys=True)
-    settings_doc = json.loads(_settings_json(res.settings))
-    settings_doc["tickers"] = list(res.tickers)
-    settings_doc["universe"] = universe
-    settings_doc["source"] = source
-    with db.atomic() as conn:
-        conn.execute("INSERT INTO strategies (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (res.strategy,))
-        strategy_id = conn.execute("SELECT id FROM strategies WHERE name = ?", (res.strategy,)).fetchone()[0]
-        mdd = res.statistics.get("max_drawdown")
-        cur = conn.execute(
-            """INSERT INTO backtest_results (strategy_id, start_date, end_date, total_return, sharpe, max_dd,
-                   trades, final_equity, params_json, settings_json, stats_json, data_fingerprint,
-                   quantdb_version, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                strategy_id, str(day[0]), str(day[-1]), _num(res.statistics.get("total_return")),
-                _num(res.statistics.get("sharpe")), _num(mdd), int(res.statistics["n_trades"]),
-                _num(res.statistics.get("final_equity")), json.dumps(res.params, sort_keys=True),
-                json.dumps(settings_doc, sort_keys=True), stats_doc, res.fingerprint, quantdb.__version__, now,
-            ),
-        )
-        backtest_id = int(cur.lastrowid or 0)
-        t = res.trade_records
-        k = len(res.tickers)
-        conn.executemany(
-            """INSERT INTO backtest_trades (backtest_id, ticker, entry_date, exit_date, entry_price, exit_price,
-                   size, pnl, return_pct, fees, exit_reason, bars_held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                (
-                    backtest_id, res.tickers[int(r["column"]) % k], str(day[r["entry_index"]]), str(day[r["exit_index"]]),
-                    float(r["entry_price"]), float(r["exit_price"]), float(r["size"]), float(r["pnl"]),
-                    float(r["return"]), float(r["fees"]), EXIT_REASONS[int(r["exit_reason"])], int(r["bars_held"]),
-                )
-                for r in t
-            ],
-        )
-        conn.executemany(
-            "INSERT INTO backtest_equity (backtest_id, date, equity, exposure) VALUES (?, ?, ?, ?)",
-            zip([backtest_id] * len(day), day.tolist(), res.equity_curve.tolist(), res.exposure.tolist(), strict=True),
-        )
-    return backtest_id
-
-
-def _num(v: Any) -> float | None:
-    return None if v is None or not np.isfinite(v) else float(v)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
-def load_backtest_spec(db: Database, backtest_id: int) -> dict[str, Any]:
-    """The stored strategy, parameters, settings and fingerprint of a backtest."""
-    rows = db.query(
-        """SELECT s.name, b.params_json, b.settings_json, b.data_fingerprint, b.start_date, b.end_date, b.stats_json
-           FROM backtest_results b JOIN strategies s ON s.id = b.strategy_id WHERE b.id = ?""",
-        (backtest_id,),
-    )
-    if not rows:
-        msg = f"no backtest with id {backtest_id}"
-        raise NotFound(msg)
-    r = rows[0]
-    return {
-        "strategy": r[0], "params": json.loads(r[1]), "settings": json.loads(r[2]), "fingerprint": r[3],
-        "start": r[4], "end": r[5], "stats": json.loads(r[6]) if r[6] else {},
-    }
-
-
-def rerun_backtest(db: Database, backtest_id: int, *, store: bool = False) -> BacktestResult:
-    """Run a stored backtest again from its recorded inputs (same data gives identical numbers)."""
-    spec = load_backtest_spec(db, backtest_id)
-    s = dict(spec["settings"])
-    tickers = s.pop("tickers")
-    universe = s.pop("universe")
-    source = s.pop("source", "")
-    settings = SimSettings(**s)
-    prices_file = source if source and source.endswith((".csv", ".parquet")) else None
-    return run_backtest(
-        spec["strategy"], db=db, prices_file=prices_file, tickers=None if prices_file else tickers,
-        universe=universe,
-        start=spec["start"], end=spec["end"], params=spec["params"], settings=settings, store=store,
-    )

@@ -55,6 +55,8 @@ def universe_tickers(db: Database, universe: Universe, *, gate_ok: bool = True) 
         msg = (f"--universe {universe} gates entries date by date, which only `quantdb backtest` does; "
                "here give all, sector:NAME or a list of tickers")
         raise UniverseError(msg)
+    if universe.kind == "leaders" and universe.tickers:  # a stored backtest's own tickers, rerun
+        return list(universe.tickers)
     return None
 
 
@@ -116,10 +118,18 @@ def load_bars(
     return dates[lo:hi].copy(), names, bars
 
 
-def fingerprint(dates: np.ndarray, tickers: Sequence[str], close: FloatArray) -> str:
-    """A short hash of the exact prices a sweep saw (stored as ``data_fingerprint``)."""
+def fingerprint(dates: np.ndarray, tickers: Sequence[str], bars: Bars) -> str:
+    """A short hash of the exact bars a result was computed from: dates, tickers and the
+    adjusted open, high, low and close.
+
+    The one fingerprint of the data: a backtest, a sweep's run and its stored rows, and a
+    prediction replay (which adds its predictions) record it as ``data_fingerprint``, and
+    `quantdb.services.research.results.rerun_backtest` compares it to say when the data
+    changed since a result was stored.
+    """
     h = hashlib.sha256()
-    h.update(np.ascontiguousarray(dates).view(np.int64).tobytes())
+    h.update(np.ascontiguousarray(np.asarray(dates, dtype="datetime64[D]")).view(np.int64).tobytes())
     h.update("\x00".join(tickers).encode())
-    h.update(np.ascontiguousarray(close).tobytes())
+    for m in (bars.open, bars.high, bars.low, bars.close):
+        h.update(np.ascontiguousarray(m, dtype=np.float64).tobytes())
     return h.hexdigest()[:32]

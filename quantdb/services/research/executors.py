@@ -21,14 +21,13 @@ driver alone writes.
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Literal, Protocol, Self
 
-from quantdb.errors import QuantdbError
+from quantdb.errors import ArgumentError, QuantdbError
 
 __all__ = [
     "DaskExecutor",
@@ -36,6 +35,7 @@ __all__ = [
     "ExecutorError",
     "LocalExecutor",
     "make_executor",
+    "worker_count",
 ]
 
 ExecutorKind = Literal["local", "dask"]
@@ -62,6 +62,22 @@ class Executor(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
+def worker_count(workers: int | None) -> int:
+    """How many workers ``workers`` asks for: None means one per CPU core; below 1 is refused.
+
+    Raises
+    ------
+    ArgumentError
+        ``workers`` < 1 (``--workers 0``).
+    """
+    if workers is None:
+        return max(1, os.cpu_count() or 1)
+    if workers < 1:
+        msg = f"workers must be >= 1 (parallel worker processes), got {workers}"
+        raise ArgumentError(msg)
+    return int(workers)
+
+
 def _init_worker(shared: Any) -> None:
     global _SHARED
     _SHARED = shared
@@ -86,7 +102,7 @@ class LocalExecutor:
         start_method: str | None = None,
         preload: Sequence[str] = (),
     ) -> None:
-        self.workers = max(1, int(workers or os.cpu_count() or 1))
+        self.workers = worker_count(workers)
         methods = mp.get_all_start_methods()
         self.start_method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
         self.preload = list(preload)
@@ -146,8 +162,11 @@ class DaskExecutor:
     def __init__(
         self, address: str | None = None, *, workers: int | None = None, processes: bool = True
     ) -> None:
-        try:  # distributed has no type hints: used through an Any-typed module
-            dist: Any = importlib.import_module("distributed")
+        n = worker_count(workers)
+        try:  # distributed has no type hints: used through an Any-typed name
+            import distributed
+
+            dist: Any = distributed
         except ImportError as exc:  # pragma: no cover - dask is a dependency
             msg = "--executor dask needs the 'distributed' package: pip install 'dask[distributed]'"
             raise ExecutorError(msg) from exc
@@ -157,7 +176,6 @@ class DaskExecutor:
             if self.address:
                 self._client = dist.Client(self.address, timeout="20s")
             else:
-                n = max(1, int(workers or os.cpu_count() or 1))
                 # worker processes talk over tcp on 127.0.0.1 only; thread workers use the
                 # in-process transport (no socket at all)
                 where = {"host": "127.0.0.1"} if processes else {}
@@ -179,7 +197,9 @@ class DaskExecutor:
     def map_unordered(
         self, fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any
     ) -> Iterator[tuple[int, Any]]:
-        as_completed = importlib.import_module("distributed").as_completed
+        import distributed
+
+        as_completed: Any = distributed.as_completed
 
         if not items:
             return

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from quantdb.errors import QuantdbError
+from quantdb.errors import ArgumentError
 
 __all__ = [
     "Constraint",
@@ -47,7 +47,7 @@ __all__ = [
 MAX_COMBOS = 50_000_000
 
 
-class GridError(QuantdbError, ValueError):
+class GridError(ArgumentError):
     """A ``--grid`` or ``--constraint`` text cannot be read (exit code 2)."""
 
 

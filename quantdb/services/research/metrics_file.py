@@ -9,13 +9,35 @@ benchmark's own included.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from quantdb.errors import FileFormatError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+def _check_dates(path: Path, dates: pl.Series) -> None:
+    """Refuse a first column that is not dates (text must read as a day, e.g. 2016-01-04)."""
+    import polars as pl
+
+    if dates.dtype.is_temporal() or dates.dtype.is_numeric():
+        return
+    text = dates.cast(pl.String)
+    try:
+        parsed = text.str.to_datetime(strict=False)
+    except pl.exceptions.PolarsError:  # no value looks like a date at all
+        parsed = pl.Series([None] * text.len(), dtype=pl.Datetime)
+    bad = parsed.is_null() & text.is_not_null()
+    if bad.any():
+        i = int(bad.arg_max())  # type: ignore[arg-type]
+        raise FileFormatError(
+            path, f"row {i + 2}, column {dates.name!r}", f"expected a date such as 2016-01-04, got {text[i]!r}"
+        )
 
 
 def read_returns_file(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -46,6 +68,7 @@ def read_returns_file(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarr
     if frame.height == 0:
         raise FileFormatError(path, "rows", "no data rows")
     date_col, *cols = frame.columns
+    _check_dates(path, frame[date_col])
     values = []
     for c in cols:
         s = frame[c]
@@ -85,15 +108,21 @@ def metrics_for_file(
         ``r_squared``, ``tracking_error``, ``information_ratio``, ``up_capture``,
         ``down_capture``).
     periods_per_year, risk_free, confidences
-        As :func:`quantdb.kernels.summary.summary_metrics`.
+        As :func:`quantdb.kernels.summary.summary_metrics`; ``confidences`` are read by
+        `quantdb.services.live.risk.parse_confidences`.
 
     Raises
     ------
     FileFormatError
-        Unreadable file, no returns column, a non-numeric value, or an unknown benchmark column.
+        Unreadable file, no returns column, a date or value that cannot be read, or an unknown
+        benchmark column.
+    ArgumentError
+        A confidence level outside (0, 1).
     """
     from quantdb.kernels.summary import summary_metrics
+    from quantdb.services.live.risk import parse_confidences
 
+    levels = parse_confidences(confidences)
     cols, _dates, values = read_returns_file(path)
     bench = None
     if benchmark_column is not None:
@@ -107,14 +136,9 @@ def metrics_for_file(
         benchmark=bench,
         periods_per_year=periods_per_year,
         risk_free=risk_free,
-        confidences=confidences,
+        confidences=levels,
     )
     out: dict[str, dict[str, float]] = {}
     for j, c in enumerate(cols):
         out[c] = {name: float(arr[j]) for name, arr in res.items()}
     return out
-
-
-def finite_or_none(value: float) -> float | None:
-    """JSON-friendly: NaN and infinities become None."""
-    return value if math.isfinite(value) else None

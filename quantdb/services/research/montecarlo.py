@@ -2,8 +2,9 @@
 
 Sources:
 
-* ``backtest=ID``: the daily equity in ``backtest_equity`` gives the daily returns; the trades
-  in ``backtest_trades`` give the trade sequence.
+* ``backtest=ID``: the stored daily equity gives the daily returns and the stored trades the
+  trade sequence (`quantdb.services.research.results.load_equity` / ``load_trades``); every
+  stored backtest has them, a sweep's rows included.
 * ``strategy=NAME``: the strategy's daily equity from its tracked trades marked to market
   (:func:`quantdb.services.live.performance.strategy_equity`); its closed trades from ``trades``.
 
@@ -24,21 +25,41 @@ from typing import Any, Literal
 import numpy as np
 
 from quantdb._typing import FloatArray
-from quantdb.errors import NotFound, QuantdbError
+from quantdb.errors import ArgumentError, NotFound, QuantdbError
 from quantdb.kernels.drawdown import drawdown_stats
 from quantdb.kernels.metrics import cagr, sharpe_ratio
 from quantdb.kernels.montecarlo import METRICS, monte_carlo, probability_of_ruin, quantile_table
 from quantdb.kernels.periods import TRADING_DAYS
 from quantdb.storage.sqlite import Database
 
-__all__ = ["MonteCarloReport", "SeriesSource", "load_source", "run_montecarlo"]
+__all__ = ["MC_METHODS", "MonteCarloReport", "SeriesSource", "load_source", "parse_mc_method", "run_montecarlo"]
 
 McMethod = Literal["iid", "block", "trades"]
+MC_METHODS: tuple[McMethod, ...] = ("iid", "block", "trades")
 CONE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-class MonteCarloInputError(QuantdbError, ValueError):
-    """The source has too little data to resample (exit code 2)."""
+class MonteCarloInputError(ArgumentError):
+    """The source has too little data to resample, or an option is invalid (exit code 2)."""
+
+
+def parse_mc_method(value: str) -> McMethod:
+    """The Monte Carlo ``method`` (``--method``), checked here once for the CLI and the API.
+
+    Examples
+    --------
+    >>> parse_mc_method("block")
+    'block'
+    >>> parse_mc_method("bayes")
+    Traceback (most recent call last):
+    ...
+    quantdb.services.research.montecarlo.MonteCarloInputError: method must be 'iid', 'block' or 'trades', got 'bayes'
+    """
+    found = next((m for m in MC_METHODS if m == value), None)
+    if found is None:
+        msg = f"method must be 'iid', 'block' or 'trades', got {value!r}"
+        raise MonteCarloInputError(msg)
+    return found
 
 
 @dataclass(frozen=True)
@@ -105,19 +126,11 @@ def load_source(
         msg = "give exactly one of --backtest ID or --strategy NAME"
         raise QuantdbError(msg)
     if backtest is not None:
-        if db.scalar("SELECT count(*) FROM backtest_results WHERE id = ?", (backtest,)) == 0:
-            msg = f"no backtest with id {backtest}; list them with `quantdb backtests`"
-            raise NotFound(msg)
-        rows = db.query(
-            "SELECT date, equity FROM backtest_equity WHERE backtest_id = ? ORDER BY date", (backtest,)
-        )
-        dates = np.array([r["date"] for r in rows], dtype="datetime64[D]")
-        equity = np.array([r["equity"] for r in rows], dtype=np.float64)
-        trades = db.query(
-            "SELECT entry_date, pnl FROM backtest_trades WHERE backtest_id = ? "
-            "ORDER BY exit_date, entry_date, id",
-            (backtest,),
-        )
+        from quantdb.services.research.results import load_equity, load_trades
+
+        curve = load_equity(db, backtest)
+        dates, equity = curve.dates, curve.equity
+        trades: list[Any] = load_trades(db, backtest, order="exit")
         name = f"backtest {backtest}"
     else:
         from quantdb.services.live.performance import strategy_equity
@@ -177,9 +190,7 @@ def run_montecarlo(
     MonteCarloInputError
         when the series to resample has fewer than 2 observations, or an option is invalid.
     """
-    if method not in ("iid", "block", "trades"):
-        msg = f"method must be 'iid', 'block' or 'trades', got {method!r}"
-        raise MonteCarloInputError(msg)
+    method = parse_mc_method(method)
     if paths < 1:
         msg = f"paths must be >= 1, got {paths}"
         raise MonteCarloInputError(msg)

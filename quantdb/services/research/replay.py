@@ -29,7 +29,9 @@ rule). Trade prices in the result are adjusted prices.
 
 The result is a :class:`ReplayResult` (a `BacktestResult` named ``replay:<strategy>``, with the
 prediction id of every trade and the status of every prediction), stored with
-`store_backtest` (``params = {"exits": ...}``).
+`quantdb.services.research.results.store_backtest` (``params = {"exits": ..., "bars": ...}``,
+and the replay's strategy, period, exits and bar rule in its settings, so that
+`quantdb.services.research.results.rerun_backtest` replays it again).
 """
 
 from __future__ import annotations
@@ -48,17 +50,14 @@ from quantdb.dates import parse_date
 from quantdb.errors import ArgumentError, NotFound
 from quantdb.kernels.replay import REPLAY_STATUS, replay_trades
 from quantdb.kernels.simulate import EXIT_REASONS, simulate
-from quantdb.services.research.backtest import (
-    BacktestResult,
-    BarData,
-    compute_statistics,
-    store_backtest,
-)
-from quantdb.services.research.bars import load_bars
+from quantdb.services.research.backtest import BacktestResult, BarData, compute_statistics
+from quantdb.services.research.bars import fingerprint, load_bars
+from quantdb.services.research.results import store_backtest
 from quantdb.settings import SimSettings, build_settings, merge_settings
 from quantdb.storage.mirror import current_mirror
 from quantdb.storage.sqlite import Database
 from quantdb.strategies import Bars
+from quantdb.universe import Universe
 
 if TYPE_CHECKING:
     import polars as pl
@@ -387,8 +386,9 @@ def replay_predictions(
         prediction_status={int(i): str(s) for i, s in zip(preds.ids, status, strict=True)},
     )
     if store:
-        span = f"predictions:{first or ''}..{last or ''}"
-        res = dataclasses.replace(res, backtest_id=store_backtest(db, res, universe=span, source=data.source))
+        replay = {"strategy": strategy.strip(), "start": first, "end": last, "exits": exits, "bars": bars}
+        res = dataclasses.replace(res, backtest_id=store_backtest(
+            db, res, universe=str(Universe("list", data.tickers)), source="db", replay=replay))
     return res
 
 
@@ -396,9 +396,7 @@ def _fingerprint(data: BarData, preds: _Predictions) -> str:
     """The bars' fingerprint extended by the predictions replayed (ids, days, sides, levels)."""
     import hashlib
 
-    from quantdb.services.research.backtest import _data_fingerprint
-
-    h = hashlib.sha256(_data_fingerprint(data).encode())
+    h = hashlib.sha256(fingerprint(data.dates, data.tickers, data.bars).encode())
     for a in (preds.ids, preds.day.view(np.int64), preds.side, preds.target, preds.stop, preds.horizon, preds.entry):
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()[:32]

@@ -19,8 +19,10 @@ How a sweep runs:
 4. The driver concatenates the chunks in grid order into ``<out>/sweep-<run>.parquet`` (one
    row per parameter set and ticker: ``ticker``, one column per parameter, ``total_return``,
    ``sharpe``, ``max_drawdown`` (negative fraction), ``n_trades``), ranks the parameter sets
-   by the objective averaged over tickers, writes the best ``top`` into ``backtest_results``
-   (with ``sweep_run_id``) and marks the run done. Only the driver touches SQLite.
+   by the objective averaged over tickers, stores the best ``top`` as full backtests (each
+   rerun in independent mode: its trades and the mean equity curve of its tickers, linked by
+   ``sweep_run_id``; :mod:`quantdb.services.research.results`) and marks the run done. Only
+   the driver touches SQLite.
 
 Memory bound (per worker): a chunk holds at most :data:`BYTES_PER_CELL` = 48 bytes per (date,
 parameter set, ticker) cell at its peak (sma-cross: one SMA per distinct window, at most two a
@@ -42,16 +44,22 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from quantdb._typing import FloatArray
+from quantdb._version import __version__
 from quantdb.errors import NotFound, QuantdbError
 from quantdb.services.research.bars import fingerprint, load_bars, universe_tickers
 from quantdb.services.research.grid import Grid, GridError, build_grid, parse_grid_spec
+from quantdb.services.research.results import (
+    delete_sweep_backtests,
+    store_backtest,
+    sweep_backtest_ids,
+    utc_timestamp,
+)
 from quantdb.settings import (
     SimSettings,
     build_settings,
@@ -305,10 +313,6 @@ class SweepReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def run_sweep(
     db: Database,
     strategy: str | None = None,
@@ -383,7 +387,6 @@ def run_sweep(
     NotFound
         unknown strategy, ticker or run id; GridError / SettingsError on bad options.
     """
-    from quantdb import __version__
     from quantdb.services.research.executors import make_executor
 
     if objective not in OBJECTIVES:
@@ -419,32 +422,34 @@ def run_sweep(
     dates, names, bars = load_bars(db, wanted, start, end)
     settings = build_settings(merge_settings(settings, options), n_tickers=len(names), portfolio=False)
     n_dates, n_tickers = bars.close.shape
-    if not chunk:  # within the memory budget, and at least 4 chunks a worker (balance, ETA)
+    if chunk is not None and int(chunk) < 1:
+        msg = f"chunk must be >= 1 parameter set (or unset for the default), got {chunk}"
+        raise SweepError(msg)
+    if chunk is None:  # within the memory budget, and at least 4 chunks a worker (balance, ETA)
         share = math.ceil(len(grid) / (4 * max(1, workers)))
         chunk = min(default_chunk(n_dates, n_tickers), max(1, share))
     chunk = int(chunk)
-    if chunk < 1:
-        msg = f"chunk must be >= 1 parameter set, got {chunk}"
-        raise SweepError(msg)
     assert strategy is not None
     if resume is None:
         saved = {
             "tickers": list(names), "start": str(dates[0]), "end": str(dates[-1]),
             "simulation": settings_to_json(settings), "objective": objective, "chunk": chunk, "top": top,
-            "fingerprint": fingerprint(dates, names, bars.close),
+            "data_fingerprint": fingerprint(dates, names, bars),
         }
         out.mkdir(parents=True, exist_ok=True)
         with db.atomic() as conn:
             cur = conn.execute(
                 "INSERT INTO sweep_runs (strategy, grid_json, settings_json, combos, results_path, "
                 "status, created_at, quantdb_version) VALUES (?, ?, ?, ?, NULL, 'running', ?, ?)",
-                (strategy, grid.to_json(), json.dumps(saved), len(grid), _now(), __version__),
+                (strategy, grid.to_json(), json.dumps(saved), len(grid), utc_timestamp(), __version__),
             )
             run_id = int(cur.lastrowid or 0)
             results_path = (out / f"sweep-{run_id}.parquet").absolute()
             conn.execute("UPDATE sweep_runs SET results_path = ? WHERE id = ?", (str(results_path), run_id))
     else:
-        if saved.get("fingerprint") not in (None, fingerprint(dates, names, bars.close)):
+        # runs started before the one fingerprint (quantdb 0.1 hashed closes only, under
+        # "fingerprint") cannot be checked this way: only "data_fingerprint" is compared
+        if saved.get("data_fingerprint") not in (None, fingerprint(dates, names, bars)):
             msg = (f"sweep run {run_id}: the prices changed since it started; "
                    "resuming would mix two data sets: start a new sweep")
             raise SweepError(msg)
@@ -459,9 +464,7 @@ def run_sweep(
         agg = aggregate_by_params({n: table.column(n).to_numpy() for n in table.column_names},
                                   list(grid.names), n_tickers)
         best = _best(agg, grid.names, objective, top)
-        ids = [r[0] for r in db.query(
-            "SELECT id FROM backtest_results WHERE sweep_run_id = ? ORDER BY id", (run_id,))]
-        for b, i in zip(best, ids, strict=False):
+        for b, i in zip(best, sweep_backtest_ids(db, run_id), strict=False):
             b["backtest_id"] = i
         return SweepReport(run_id, strategy, len(grid), n_tickers, str(results_path), best,
                            len(tasks), len(tasks), chunk, objective, memory_bound)
@@ -509,7 +512,7 @@ def run_sweep(
     del table
     agg = aggregate_by_params(columns, list(grid.names), n_tickers)
     best = _best(agg, grid.names, objective, top)
-    _record_best(db, run_id, strategy, best, saved, dates, __version__)
+    _record_best(db, run_id, strategy, best, saved, objective)
     for t in tasks:
         (chunks_dir / f"chunk-{t.index:05d}.parquet").unlink(missing_ok=True)
     chunks_dir.rmdir()
@@ -519,32 +522,40 @@ def run_sweep(
 
 def _record_best(
     db: Database, run_id: int, strategy: str, best: list[dict[str, Any]], saved: dict[str, Any],
-    dates: np.ndarray, version: str,
+    objective: str,
 ) -> None:
-    """The driver's single write at the end: best rows and the run's status, all or nothing."""
-    settings_json = json.dumps({"simulation": saved["simulation"], "tickers": len(saved["tickers"]),
-                                "aggregate": "mean over tickers"})
+    """The driver's write at the end: each best parameter set as a full backtest, and the run done.
+
+    Each of the ``best`` sets runs again as an independent-mode backtest (each ticker its own
+    cash, as in the sweep; the equity the mean of the tickers' curves, whose total return is
+    the set's mean ``total_return``) on the run's tickers, period and settings, and is stored
+    with its trades and daily equity, linked by ``sweep_run_id``, the sweep's figures (rank,
+    objective, means over tickers) kept in its statistics. Then a sweep's row can be rerun,
+    bootstrapped and given a tearsheet like any backtest. All rows and the status are one
+    transaction.
+    """
+    from quantdb.services.research.backtest import run_backtest
+
+    settings = settings_from_json(saved["simulation"])
+    universe = Universe("list", tuple(saved["tickers"]))
     metrics = set(RESULT_COLUMNS)
+    runs = []
+    for row in best:
+        params = {k: v for k, v in row.items() if k not in metrics and k != "backtest_id"}
+        runs.append(run_backtest(strategy, db=db, universe=universe, start=saved["start"], end=saved["end"],
+                                 params=params, settings=settings, mode="independent", store=False))
     with db.atomic() as conn:
-        conn.execute("INSERT OR IGNORE INTO strategies (name) VALUES (?)", (strategy,))
-        sid = conn.execute("SELECT id FROM strategies WHERE name = ?", (strategy,)).fetchone()[0]
-        conn.execute("DELETE FROM backtest_results WHERE sweep_run_id = ?", (run_id,))
-        for rank, row in enumerate(best, 1):
-            params = {k: v for k, v in row.items() if k not in metrics}
-            mdd = row["max_drawdown"]
-            cur = conn.execute(
-                "INSERT INTO backtest_results (strategy_id, start_date, end_date, total_return, "
-                "sharpe, max_dd, trades, final_equity, params_json, settings_json, stats_json, "
-                "data_fingerprint, quantdb_version, sweep_run_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
-                (sid, str(dates[0]), str(dates[-1]), row["total_return"], row["sharpe"],
-                 None if mdd is None else max(-1.0, min(0.0, mdd)), int(row["n_trades"]),
-                 json.dumps(params), settings_json, json.dumps({"rank": rank}),
-                 saved["fingerprint"], version, run_id, _now()),
+        delete_sweep_backtests(db, run_id)
+        for rank, (row, res) in enumerate(zip(best, runs, strict=True), 1):
+            figures = {m: row[m] for m in RESULT_COLUMNS}
+            row["backtest_id"] = store_backtest(
+                db, res, universe=str(universe), source="db", mode="independent", benchmark="SPY",
+                sweep_run_id=run_id,
+                sweep={"run_id": run_id, "rank": rank, "objective": objective, "aggregate": "mean over tickers",
+                       **figures},
             )
-            row["backtest_id"] = int(cur.lastrowid or 0)
         conn.execute("UPDATE sweep_runs SET status = 'done', finished_at = ? WHERE id = ?",
-                     (_now(), run_id))
+                     (utc_timestamp(), run_id))
 
 
 # ----------------------------------------------------------------------------- queries

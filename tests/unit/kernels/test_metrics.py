@@ -317,7 +317,7 @@ def test_summary_metrics_equals_the_functions(panel: np.ndarray, rng: np.random.
         "skew": m.skew(panel),
         "kurtosis": m.kurtosis(panel),
         "tail_ratio": m.tail_ratio(panel),
-        "ulcer_index": m.ulcer_index(panel),
+        "ulcer_index": d.ulcer_index(panel),
         "probabilistic_sharpe": m.probabilistic_sharpe_ratio(panel, risk_free=0.02),
         "longest_drawdown_days": d.time_under_water(panel),
         "beta": m.beta(panel, bench),
@@ -377,5 +377,4 @@ def test_summary_one_day_and_empty() -> None:
     assert all(np.isnan(v).all() and v.shape == (3,) for v in no_rows.values())
     assert np.isnan(m.sharpe_ratio(np.empty((0, 2)))).all()
     assert np.isnan(m.skew(np.empty((0, 2)))).all()
-    with pytest.raises(ValueError, match="confidences"):
-        summary_metrics(np.zeros((5, 2)), confidences=(95,))
+    assert summary_metrics(np.zeros((5, 2)), confidences=())["sharpe"].shape == (2,)

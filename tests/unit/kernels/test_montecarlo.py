@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from quantdb.errors import ArgumentError
 from quantdb.kernels.drawdown import max_drawdown, time_under_water
 from quantdb.kernels.metrics import cagr, sharpe_ratio
 from quantdb.kernels.montecarlo import (
@@ -112,11 +113,15 @@ def test_ruin_quantiles_and_bad_input(sample: np.ndarray) -> None:
     assert table["p05"] <= table["p50"] <= table["p95"]
     cone = mc.cone([0.1, 0.5, 0.9])
     assert cone.shape == (mc.cone_steps.size, 3) and np.all(np.diff(cone, axis=1) >= 0)
-    with pytest.raises(ValueError, match="ruin threshold"):
+    with pytest.raises(ArgumentError, match="ruin threshold"):
         probability_of_ruin(mc.max_drawdown, 0.3)
-    with pytest.raises(ValueError, match="method"):
-        monte_carlo(sample, method="bogus")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="block"):
+    with pytest.raises(ArgumentError, match="block"):
         monte_carlo(sample, method="block", block=0.5)
-    with pytest.raises(ValueError, match="no observation"):
+    # the method is parsed once, by the service (CLI and API); the kernel trusts it
+    from quantdb.services.research.montecarlo import parse_mc_method
+
+    assert parse_mc_method("trades") == "trades"
+    with pytest.raises(ArgumentError, match="method must be 'iid', 'block' or 'trades'"):
+        parse_mc_method("bogus")
+    with pytest.raises(ArgumentError, match="no observation"):
         monte_carlo(np.array([np.nan, np.nan]))

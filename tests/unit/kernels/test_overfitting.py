@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm, rankdata
 
+from quantdb.errors import ArgumentError
 from quantdb.kernels.metrics import kurtosis, sharpe_ratio, skew
 from quantdb.kernels.overfitting import cscv_combinations, pbo_cscv, selection_sharpe
 
@@ -110,9 +111,9 @@ def test_pbo_separates_noise_from_a_real_edge(rng: np.random.Generator) -> None:
 
 
 def test_pbo_rejects_bad_shapes(rng: np.random.Generator) -> None:
-    with pytest.raises(ValueError, match="even"):
+    with pytest.raises(ArgumentError, match="even"):
         pbo_cscv(rng.normal(size=(100, 4)), n_splits=5)
-    with pytest.raises(ValueError, match="2 trials"):
+    with pytest.raises(ArgumentError, match="2 trials"):
         pbo_cscv(rng.normal(size=(100, 1)))
-    with pytest.raises(ValueError, match="2 rows per group"):
+    with pytest.raises(ArgumentError, match="2 rows per group"):
         pbo_cscv(rng.normal(size=(20, 4)), n_splits=16)

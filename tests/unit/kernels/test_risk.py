@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
+from quantdb.errors import ArgumentError
 from quantdb.kernels.risk import (
     conditional_value_at_risk,
     cornish_fisher_z,
@@ -117,9 +118,14 @@ def test_var_is_monotone_in_confidence_and_2d_equals_1d(panel: np.ndarray) -> No
 
 
 def test_bad_arguments_and_helpers() -> None:
-    with pytest.raises(ValueError, match="confidence"):
-        value_at_risk([0.01, 0.02], confidence=95)
-    with pytest.raises(ValueError, match="method"):
+    # the level is checked once, at the service edge; the kernels trust it
+    from quantdb.services.live.risk import parse_confidences
+
+    assert parse_confidences([0.95, "0.99"]) == (0.95, 0.99)
+    for bad in (95, 0, 1.0, "abc", float("nan")):
+        with pytest.raises(ArgumentError, match="confidence must be in"):
+            parse_confidences([0.95, bad])
+    with pytest.raises(ArgumentError, match="method"):
         value_at_risk([0.01, 0.02], method="monte-carlo")  # type: ignore[arg-type]
     np.testing.assert_allclose(stress_beta_shock(np.array([1.5, -0.5]), -0.2), [-0.3, 0.1])
     assert float(scale_to_horizon(-0.02, 9)) == pytest.approx(-0.06)

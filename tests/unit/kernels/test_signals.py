@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantdb.errors import NotFound
+from quantdb.errors import ArgumentError, NotFound
 from quantdb.kernels import signals as sg
 from quantdb.strategies import STRATEGIES, Bars, StrategyError, get_strategy
 
@@ -173,7 +173,7 @@ def test_rsi_signals(close: np.ndarray) -> None:
 
 
 def test_bad_window_is_rejected(close: np.ndarray) -> None:
-    with pytest.raises(ValueError, match="window must be a whole number >= 1, got 0"):
+    with pytest.raises(ArgumentError, match="window must be a whole number >= 1, got 0"):
         sg.sma(close, [5, 0])
 
 

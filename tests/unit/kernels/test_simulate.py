@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from quantdb.errors import QuantdbError
+from quantdb.errors import ArgumentError, QuantdbError
 from quantdb.kernels.simulate import (
     END,
     SIGNAL,
@@ -15,11 +15,10 @@ from quantdb.kernels.simulate import (
     TARGET,
     TIME,
     TRAILING,
-    SettingsError,
-    SimSettings,
     simulate,
     sweep_stats,
 )
+from quantdb.settings import SettingsError, SimSettings
 
 F = False
 T = True
@@ -326,8 +325,8 @@ def test_sweep_stats_equal_simulate_and_obvious_formulas(rng: np.random.Generato
     ret = eq[1:] / eq[:-1] - 1
     np.testing.assert_allclose(s.sharpe, ret.mean(0) / ret.std(0, ddof=1) * math.sqrt(252),
                                rtol=1e-9)
-    dd = 1 - eq / np.maximum.accumulate(eq, axis=0)
-    np.testing.assert_allclose(s.max_drawdown, dd.max(0), rtol=1e-12)
+    dd = eq / np.maximum.accumulate(eq, axis=0) - 1
+    np.testing.assert_allclose(s.max_drawdown, dd.min(0), rtol=1e-12)
     np.testing.assert_allclose(s.total_return, r.final_equity / 10_000 - 1)
     # the columns of a repeated block are the same backtests
     np.testing.assert_allclose(s.final_equity[:k], s.final_equity[k:])
@@ -349,7 +348,7 @@ def test_nan_bars_are_skipped_and_delisted_positions_close_at_last_mark() -> Non
      ({"stop_loss": 1.5}, "stop_loss must be in (0, 1) or None, got 1.5"),
      ({"sizing": "all"}, "sizing must be one of"),
      ({"cash": float("nan")}, "cash must be a finite number, got nan"),
-     ({"max_positions": 0}, "max_positions must be an int >= 1 or None, got 0")],
+     ({"max_positions": 0}, "max_positions must be >= 1 or None, got 0")],
 )
 def test_settings_are_validated(kw: dict[str, object], message: str) -> None:
     with pytest.raises(SettingsError) as info:
@@ -360,7 +359,7 @@ def test_settings_are_validated(kw: dict[str, object], message: str) -> None:
 
 def test_bad_shapes_are_rejected() -> None:
     c = np.ones((5, 2))
-    with pytest.raises(SettingsError, match=r"entries must be \(dates=5, a multiple of"):
+    with pytest.raises(ArgumentError, match=r"entries must be \(dates=5, a multiple of"):
         simulate(c, c, c, c, np.zeros((5, 3), bool), np.zeros((5, 3), bool))
-    with pytest.raises(SettingsError, match="entries must be boolean"):
+    with pytest.raises(ArgumentError, match="entries must be boolean"):
         simulate(c, c, c, c, np.zeros((5, 2)), np.zeros((5, 2), bool))
