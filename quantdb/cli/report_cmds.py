@@ -81,6 +81,35 @@ def pdf(out: OutPath, db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> No
     _done(write_pdf(_open(db), out), json_out)
 
 
+@report_app.command("run")
+@handle_errors
+def run(
+    period: Annotated[str, typer.Option("--period", help="daily, weekly (ISO week to date) or monthly (month to date), ending at the newest price.")],
+    out: Annotated[Path, typer.Option("--out", help="Reports folder: the run goes to OUT/PERIOD/END-DATE/, OUT/index.html lists every run.", file_okay=False)],
+    track: Annotated[bool, typer.Option("--track", help="Run `track update` first (mark the live book to market).")] = False,
+    max_stale_days: Annotated[int, typer.Option("--max-stale-days", help="Exit 1 when the newest price is more trading days old than this.")] = 3,
+    today: Annotated[str | None, typer.Option("--today", help="The day the report is for (YYYY-MM-DD); default: the machine's date.")] = None,
+    db: DbPath = DEFAULT_DB,
+    json_out: JsonFlag = False,
+) -> None:
+    """Every report of a period into one dated folder, for cron or a systemd timer; exit 1 when a check fails.
+
+    Example: quantdb report run --period daily --out reports --track --db quant.db
+    """
+    from quantdb.services.reports.scheduled import run_report
+
+    report = run_report(open_db(db, write=track), out, period=period, track=track,
+                        max_stale_days=max_stale_days, today=today)
+    if json_out:
+        emit_json(report.to_dict())
+    else:
+        typer.echo(report.folder)
+    for problem in report.problems:
+        typer.echo(f"quantdb: check failed: {problem}", err=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def serve(
     db: DbPath = DEFAULT_DB,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8765,

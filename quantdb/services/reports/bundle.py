@@ -48,6 +48,7 @@ class ReportBundle:
     backtests: pd.DataFrame
     sweeps: pd.DataFrame
     leaders: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()  # problems the reader must see first (stale prices, ...)
 
 
 def series_report(

@@ -29,6 +29,7 @@ PAGE = _ENV.from_string("""<!DOCTYPE html>
 <style>
 body{font-family:"DejaVu Sans",Arial,sans-serif;margin:0 2em 2em;color:#222}
 h1{margin-bottom:0} .sub{color:#666;margin-top:.2em}
+.notice{background:#fff3cd;border:1px solid #e0b400;padding:.5em 1em;font-weight:bold}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:right} th{background:#f3f3f3}
 td.t,th.t{text-align:left} section{margin-top:2em} .grid{display:flex;flex-wrap:wrap;gap:1em}
@@ -38,6 +39,7 @@ td.t,th.t{text-align:left} section{margin-top:2em} .grid{display:flex;flex-wrap:
 </head><body>
 <h1>quantdb dashboard</h1>
 <p class="sub">Database {{ b.db_path }} · prices up to {{ b.as_of or "n/a" }} · benchmark {{ b.benchmark }}</p>
+{% for n in b.notices %}<p class="notice" role="alert">{{ n }}</p>{% endfor %}
 <section id="live"><h2>Live performance</h2>{{ tables.live|safe }}
 <h3>All trades (closed)</h3>{{ tables.trade_stats|safe }}</section>
 <section id="positions"><h2>Open positions</h2>{{ tables.positions|safe }}</section>

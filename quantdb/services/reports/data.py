@@ -133,6 +133,15 @@ def strategy_names(db: Database) -> list[str]:
     return [r[0] for r in db.query("SELECT name FROM strategies ORDER BY name")]
 
 
+def live_strategy_names(db: Database) -> list[str]:
+    """The strategies with recorded predictions (their trades hang on them), not those only
+    backtested, sorted."""
+    return [r[0] for r in db.query(
+        "SELECT s.name FROM strategies s WHERE EXISTS (SELECT 1 FROM predictions p WHERE p.strategy_id = s.id) "
+        "ORDER BY s.name"
+    )]
+
+
 # ------------------------------------------------------------------------------- tables
 def _notes(extra: str | None) -> str | None:
     if not extra:

@@ -154,6 +154,8 @@ def render_pdf(b: ReportBundle, out: str | Path, *, max_trade_rows: int = MAX_TR
     with matplotlib.rc_context(RC), PdfPages(out, metadata={"Title": "quantdb report", "Creator": "quantdb",
                                                             "CreationDate": None}) as pdf:
         summary = {s.name: s.summary for s in b.series}
+        if b.notices:
+            _table_page(pdf, "quantdb report: read this first", ["notice"], [[n] for n in b.notices])
         _table_page(pdf, f"quantdb report: summary (prices up to {b.as_of or 'n/a'})",
                     ["metric", *summary], _metric_rows(summary, SUMMARY_METRICS))
         stats = {s.name: s.trade_stats for s in b.series} | {"all live trades": b.trade_stats}
