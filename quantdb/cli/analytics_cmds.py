@@ -22,6 +22,7 @@ from quantdb.cli.common import (
     emit_json,
     handle_errors,
     print_table,
+    progress,
 )
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def track_update_cmd(
     rule = _choice(bars, BAR_RULES)
     if rule is None:
         raise _bad(f"--bars must be intrabar or close, got {bars!r}")
-    with _session(db, write=True) as database:
+    with _session(db, write=True) as database, progress("track update", quiet=json_out):
         report = track_update(
             database, asof=asof, exit_fee=exit_fee, slippage_bps=slippage_bps, bars=rule
         )

@@ -20,6 +20,7 @@ from quantdb.cli.common import (
     handle_errors,
     open_db,
     print_table,
+    progress,
 )
 
 app = typer.Typer(
@@ -115,7 +116,8 @@ def prices_import(
     """Load Yahoo-style CSV (Date,Open,High,Low,Close[,Adj Close],Volume) or Parquet price files."""
     from quantdb.services.records.prices import import_price_files
 
-    report = import_price_files(open_db(db, write=True, create=True), paths)
+    with progress("prices import", quiet=json_out):
+        report = import_price_files(open_db(db, write=True, create=True), paths)
     if json_out:
         emit_json(report)
     else:

@@ -8,6 +8,7 @@ line on stderr and the error's exit code (1 for a failed check, 2 for bad input)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import sys
@@ -23,7 +24,7 @@ from quantdb.errors import NotFound, QuantdbError
 if TYPE_CHECKING:
     from quantdb.storage.sqlite import Database
 
-__all__ = ["DEFAULT_DB", "DbPath", "JsonFlag", "UnusedDbPath", "database_session", "echo_err", "emit_json", "handle_errors", "open_db", "print_table", "stderr_progress", "to_jsonable"]
+__all__ = ["DEFAULT_DB", "DbPath", "JsonFlag", "LimitOpt", "Progress", "UnusedDbPath", "database_session", "echo_err", "emit_json", "handle_errors", "open_db", "print_table", "progress", "to_jsonable"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,6 +35,10 @@ DbPath = Annotated[
     typer.Option("--db", envvar="QUANTDB_DB", help="SQLite database file.", dir_okay=False),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+#: How many rows a human table shows (the --json document is never cut).
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", min=1, help="Show at most this many rows (--json is never cut).")
+]
 #: For the few commands that read no database: every command takes --db (DESIGN.md), so that
 #: scripts can pass it uniformly; these accept it and say so.
 UnusedDbPath = Annotated[
@@ -99,45 +104,81 @@ def echo_err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """What a long command tells its bar: ``advance(n)`` done, ``set_total(n)`` once known,
+    ``say(text)`` the current step."""
+
+    advance: Callable[[int], None]
+    set_total: Callable[[int], None]
+    say: Callable[[str], None]
+
+
 @contextlib.contextmanager
-def stderr_progress(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a TTY."""
+def progress(description: str, *, quiet: bool = False, total: int | None = None) -> Iterator[Progress]:
+    """A rich bar (or, without a total, a spinner with the elapsed time) on stderr.
+
+    Shown only when stderr is a terminal and the command was not asked for ``--json``
+    (``quiet``): scripts and pipes see nothing but the result on stdout.
+    """
     from rich.console import Console
     from rich.progress import (
         BarColumn,
-        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.progress import Progress as Bar
 
     console = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}" if total else "{task.completed}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-        disable=not console.is_terminal,
+    with Bar(
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+        disable=quiet or not console.is_terminal,
     ) as bar:
         task = bar.add_task(description, total=total)
 
         def advance(n: int = 1) -> None:
             bar.advance(task, n)
 
-        yield advance
+        def set_total(n: int) -> None:
+            bar.update(task, total=n)
+
+        def say(text: str) -> None:
+            bar.update(task, description=f"{description}: {text}")
+
+        yield Progress(advance=advance, set_total=set_total, say=say)
 
 
-def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    """A rich table on stdout (the human form of a command's result)."""
+def print_table(title: str, columns: list[str], rows: list[list[Any]], *, limit: int | None = None) -> None:
+    """A rich table on stdout (the human form of a command's result), as wide as the terminal.
+
+    Each figure is formatted by its kind (`quantdb._format.kind_of`: percentages as
+    percentages, money with separators, counts as whole numbers): by its column's name, or in a
+    ``name``/``metric`` table by its row's name. Numbers are right-aligned. ``limit`` shows the
+    first rows only and says how many were left out.
+    """
     from rich.console import Console
     from rich.table import Table
 
+    from quantdb._format import format_number, kind_of
+
+    by_row = bool(columns) and columns[0] in ("name", "metric")
+    shown = rows if limit is None else rows[:limit]
     table = Table(title=title)
-    for c in columns:
-        table.add_column(c, justify="right" if c not in ("file", "name", "table", "strategy") else "left")
-    for r in rows:
-        table.add_row(*["" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v)) for v in r])
-    Console(width=160).print(table)
+    numeric = [any(isinstance(r[i], int | float) and not isinstance(r[i], bool) for r in shown)
+               for i in range(len(columns))]
+    for c, is_num in zip(columns, numeric, strict=True):
+        table.add_column(c, justify="right" if is_num else "left", overflow="fold")
+    for r in shown:
+        cells = []
+        for i, v in enumerate(r):
+            kind = kind_of(r[0]) if by_row and i > 0 else kind_of(columns[i])
+            cells.append(format_number(v, kind) if not isinstance(v, dict | list) else json.dumps(to_jsonable(v)))
+        table.add_row(*cells)
+    console = Console()
+    console.print(table)
+    if limit is not None and len(rows) > limit:
+        console.print(f"({len(rows) - limit} more rows not shown: raise --limit, or use --json)")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from quantdb.cli.common import JsonFlag, echo_err, emit_json, handle_errors
+from quantdb.cli.common import JsonFlag, echo_err, emit_json, handle_errors, progress
 
 
 def register(app: typer.Typer) -> None:
@@ -31,14 +31,16 @@ def register(app: typer.Typer) -> None:
 
         from quantdb.services.demo import run_demo
 
-        console = Console(stderr=True)
-        with console.status("starting", spinner="dots") as status:
+        console = Console(stderr=True, log_path=False)  # a step's line, not the source file and line
+        talk = console.is_terminal and not json_out
+        with progress("demo", quiet=json_out) as bar:
             counter = {"n": 0}
 
             def step(name: str) -> None:
                 counter["n"] += 1
-                status.update(f"[{counter['n']}/8] {name}")
-                console.log(f"[{counter['n']}/8] {name}")
+                bar.say(f"[{counter['n']}/8] {name}")
+                if talk:
+                    console.log(f"[{counter['n']}/8] {name}")
 
             report = run_demo(db, out, small=small, seed=seed, step=step)
         if json_out:

@@ -17,11 +17,13 @@ from quantdb.cli.common import (
     DEFAULT_DB,
     DbPath,
     JsonFlag,
+    LimitOpt,
     echo_err,
     emit_json,
     handle_errors,
     open_db,
     print_table,
+    progress,
 )
 
 if TYPE_CHECKING:
@@ -79,7 +81,8 @@ def register(app: typer.Typer) -> None:
         """Import a legacy folder as one batch (backup first; idempotent).  Example: quantdb migrate ./legacy --json"""
         from quantdb.services.records.migrate import migrate_folder
 
-        report = migrate_folder(open_db(db, write=False, create=True), folder, dry_run=dry_run, backup_dir=backup_dir)
+        with progress("migrate", quiet=json_out):
+            report = migrate_folder(open_db(db, write=False, create=True), folder, dry_run=dry_run, backup_dir=backup_dir)
         for notice in report.notices:
             echo_err(f"quantdb: notice: {notice}")
         if json_out:
@@ -104,7 +107,8 @@ def register(app: typer.Typer) -> None:
         """Prove, field by field, that every record of FOLDER is in the database; exit 1 if not."""
         from quantdb.services.records.verify import verify_folder
 
-        report = verify_folder(_open(db, write=False), folder, max_differences=max_differences)
+        with progress("verify", quiet=json_out):
+            report = verify_folder(_open(db, write=False), folder, max_differences=max_differences)
         if json_out:
             emit_json(report.to_dict())
         else:
@@ -150,7 +154,8 @@ def register(app: typer.Typer) -> None:
         """Write the legacy files back from the database.  Example: quantdb export-json ./out --db quant.db"""
         from quantdb.services.records.export import export_json as run_export
 
-        report = run_export(_open(db, write=False), out)
+        with progress("export", quiet=json_out):
+            report = run_export(_open(db, write=False), out)
         _emit(report, json_out, f"{report.out_dir}: {sum(report.files.values())} records in {len(report.files)} files")
 
     @quarantine_app.command("list")
@@ -162,6 +167,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--all", help="Include resolved entries.")
         ] = False,
         batch: Annotated[int | None, typer.Option("--batch", help="Only this batch.")] = None,
+        limit: LimitOpt = None,
     ) -> None:
         """List quarantined records (file, position, field, rule, reason, raw)."""
         from quantdb.services.records.quarantine import list_quarantine
@@ -173,7 +179,8 @@ def register(app: typer.Typer) -> None:
             emit_json({"count": len(entries), "entries": entries})
         else:
             print_table("quarantine", ["id", "batch", "file", "position", "field", "rule", "reason"],
-                        [[e.id, e.batch_id, e.file, e.position, e.field, e.rule, e.reason] for e in entries])  # fmt: skip
+                        [[e.id, e.batch_id, e.file, e.position, e.field, e.rule, e.reason] for e in entries],
+                        limit=limit)  # fmt: skip
 
     @quarantine_app.command("reimport")
     @handle_errors

@@ -18,6 +18,7 @@ from quantdb.cli.common import (
     emit_json,
     handle_errors,
     open_db,
+    progress,
 )
 
 if TYPE_CHECKING:
@@ -51,7 +52,9 @@ def tearsheet(
     """QuantStats HTML tearsheet, offline, SPY from the database as benchmark.  Example: quantdb report tearsheet out.html --strategy momentum"""
     from quantdb.services.reports.tearsheet import write_tearsheet
 
-    _done(write_tearsheet(_open(db), out, strategy=strategy, backtest_id=backtest), json_out)
+    with progress("report tearsheet", quiet=json_out):
+        path = write_tearsheet(_open(db), out, strategy=strategy, backtest_id=backtest)
+    _done(path, json_out)
 
 
 @report_app.command("dashboard")
@@ -60,7 +63,9 @@ def dashboard(out: OutPath, db: DbPath = DEFAULT_DB, json_out: JsonFlag = False)
     """One self-contained HTML dashboard (opens offline).  Example: quantdb report dashboard dash.html"""
     from quantdb.services.reports.dashboard import write_dashboard
 
-    _done(write_dashboard(_open(db), out), json_out)
+    with progress("report dashboard", quiet=json_out):
+        path = write_dashboard(_open(db), out)
+    _done(path, json_out)
 
 
 @report_app.command("excel")
@@ -69,7 +74,9 @@ def excel(out: OutPath, db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> 
     """Excel workbook: summary, strategies, trades, monthly returns, drawdowns, open positions."""
     from quantdb.services.reports.excel import write_workbook
 
-    _done(write_workbook(_open(db), out), json_out)
+    with progress("report workbook", quiet=json_out):
+        path = write_workbook(_open(db), out)
+    _done(path, json_out)
 
 
 @report_app.command("pdf")
@@ -78,7 +85,9 @@ def pdf(out: OutPath, db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> No
     """The report as a paginated PDF with its charts (matplotlib; no browser needed)."""
     from quantdb.services.reports.pdf import write_pdf
 
-    _done(write_pdf(_open(db), out), json_out)
+    with progress("report pdf", quiet=json_out):
+        path = write_pdf(_open(db), out)
+    _done(path, json_out)
 
 
 @report_app.command("run")

@@ -7,8 +7,6 @@ stays light.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,11 +16,13 @@ from quantdb.cli.common import (
     DEFAULT_DB,
     DbPath,
     JsonFlag,
+    LimitOpt,
     echo_err,
     emit_json,
     handle_errors,
     open_db,
     print_table,
+    progress,
 )
 from quantdb.cli.options import End, Start, Tickers, UniverseOpt, simulation_options
 from quantdb.dates import parse_date
@@ -41,31 +41,6 @@ Objective = Annotated[
 ]
 def _open(db: Path, *, write: bool) -> Any:
     return open_db(db, write=write)
-
-
-@contextlib.contextmanager
-def _progress(description: str) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
-    """A rich bar on stderr with an ETA whose total is set once known: ``(advance, set_total)``.
-
-    Like ``common.stderr_progress`` but the total (the parameter sets still to run) is only
-    known after the prices and the grid are loaded. Silent when stderr is not a terminal.
-    """
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not console.is_terminal,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-        yield (lambda n: bar.advance(task, n)), (lambda n: bar.update(task, total=n))
 
 
 _METRIC_KEYS = frozenset({"total_return", "sharpe", "max_drawdown", "n_trades", "backtest_id"})
@@ -118,12 +93,12 @@ def sweep_cmd(
     first, last = parse_date(start, name="--start"), parse_date(end, name="--end")
     database = _open(db, write=True)
     try:
-        with _progress("sweep") as (advance, set_total):
+        with progress("sweep", quiet=json_out) as bar:
             report = run_sweep(
                 database, name, grid_specs=grid or (), constraints=constraint, universe=where,
                 start=first, end=last, settings=sim, objective=objective,  # type: ignore[arg-type]
                 workers=workers, chunk=chunk, executor=executor, address=address,  # type: ignore[arg-type]
-                resume=resume, out_dir=out, top=top, progress=advance, on_total=set_total,
+                resume=resume, out_dir=out, top=top, progress=bar.advance, on_total=bar.set_total,
             )
     finally:
         database.close()
@@ -164,6 +139,7 @@ def walkforward_cmd(
     end: End = None,
     workers: Annotated[int, typer.Option("--workers", help="Parallel workers for the in-sample sweeps.")] = 1,
     returns: Annotated[bool, typer.Option("--returns", help="Include the stitched OOS daily returns in --json.")] = False,
+    limit: LimitOpt = None,
     *,
     sim: dict[str, Any],
     db: DbPath = DEFAULT_DB,
@@ -180,12 +156,13 @@ def walkforward_cmd(
     first, last = parse_date(start, name="--start"), parse_date(end, name="--end")
     database = _open(db, write=False)
     try:
-        report = run_walkforward(
-            database, name, grid_specs=grid or (), constraints=constraint, universe=where,
-            start=first, end=last, settings=sim,
-            train=train, test=test, step=step, anchored=anchored, purge=purge, objective=objective,
-            workers=workers,
-        )
+        with progress("walk-forward", quiet=json_out):
+            report = run_walkforward(
+                database, name, grid_specs=grid or (), constraints=constraint, universe=where,
+                start=first, end=last, settings=sim,
+                train=train, test=test, step=step, anchored=anchored, purge=purge, objective=objective,
+                workers=workers,
+            )
     finally:
         database.close()
     if json_out:
@@ -200,7 +177,7 @@ def walkforward_cmd(
     print_table(f"walk-forward {report.strategy} ({report.objective})", cols, [
         [w["window"], w["test"][0], w["test"][1], *w["params"].values(), w["is_objective"], w["oos_objective"]]
         for w in report.windows
-    ])
+    ], limit=limit)
     o = report.oos
     typer.echo(f"OOS: total return {o['total_return']:.4f}, CAGR {o['cagr']:.4f}, Sharpe {o['sharpe']:.3f}, "
                f"max drawdown {o['max_drawdown']:.4f}; walk-forward efficiency {report.efficiency:.3f}")
@@ -230,7 +207,8 @@ def montecarlo_cmd(
         source = load_source(database, backtest=backtest, strategy=strategy)
     finally:
         database.close()
-    report = run_montecarlo(source, paths=paths, method=method, block=block, seed=seed, ruin=ruin)  # type: ignore[arg-type]
+    with progress("Monte Carlo", quiet=json_out):
+        report = run_montecarlo(source, paths=paths, method=method, block=block, seed=seed, ruin=ruin)  # type: ignore[arg-type]
     if json_out:
         emit_json(report)
         return

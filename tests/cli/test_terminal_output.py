@@ -1,0 +1,78 @@
+"""What people see: progress on stderr only on a terminal and never with --json; tables as
+wide as the terminal with percentages as percentages; --limit cuts human tables only."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from quantdb.cli.app import app
+
+ROOT = Path(__file__).resolve().parents[2]
+WALK = ["walkforward", "sma-cross", "--grid", "fast=5,10", "--grid", "slow=20,30", "--train", "60",
+        "--test", "20", "--tickers", "AAPL"]
+
+
+def _run_with_tty_stderr(args: list[str], db: Path) -> tuple[int, str, str]:
+    """Run quantdb with stderr on a pseudo-terminal (stdout a pipe), as a person at a terminal."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"}
+    proc = subprocess.Popen([sys.executable, "-m", "quantdb", *args, "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    stdout, _ = proc.communicate(timeout=600)
+    os.close(master)
+    return proc.returncode, stdout.decode(), b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_shows_on_a_terminal_and_never_with_json(sample_db: Path) -> None:
+    code, out, err = _run_with_tty_stderr(WALK, sample_db)
+    assert code == 0, err
+    assert "walk-forward" in err  # the spinner's line on the terminal
+    code, out, err = _run_with_tty_stderr([*WALK, "--json"], sample_db)
+    assert code == 0, err
+    assert json.loads(out)["strategy"] == "sma-cross"
+    assert "walk-forward" not in err  # --json: nothing but the document
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(sample_db: Path) -> None:
+    res = CliRunner().invoke(app, [*WALK, "--db", str(sample_db)])
+    assert res.exit_code == 0, res.output
+    assert res.stderr == ""
+
+
+def test_tables_fit_the_terminal_and_print_percentages(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    res = CliRunner().invoke(app, ["backtest", "sma-cross", "--tickers", "AAPL", "--db", str(sample_db)])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    row = next(line for line in lines if "total_return" in line)
+    assert row.rstrip(" │").endswith("%")
+    drawdown = next(line for line in lines if "max_drawdown" in line)
+    assert "-" in drawdown and "%" in drawdown
+
+
+def test_limit_cuts_the_table_not_the_json(sample_db: Path) -> None:
+    args = [*WALK, "--limit", "1", "--db", str(sample_db)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "more rows not shown" in res.stdout
+    doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
+    assert len(doc["windows"]) > 1
