@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from quantdb.storage.sqlite import Database
 
 FolderArg = Annotated[
-    Path, typer.Argument(help="A legacy data folder (see FORMAT.md).", file_okay=False)
+    Path, typer.Argument(help="A legacy data folder (its files: docs/legacy-format.md).", file_okay=False)
 ]
 
 

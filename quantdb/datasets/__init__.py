@@ -2,7 +2,7 @@
 
 ``generate_market`` makes the dates x tickers prices behind ``quantdb demo``, the
 benchmarks and many tests; ``write_legacy_folder`` turns a market into the old system's
-files (shared/legacy/FORMAT.md), mess included. Importing this package is cheap: the
+files (docs/legacy-format.md), mess included. Importing this package is cheap: the
 submodules load on first use.
 """
 

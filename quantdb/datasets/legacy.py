@@ -1,8 +1,8 @@
-"""Write a legacy folder (shared/legacy/FORMAT.md) from a :class:`~quantdb.datasets.Market`.
+"""Write a legacy folder (docs/legacy-format.md) from a :class:`~quantdb.datasets.Market`.
 
 The folder has the exact shapes, field orders and formatting of the trader's old system
 (``json.dump(indent=1)`` for the data files, ``indent=2`` for the small ones, Yahoo CSVs),
-and with ``mess=True`` every kind of mess that FORMAT.md lists, at seeded rates close to
+and with ``mess=True`` every kind of mess that docs/legacy-format.md lists, at seeded rates close to
 those of the real sample. Every injection is recorded in the returned
 :class:`LegacyManifest` and in ``MANIFEST.json`` under ``mess`` (and ``damage`` for the
 records a correct migrator must quarantine), so tests can check that each is handled.
@@ -712,7 +712,7 @@ def write_legacy_folder(
     daily_leader_days: int | None = 260,
     overwrite: bool = False,
 ) -> LegacyManifest:
-    """Write the legacy files of FORMAT.md for ``market`` into ``out_dir``.
+    """Write the legacy files of docs/legacy-format.md for ``market`` into ``out_dir``.
 
     Parameters
     ----------
@@ -726,7 +726,7 @@ def write_legacy_folder(
         Base records before duplicates and damage are added; ``n_trades <= n_predictions``
         (a trade follows a prediction).
     mess : bool
-        Inject every kind of mess listed in FORMAT.md (recorded under ``mess``). With False
+        Inject every kind of mess listed in docs/legacy-format.md (recorded under ``mess``). With False
         the files are clean: ISO dates, string ids, canonical values.
     damage : bool
         Also add records a correct migrator must quarantine (recorded under ``damage``).

@@ -1,7 +1,7 @@
 """`quantdb demo`: the whole product on its embedded synthetic market, in one command.
 
 Steps: generate the market (12 years x 500 tickers + SPY by default) and a legacy folder with
-all of FORMAT.md's mess; migrate it (backup, one batch, quarantine, counts that balance) and
+all of docs/legacy-format.md's mess; migrate it (backup, one batch, quarantine, counts that balance) and
 verify it; compute volume leaders; run live tracking; backtest every built-in strategy; sweep
 the SMA cross; walk forward; Monte Carlo the best backtest; the risk report; then the
 tearsheet, the dashboard, the Excel and PDF files, and an index page that links them all. It

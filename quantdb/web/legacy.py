@@ -1,4 +1,4 @@
-"""The legacy JSON documents served straight from the database (shapes of shared/legacy/FORMAT.md).
+"""The legacy JSON documents served straight from the database (shapes of docs/legacy-format.md).
 
 A page written for the old files keeps working: ``predictions_data.json`` is an object with
 ``predictions`` and ``last_updated``, ``trades_data.json`` a list, each

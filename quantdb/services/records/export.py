@@ -1,6 +1,6 @@
 """Write the legacy folder back from the database (the JSON mode), every field kept.
 
-The files have the legacy shapes (see shared/legacy/FORMAT.md) with normalized values: ISO
+The files have the legacy shapes (see docs/legacy-format.md) with normalized values: ISO
 dates, upper-case tickers, lower-case strategy names, LONG/SHORT, fractions for confidence,
 numbers as numbers, NULL as ``null``. Undocumented fields come back from ``extra``; the few
 values kept as written (``timestamp``, ``timeframe``, ``market_cap`` text) are written as they

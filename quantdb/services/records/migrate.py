@@ -138,7 +138,7 @@ def migrate_folder(
     db
         The database (created or upgraded here).
     folder
-        A legacy folder (see shared/legacy/FORMAT.md). Its files are never modified.
+        A legacy folder (see docs/legacy-format.md). Its files are never modified.
     dry_run
         Compute the full report inside a transaction that is then rolled back; no backup.
     backup_dir

@@ -96,8 +96,7 @@ def rollback_batch(
                     f"DELETE FROM {table} WHERE batch_id = ?", (batch_id,)
                 ).rowcount
         except sqlite3.IntegrityError as exc:
-            msg = (f"{db.path}: cannot roll back batch {batch_id}: rows outside it depend on its rows "
-                   f"({exc}); roll back later batches first")  # fmt: skip
+            msg = f"{db.path}: cannot roll back batch {batch_id}: {_what_depends(conn, batch_id) or exc}"
             raise DatabaseError(msg) from exc
         deleted["quarantine"] = conn.execute(
             "DELETE FROM quarantine WHERE batch_id = ?", (batch_id,)
@@ -129,3 +128,30 @@ def _refuse_dependents(conn: sqlite3.Connection, batch_id: int) -> None:
         msg = (f"cannot roll back batch {batch_id}: batch {b} counted {n} of its {table} rows as "
                f"already present; roll back batch {b} first")  # fmt: skip
         raise DatabaseError(msg)
+
+
+def _what_depends(conn: sqlite3.Connection, batch_id: int) -> str:
+    """Which rows made after the batch use its strategies or tickers, and what to do about it.
+
+    Backtests and `track update` snapshots name the strategies a legacy batch created, and price
+    bars of later imports name its tickers: deleting the batch would orphan them.
+    """
+    counts = {
+        "stored backtests (quantdb backtests)": conn.execute(
+            "SELECT count(*) FROM backtest_results WHERE strategy_id IN "
+            "(SELECT id FROM strategies WHERE batch_id = ?)", (batch_id,)).fetchone()[0],
+        "performance snapshots (quantdb track update)": conn.execute(
+            "SELECT count(*) FROM performance_metrics WHERE strategy_id IN "
+            "(SELECT id FROM strategies WHERE batch_id = ?)", (batch_id,)).fetchone()[0],
+        "price bars of later imports": conn.execute(
+            "SELECT count(*) FROM price_history WHERE batch_id IS NOT ? AND ticker_id IN "
+            "(SELECT id FROM tickers WHERE batch_id = ?)", (batch_id, batch_id)).fetchone()[0],
+    }
+    used = [f"{n:,} {what}" for what, n in counts.items() if n]
+    if not used:
+        return ""
+    backup = conn.execute("SELECT backup_path FROM import_batches WHERE id = ?", (batch_id,)).fetchone()
+    undo = (f"; or restore the backup taken before the batch: quantdb restore {backup[0]}"
+            if backup and backup[0] else "")
+    return (f"{', '.join(used)} use its strategies or tickers; delete those first (they are derived: "
+            f"rerun them after the import){undo}")

@@ -2,7 +2,7 @@
 
 It shares no parsing or normalization code with the migrator: it re-reads the files with the
 standard library (``json``, ``csv``, ``datetime``, ``zoneinfo``) and applies its own small
-readings of each quirk of FORMAT.md. For each record position it finds the ``raw_records`` row
+readings of each quirk of docs/legacy-format.md. For each record position it finds the ``raw_records`` row
 of the newest committed batch that read that file, checks the raw original is the record,
 then: a quarantined record must have its quarantine row; an imported, duplicate or
 already-present record must match its target row field by field (undocumented fields against
