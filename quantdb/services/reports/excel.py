@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,30 @@ NUMBER_FORMATS = {
     "price": "#,##0.00",
     "date": "yyyy-mm-dd",
 }
+
+
+_DATE_COLUMNS = frozenset({"date", "start", "end", "as_of", "test_start", "test_end", "train_start", "train_end"})
+
+
+def _is_date_column(name: str) -> bool:
+    """Columns that hold days or times (their ISO text is stored as a real Excel date)."""
+    key = name.strip().lower()
+    return key in _DATE_COLUMNS or key.endswith(("_date", "_at", "_day"))
+
+
+def _as_date(value: str) -> date | datetime | str:
+    """ISO ``YYYY-MM-DD`` -> date, ISO date-time (UTC ``Z`` or an offset) -> naive UTC datetime
+    (Excel has no time zones); anything else stays text."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return value
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+    return stamp
 
 
 def _cell_value(value: Any) -> Any:
@@ -76,6 +100,8 @@ def write_sheet(
     for i, row in enumerate(df.itertuples(index=False, name=None), start=2):
         for j, (name, raw) in enumerate(zip(columns, row, strict=True), start=1):
             value = _cell_value(raw)
+            if isinstance(value, str) and _is_date_column(name):
+                value = _as_date(value)
             cell = ws.cell(row=i, column=j)
             if isinstance(value, str):
                 cell.value = value
@@ -83,7 +109,9 @@ def write_sheet(
             else:
                 cell.value = value
                 kind = kinds.get(name)
-                if isinstance(value, date | datetime):
+                if isinstance(value, datetime):
+                    cell.number_format = "yyyy-mm-dd hh:mm:ss"
+                elif isinstance(value, date):
                     cell.number_format = NUMBER_FORMATS["date"]
                 elif kind in NUMBER_FORMATS and isinstance(value, int | float):
                     cell.number_format = NUMBER_FORMATS[kind]

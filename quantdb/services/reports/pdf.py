@@ -35,44 +35,84 @@ def _figure() -> Any:
     return Figure(figsize=PAGE_SIZE)
 
 
-def _table_page(pdf: Any, title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """One page with a title and a table (rows already formatted as text).
+def _table_page(
+    pdf: Any, title: str, header: Sequence[str], rows: Sequence[Sequence[str]],
+    *, heat: Sequence[Sequence[float | None]] | None = None,
+) -> None:
+    """One page with a title and a ruled table: header row shaded and ruled off, rows striped,
+    text left-aligned in the first column and right-aligned in the others (a proportional font).
 
-    The table is set as aligned monospaced lines (one text object a line, header ruled off):
-    matplotlib's ``Axes.table`` draws each cell separately and takes seconds a page.
+    Cells are plain text objects over shaded rectangles (matplotlib's ``Axes.table`` lays out
+    every cell as an artist of its own and takes seconds a page). ``heat`` colours each cell by the sign and size
+    of its value (green gains, red losses), for the monthly returns.
     """
+    from matplotlib.patches import Rectangle
+
     fig = _figure()
     fig.text(0.02, 0.95, title, fontsize=12, fontweight="bold", ha="left", va="top")
     cells = [list(header), *[list(r) for r in rows]]
-    widths = [max(len(row[j]) for row in cells) for j in range(len(header))]
-    total = sum(widths) + 2 * len(widths)
-    size = max(5.0, min(8.0, 8.0 * 150 / max(total, 1)))
-    lines = [
-        "  ".join(v.ljust(w) if j == 0 else v.rjust(w) for j, (v, w) in enumerate(zip(row, widths, strict=True)))
-        for row in cells
-    ]
-    if len(lines) > 1:
-        lines.insert(1, "-" * len(lines[0]))
-    else:
-        lines.append("(none)")
+    if not rows:
+        cells.append(["(none)", *[""] * (len(header) - 1)])
+    chars = [max(len(row[j]) for row in cells) + 2 for j in range(len(header))]
+    left, right, top = 0.02, 0.98, 0.89
+    size = max(5.5, min(8.5, 8.5 * 150 / max(sum(chars), 1)))
+    per_char = size / 72.0 * 0.62 / PAGE_SIZE[0]  # DejaVu Sans: about 0.6 em a character
+    fit = min(1.0, (right - left) / (per_char * sum(chars)))
+    width = [c * per_char * fit for c in chars]
     step = 0.85 / (ROWS_PER_PAGE + 3)
-    for i, line in enumerate(lines):
-        fig.text(0.02, 0.89 - i * step, line, family="DejaVu Sans Mono", fontsize=size, ha="left", va="top")
+    edges = [left]
+    for w in width:
+        edges.append(edges[-1] + w)
+    for i in range(len(cells)):  # header shade and row stripes, under the text
+        y = top - (i + 1) * step
+        if i == 0 or i % 2 == 0:
+            fig.patches.append(Rectangle((left, y), edges[-1] - left, step,
+                                         transform=fig.transFigure, color="#dddddd" if i == 0 else "#f4f4f4",
+                                         zorder=0, linewidth=0))
+    if heat is not None:
+        for i, row in enumerate(heat, start=1):
+            for j, v in enumerate(row):
+                if v is None or not np.isfinite(v) or j == 0:
+                    continue
+                alpha = min(1.0, abs(v) / 0.10) * 0.55 + 0.1
+                fig.patches.append(Rectangle((edges[j], top - (i + 1) * step), width[j], step,
+                                             transform=fig.transFigure, zorder=0, linewidth=0,
+                                             color=(0.2, 0.65, 0.3, alpha) if v >= 0 else (0.85, 0.25, 0.2, alpha)))
+    rule_y = top - 1.0 * step
+    fig.add_artist(_hline(fig, left, edges[-1], rule_y))
+    for i, row in enumerate(cells):  # one text a cell, on the row's own baseline
+        y = top - (i + 0.5) * step
+        for j, value in enumerate(row):
+            if not value:
+                continue
+            x, ha = (edges[j] + 0.004, "left") if j == 0 else (edges[j + 1] - 0.004, "right")
+            fig.text(x, y, value, fontsize=size, ha=ha, va="center", family="DejaVu Sans")
     pdf.savefig(fig)
 
 
-def _paged_table(pdf: Any, title: str, frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> None:
+def _hline(fig: Any, x0: float, x1: float, y: float) -> Any:
+    from matplotlib.lines import Line2D
+
+    return Line2D([x0, x1], [y, y], transform=fig.transFigure, color="#444444", linewidth=0.8)
+
+
+def _paged_table(
+    pdf: Any, title: str, frame: pd.DataFrame, kinds: dict[str, str] | None = None, *, heat: bool = False
+) -> None:
     kinds = {**COLUMN_KINDS, **(kinds or {})}
     header = [str(c) for c in frame.columns]
-    rows = [
-        [fmt(v, kinds.get(c, "auto"))[:24] for c, v in zip(header, r, strict=True)]
-        for r in frame.itertuples(index=False, name=None)
-    ]
+    records = list(frame.itertuples(index=False, name=None))
+    rows = [[fmt(v, kinds.get(c, "auto"))[:24] for c, v in zip(header, r, strict=True)] for r in records]
+    values = [[_number(v) for v in r] for r in records] if heat else None
     pages = max(1, -(-len(rows) // ROWS_PER_PAGE))
     for p in range(pages):
-        chunk = rows[p * ROWS_PER_PAGE : (p + 1) * ROWS_PER_PAGE]
+        part = slice(p * ROWS_PER_PAGE, (p + 1) * ROWS_PER_PAGE)
         suffix = f" (page {p + 1} of {pages})" if pages > 1 else ""
-        _table_page(pdf, title + suffix, header, chunk)
+        _table_page(pdf, title + suffix, header, rows[part], heat=values[part] if values is not None else None)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float | np.floating) and not isinstance(value, bool) else None
 
 
 def _metric_rows(values: dict[str, dict[str, Any]], spec: Sequence[tuple[str, str, str]]) -> list[list[str]]:
@@ -168,7 +208,7 @@ def render_pdf(b: ReportBundle, out: str | Path, *, max_trade_rows: int = MAX_TR
             _series_page(pdf, s, b.benchmark)
             _paged_table(pdf, f"{s.name}: top drawdowns", s.drawdowns.table)
             _paged_table(pdf, f"{s.name}: monthly returns", s.monthly.reset_index(),
-                         {c: "pct" for c in s.monthly.columns} | {"year": "auto"})
+                         {c: "pct" for c in s.monthly.columns} | {"year": "auto"}, heat=True)
         _paged_table(pdf, "Latest backtests", b.backtests.drop(columns=["params"]))
         trades = b.trades.drop(columns=["legacy_id", "exit_reason"])
         title = "Trade log"
