@@ -95,9 +95,18 @@ def dashboard(request: Request) -> HTMLResponse:
         positions=html_table(data.open_positions(db), table_id="positions-table"),
         backtests=html_table(data.latest_backtests(db, limit=10).drop(columns=["params"]), table_id="backtests-table"),
         sweeps=html_table(data.latest_sweeps(db, limit=10), table_id="sweeps-table"),
-        leaders=leaders, strategies=data.strategy_names(db),
+        leaders=leaders, strategies=data.live_strategy_names(db), backtested=_backtested(db),
     )
     return HTMLResponse(page)
+
+
+def _backtested(db: Database) -> list[tuple[str, int]]:
+    """Each backtested strategy with its newest stored backtest (whose tearsheet exists)."""
+    frame = data.latest_backtests(db, limit=MAX_LIMIT)
+    newest: dict[str, int] = {}
+    for name, bid in zip(frame["strategy"], frame["id"], strict=True):
+        newest.setdefault(str(name), int(bid))
+    return sorted(newest.items())
 
 
 def _rows(frame: Any) -> list[list[str]]:
@@ -201,11 +210,15 @@ def trades_page(request: Request) -> HTMLResponse:
     for c in columns:
         new_dir = "desc" if (c == sort and direction == "asc") else "asc"
         sort_links[c] = "/trades?" + urlencode({**kept, "sort": c, "dir": new_dir, "limit": limit})
+    here = {**kept, "sort": sort, "dir": direction, "limit": limit}
+    prev_link = "/trades?" + urlencode({**here, "offset": max(0, offset - limit)}) if offset > 0 else None
+    next_link = "/trades?" + urlencode({**here, "offset": offset + limit}) if offset + limit < total else None
     text_rows = [[fmt(v, COLUMN_KINDS.get(c, "auto")) for c, v in zip(columns, r, strict=True)] for r in rows]
     page = templates.render(
         "trades", title="Trade log", columns=columns, rows=text_rows, sort=sort, dir=direction, limit=limit,
-        offset=offset, total=total, f=f, strategies=data.strategy_names(db), statuses=STATUSES, sides=SIDES,
-        sort_links=sort_links,
+        offset=offset, total=total, f=f, strategies=data.live_strategy_names(db), statuses=STATUSES, sides=SIDES,
+        sort_links=sort_links, prev_link=prev_link, next_link=next_link, page=offset // limit + 1,
+        pages=max(1, -(-total // limit)), page_sizes=sorted({25, 50, DEFAULT_LIMIT, MAX_LIMIT, limit}),
     )
     return HTMLResponse(page)
 

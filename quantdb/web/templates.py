@@ -39,10 +39,12 @@ setInterval(refreshLive, {{ refresh_ms }});
 {% block body %}<p class="muted">Live: refreshes every {{ refresh_ms // 1000 }} s · prices up to
 <span id="refreshed">{{ as_of }}</span></p>
 <h2>Strategies</h2>{{ live|safe }}
-<p>{% for s in strategies %}<a href="/strategy/{{ s }}">{{ s }}</a> · <a href="/tearsheet/strategy/{{ s }}">tearsheet</a>
-&nbsp; {% endfor %}</p>
+<p id="live-strategies">Live: {% for s in strategies %}<a href="/strategy/{{ s }}">{{ s }} (live)</a> ·
+<a href="/tearsheet/strategy/{{ s }}">tearsheet</a> &nbsp; {% else %}none recorded{% endfor %}</p>
+<p id="backtested-strategies">Backtested: {% for s, bid in backtested %}<a href="/backtests">{{ s }} (backtest)</a> ·
+<a href="/tearsheet/backtest/{{ bid }}">tearsheet of backtest {{ bid }}</a> &nbsp; {% else %}none stored{% endfor %}</p>
 <h2>Open positions</h2>{{ positions|safe }}
-<h2>Latest backtests</h2>{{ backtests|safe }}
+<h2>Latest backtests (strategies backtested, not live)</h2>{{ backtests|safe }}
 <h2>Latest sweeps</h2>{{ sweeps|safe }}
 <h2>Volume leaders</h2>{% for tf, t in leaders %}<h3>{{ tf }}</h3>{{ t|safe }}{% endfor %}
 {% endblock %}"""
@@ -65,9 +67,13 @@ TRADES = """{% extends "base" %}
 <label>side <select name="side"><option value="">(any)</option>{% for s in sides %}
 <option value="{{ s }}"{% if s == f.side %} selected{% endif %}>{{ s }}</option>{% endfor %}</select></label>
 <input type="hidden" name="sort" value="{{ sort }}"><input type="hidden" name="dir" value="{{ dir }}">
-<input type="hidden" name="limit" value="{{ limit }}">
+<label>per page <select name="limit" id="page-size">{% for n in page_sizes %}
+<option value="{{ n }}"{% if n == limit %} selected{% endif %}>{{ n }}</option>{% endfor %}</select></label>
 <button type="submit" id="apply">Filter</button></form>
-<p class="muted" id="count">{{ total }} trades · showing {{ rows|length }} (limit {{ limit }}, offset {{ offset }})</p>
+<p class="muted" id="count">{{ total }} trades · showing {{ offset + 1 if rows else 0 }}–{{ offset + rows|length }}
+(page {{ page }} of {{ pages }})</p>
+<p id="pager">{% if prev_link %}<a id="prev" href="{{ prev_link }}">← previous</a>{% else %}<span class="muted">← previous</span>{% endif %}
+· {% if next_link %}<a id="next" href="{{ next_link }}">next →</a>{% else %}<span class="muted">next →</span>{% endif %}</p>
 <table id="trade-log"><thead><tr>{% for c in columns %}<th><a class="sort" data-col="{{ c }}"
 href="{{ sort_links[c] }}">{{ c }}{% if c == sort %} {{ '▲' if dir == 'asc' else '▼' }}{% endif %}</a></th>{% endfor %}
 </tr></thead><tbody>{% for r in rows %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</tbody></table>

@@ -125,6 +125,39 @@ def test_trade_log_sort_and_filter(server, page):
             (dest / name).write_bytes((root / name).read_bytes())
 
 
+def test_home_labels_live_and_backtested_strategies_and_their_tearsheets_open(server, page):
+    base, _ = server
+    page.goto(base + "/")
+    live = page.locator("#live-strategies").inner_text()
+    assert "momentum (live)" in live
+    backtested = page.locator("#backtested-strategies")
+    for link in page.locator("#live-strategies a, #backtested-strategies a").all():
+        href = link.get_attribute("href")
+        if href and href.startswith("/tearsheet/"):
+            assert page.request.get(base + href).status == 200, href  # no 404 for any listed tearsheet
+    assert "(backtest)" in backtested.inner_text() or "none stored" in backtested.inner_text()
+
+
+def test_trade_log_pages_keep_sort_and_filter(server, page):
+    base, _ = server
+    page.goto(base + "/trades?limit=25&sort=pnl&dir=desc&status=CLOSED")
+    first = _column(page, "id")
+    assert len(first) == 25 and "page 1 of" in page.locator("#count").inner_text()
+    page.locator("#next").click()
+    page.wait_for_url("**offset=25**")
+    assert "sort=pnl" in page.url and "dir=desc" in page.url and "status=CLOSED" in page.url
+    second = _column(page, "id")
+    assert second and not set(first) & set(second)
+    assert set(_column(page, "status")) == {"CLOSED"}
+    page.locator("#prev").click()
+    page.wait_for_url("**offset=0**")
+    assert _column(page, "id") == first
+    page.select_option("#page-size", "50")
+    page.locator("#apply").click()
+    page.wait_for_url("**limit=50**")
+    assert page.locator("#trade-log tbody tr").count() <= 50
+
+
 def test_strategy_page_draws_its_charts(server, page):
     base, _ = server
     page.goto(base + "/strategy/momentum")

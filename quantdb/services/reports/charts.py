@@ -53,7 +53,8 @@ def equity_figure(equity: pd.DataFrame, title: str, benchmark: str = "SPY") -> g
 
 def underwater_figure(underwater: pd.Series, title: str) -> go.Figure:
     """Drawdown below the running peak, as a filled area (negative fractions)."""
-    fig = go.Figure(layout={**_LAYOUT, "title": title, "yaxis": {"tickformat": ".0%"}})
+    # ".2~%": as many decimals as the ticks need (".0%" printed -1%, -1%, -0% for shallow drawdowns)
+    fig = go.Figure(layout={**_LAYOUT, "title": title, "yaxis": {"tickformat": ".2~%", "title": "drawdown"}})
     fig.add_scatter(x=_x(underwater.index), y=_y(underwater), fill="tozeroy", mode="lines", name="drawdown")
     return fig
 

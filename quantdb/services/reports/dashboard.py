@@ -29,6 +29,7 @@ PAGE = _ENV.from_string("""<!DOCTYPE html>
 <style>
 body{font-family:"DejaVu Sans",Arial,sans-serif;margin:0 2em 2em;color:#222}
 h1{margin-bottom:0} .sub{color:#666;margin-top:.2em}
+#toc{margin:1em 0;line-height:1.8} h2 a.anchor{color:#bbb;text-decoration:none;margin-left:.3em}
 .notice{background:#fff3cd;border:1px solid #e0b400;padding:.5em 1em;font-weight:bold}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:right} th{background:#f3f3f3}
@@ -40,25 +41,30 @@ td.t,th.t{text-align:left} section{margin-top:2em} .grid{display:flex;flex-wrap:
 <h1>quantdb dashboard</h1>
 <p class="sub">Database {{ b.db_path }} · prices up to {{ b.as_of or "n/a" }} · benchmark {{ b.benchmark }}</p>
 {% for n in b.notices %}<p class="notice" role="alert">{{ n }}</p>{% endfor %}
-<section id="live"><h2>Live performance</h2>{{ tables.live|safe }}
+<nav id="toc"><b>Contents</b>: <a href="#live">Live performance</a> · <a href="#positions">Open positions</a> ·
+<a href="#history">Historical performance</a>{% if comparison %} · <a href="#comparison">Strategy comparison</a>{% endif %}
+{% for s in series %} · <a href="#series-{{ loop.index }}">{{ s.name }}</a>{% endfor %} ·
+<a href="#backtests">Latest backtests</a> · <a href="#sweeps">Latest sweeps</a> · <a href="#leaders">Volume leaders</a> ·
+<a href="#trades">Trade log</a></nav>
+<section id="live"><h2>Live performance <a class="anchor" href="#live">#</a></h2>{{ tables.live|safe }}
 <h3>All trades (closed)</h3>{{ tables.trade_stats|safe }}</section>
-<section id="positions"><h2>Open positions</h2>{{ tables.positions|safe }}</section>
-<section id="history"><h2>Historical performance</h2><div class="grid">
+<section id="positions"><h2>Open positions <a class="anchor" href="#positions">#</a></h2>{{ tables.positions|safe }}</section>
+<section id="history"><h2>Historical performance <a class="anchor" href="#history">#</a></h2><div class="grid">
 {% for div in history %}<div>{{ div|safe }}</div>{% endfor %}</div></section>
-{% if comparison %}<section id="comparison"><h2>Strategy comparison</h2>{{ tables.comparison|safe }}
+{% if comparison %}<section id="comparison"><h2>Strategy comparison <a class="anchor" href="#comparison">#</a></h2>{{ tables.comparison|safe }}
 <div class="grid"><div>{{ comparison.equity|safe }}</div><div>{{ comparison.correlation|safe }}</div></div>
 </section>{% endif %}
-{% for s in series %}<section class="series" id="series-{{ loop.index }}"><h2>{{ s.name }}</h2>
+{% for s in series %}<section class="series" id="series-{{ loop.index }}"><h2>{{ s.name }} <a class="anchor" href="#series-{{ loop.index }}">#</a></h2>
 <div class="grid"><div>{{ s.summary|safe }}</div><div>{{ s.trades|safe }}</div></div>
 <div class="grid"><div>{{ s.equity|safe }}</div><div>{{ s.underwater|safe }}</div></div>
 <h3>Top drawdowns</h3>{{ s.drawdowns|safe }}
 <div class="grid"><div>{{ s.monthly|safe }}</div><div>{{ s.rolling|safe }}</div></div>
 <h3>Monthly returns</h3>{{ s.monthly_table|safe }}</section>{% endfor %}
-<section id="backtests"><h2>Latest backtests</h2>{{ tables.backtests|safe }}</section>
-<section id="sweeps"><h2>Latest sweeps</h2>{{ tables.sweeps|safe }}</section>
-<section id="leaders"><h2>Volume leaders</h2><div class="grid">
+<section id="backtests"><h2>Latest backtests <a class="anchor" href="#backtests">#</a></h2>{{ tables.backtests|safe }}</section>
+<section id="sweeps"><h2>Latest sweeps <a class="anchor" href="#sweeps">#</a></h2>{{ tables.sweeps|safe }}</section>
+<section id="leaders"><h2>Volume leaders <a class="anchor" href="#leaders">#</a></h2><div class="grid">
 {% for tf, t in leaders %}<div><h3>{{ tf }}</h3>{{ t|safe }}</div>{% endfor %}</div></section>
-<section id="trades"><h2>Trade log</h2>{{ tables.trades|safe }}</section>
+<section id="trades"><h2>Trade log <a class="anchor" href="#trades">#</a></h2>{{ tables.trades|safe }}</section>
 </body></html>
 """)
 

@@ -37,6 +37,7 @@ __all__ = [
     "latest_backtests",
     "latest_sweeps",
     "live_performance",
+    "live_strategy_names",
     "open_positions",
     "performance_history",
     "strategy_names",

@@ -70,8 +70,8 @@ def _table_page(
                                          transform=fig.transFigure, color="#dddddd" if i == 0 else "#f4f4f4",
                                          zorder=0, linewidth=0))
     if heat is not None:
-        for i, row in enumerate(heat, start=1):
-            for j, v in enumerate(row):
+        for i, heat_row in enumerate(heat, start=1):
+            for j, v in enumerate(heat_row):
                 if v is None or not np.isfinite(v) or j == 0:
                     continue
                 alpha = min(1.0, abs(v) / 0.10) * 0.55 + 0.1
@@ -80,9 +80,9 @@ def _table_page(
                                              color=(0.2, 0.65, 0.3, alpha) if v >= 0 else (0.85, 0.25, 0.2, alpha)))
     rule_y = top - 1.0 * step
     fig.add_artist(_hline(fig, left, edges[-1], rule_y))
-    for i, row in enumerate(cells):  # one text a cell, on the row's own baseline
+    for i, cell_row in enumerate(cells):  # one text a cell, on the row's own baseline
         y = top - (i + 0.5) * step
-        for j, value in enumerate(row):
+        for j, value in enumerate(cell_row):
             if not value:
                 continue
             x, ha = (edges[j] + 0.004, "left") if j == 0 else (edges[j + 1] - 0.004, "right")

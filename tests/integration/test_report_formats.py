@@ -44,3 +44,26 @@ def test_pdf_tables_are_ruled_tables_with_a_coloured_monthly_grid(sample_db: Pat
     fonts = {str(f.get_object()["/BaseFont"]) for f in monthly["/Resources"]["/Font"].values()}
     assert not any("Mono" in f for f in fonts), fonts
     assert "Jan" in monthly.extract_text() and "%" in monthly.extract_text()
+
+
+def test_dashboard_has_a_table_of_contents_whose_anchors_exist(sample_db: Path, tmp_path: Path) -> None:
+    import re
+
+    from quantdb.services.reports.dashboard import write_dashboard
+
+    html = write_dashboard(Database(sample_db), tmp_path / "d.html").read_text()
+    toc = html[html.index('<nav id="toc">'):html.index("</nav>")]
+    targets = re.findall(r'href="#([^"]+)"', toc)
+    assert {"live", "positions", "history", "backtests", "trades"} <= set(targets)
+    ids = set(re.findall(r'<section[^>]* id="([^"]+)"', html))
+    assert set(targets) <= ids
+
+
+def test_underwater_ticks_are_not_rounded_into_duplicates() -> None:
+    import pandas as pd
+
+    from quantdb.services.reports.charts import underwater_figure
+
+    shallow = pd.Series([0.0, -0.004, -0.011, -0.007, 0.0], index=pd.date_range("2020-01-01", periods=5))
+    fig = underwater_figure(shallow, "Underwater")
+    assert fig.layout.yaxis.tickformat == ".2~%"  # ".0%" printed -1%, -1%, -0%, -0%
