@@ -53,7 +53,7 @@ def _date_keys(path: Path, dates: pl.Series) -> pl.Series:
     repeat = ~keys.is_first_distinct()
     if repeat.any():
         i = int(repeat.arg_max())  # type: ignore[arg-type]
-        first = int((keys == keys[i]).arg_max())  # type: ignore[arg-type]
+        first = int((keys == keys[i]).arg_max())
         raise FileFormatError(
             path, where(i),
             f"date {dates[i]} appears twice (first at row {first + 2}); keep one row a date",
