@@ -100,6 +100,17 @@ def test_metrics_json(tmp_path: Path, rng: np.random.Generator) -> None:
     assert bad.exit_code == 2 and bad.stdout == "" and "nope" in bad.stderr
 
 
+def test_metrics_json_cornish_fisher_out_of_order_is_null(tmp_path: Path) -> None:
+    # a t(2.5) sample whose 95 % Cornish-Fisher expansion read +0.0007 (a gain): null, key kept
+    path = tmp_path / "t25.csv"
+    x = np.random.default_rng(62).standard_t(2.5, 2520) * 0.01
+    pl.DataFrame({"date": [str(np.datetime64("2010-01-01") + i) for i in range(x.size)],
+                  "t25": x}).write_csv(path)
+    out = run_json("metrics", str(path))["t25"]
+    assert out["var_95_cornish_fisher"] is None
+    assert out["var_95_historical"] < 0 and out["var_95_parametric"] < 0
+
+
 def test_risk_json(sample_db: Path) -> None:
     out = run_json("risk", "--db", str(sample_db), "--confidence", "0.95", "0.99")
     assert out["confidences"] == [0.95, 0.99]
