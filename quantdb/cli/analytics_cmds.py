@@ -66,7 +66,11 @@ def _bad(message: str) -> typer.Exit:
 @handle_errors
 def track_update_cmd(
     asof: Annotated[
-        str | None, typer.Option("--asof", help="Day to mark to (YYYY-MM-DD); default: newest bar.")
+        str | None,
+        typer.Option(
+            "--asof",
+            help="Day to mark to (YYYY-MM-DD); default: newest bar. A day after the newest bar is refused.",
+        ),
     ] = None,
     exit_fee: Annotated[
         float, typer.Option("--exit-fee", help="Fee per trade closed (currency).")

@@ -42,6 +42,20 @@ def test_track_update_json_and_idempotent(sample_db: Path) -> None:
     assert again["snapshots"] == first["snapshots"]
 
 
+def test_track_update_asof_after_the_newest_price_says_so(sample_db: Path) -> None:
+    # Issue 12: a day past the last bar would mark nothing and say nothing; it is refused
+    before = sample_db.read_bytes()
+    for extra in ([], ["--json"]):
+        res = runner.invoke(app, ["track", "update", "--db", str(sample_db), "--asof", "2099-01-02",
+                                  *extra])
+        assert res.exit_code == 2 and res.stdout == ""
+        assert res.stderr == (
+            "quantdb: error: --asof 2099-01-02 is after the newest price (2017-11-30); "
+            "import newer prices or give an earlier day\n"
+        )
+    assert sample_db.read_bytes() == before  # nothing written
+
+
 def test_perf_json(sample_db: Path) -> None:
     out = run_json("perf", "--db", str(sample_db), "--period", "weekly")
     assert out["period"] == "weekly" and out["benchmark"] == "SPY"
