@@ -67,7 +67,11 @@ def _bad(message: str) -> typer.Exit:
 @handle_errors
 def track_update_cmd(
     asof: Annotated[
-        str | None, typer.Option("--asof", help="Day to mark to (YYYY-MM-DD); default: newest bar.")
+        str | None,
+        typer.Option(
+            "--asof",
+            help="Day to mark to (YYYY-MM-DD); default: newest bar. A day after the newest bar is refused.",
+        ),
     ] = None,
     exit_fee: Annotated[
         float, typer.Option("--exit-fee", help="Fee per trade closed (currency).")
@@ -256,7 +260,11 @@ def perf_cmd(
 
 def metrics_cmd(
     file: Annotated[
-        Path, typer.Argument(help="Returns CSV or Parquet: date column, then one column a series.")
+        Path,
+        typer.Argument(
+            help="Returns CSV or Parquet: the first column is the date (any name; rows are sorted "
+            "by it and a repeated date is refused), then one column a series."
+        ),
     ],
     benchmark: Annotated[
         str | None, typer.Option("--benchmark", help="Column to use as benchmark.")
@@ -265,6 +273,9 @@ def metrics_cmd(
     json_out: JsonFlag = False,
 ) -> None:
     """Every metric for each column of a returns file (fractions, glossary names).
+
+    The first column is the date, whatever its name (2016-01-04, a date, or a number); the
+    rows are taken in date order, and a date that appears twice is an error.
 
     Example: quantdb metrics returns.csv --benchmark SPY --json
     """

@@ -129,7 +129,8 @@ def walkforward_cmd(
     constraint: Constraint = None,
     train: Annotated[int, typer.Option("--train", help="Training window, in bars.")] = 504,
     test: Annotated[int, typer.Option("--test", help="Test window, in bars.")] = 126,
-    step: Annotated[int | None, typer.Option("--step", help="Bars between windows (default: --test).")] = None,
+    step: Annotated[int | None, typer.Option("--step", help="Bars between windows (default: --test); below --test the test windows overlap and "
+                                   "each day of the stitched OOS series comes from the newest window.")] = None,
     anchored: Annotated[bool, typer.Option("--anchored", help="Training windows all start at the first bar.")] = False,
     purge: Annotated[int, typer.Option("--purge", help="Bars left out between train and test.")] = 0,
     objective: Objective = "sharpe",

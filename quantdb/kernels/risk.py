@@ -21,7 +21,12 @@ Methods (``VarMethod`` in ``quantdb._typing``):
     ``z_cf = z + (z^2 - 1) S / 6 + (z^3 - 3z) K / 24 - (2 z^3 - 5z) S^2 / 36``,
     VaR = ``mean + std * z_cf``. CVaR is the exact mean of that Cornish-Fisher quantile
     function over the tail, ``(1 / alpha) * integral_0^alpha z_cf(p) dp``, in closed form
-    (the normal partial moments of z, z^2, z^3).
+    (the normal partial moments of z, z^2, z^3). Both are **NaN when the expansion is out of
+    order at that level** (:func:`cornish_fisher_ordered`): a quantile function never
+    decreases, so the ``alpha`` quantile (``alpha < 1/2``) cannot lie above the expansion's
+    quantile at any level of the central band ``[alpha, 1 - alpha]``; when the skew and
+    kurtosis bend the cubic so that it does (fat tails: a t(2.5) sample's 95 % "VaR" comes out
+    as a gain), the figure is not a quantile of anything.
 
 :func:`cvar_quantstats` reproduces QuantStats' ``cvar`` (both of its methods).
 """
@@ -50,6 +55,7 @@ from quantdb.kernels.periods import TRADING_DAYS
 
 __all__ = [
     "conditional_value_at_risk",
+    "cornish_fisher_ordered",
     "cornish_fisher_z",
     "cvar_quantstats",
     "scale_to_horizon",
@@ -93,6 +99,44 @@ def cornish_fisher_z(z: Any, skewness: Any, excess_kurtosis: Any) -> Any:
         + (z**3 - 3.0 * z) * k / 24.0
         - (2.0 * z**3 - 5.0 * z) * s**2 / 36.0
     )
+
+
+def cornish_fisher_ordered(z: float, skewness: Any, excess_kurtosis: Any) -> Any:
+    """Whether the Cornish-Fisher quantile at the normal quantile ``z`` is in order.
+
+    For ``z < 0`` (a level ``alpha = Phi(z)`` below 1/2): ``z_cf(z) <= z_cf(u)`` for every
+    ``u`` in ``[z, -z]``, i.e. no level of the central band ``[alpha, 1 - alpha]`` gets a lower
+    corrected quantile than ``alpha`` (any quantile function satisfies it); for ``z > 0`` the
+    mirror image (``z_cf(z)`` the highest on ``[-z, z]``). Exact: the cubic's minimum over the
+    band is at an end or at a root of its derivative. NaN moments give False.
+
+    Examples
+    --------
+    >>> z = -1.6448536269514722  # 95 %
+    >>> bool(cornish_fisher_ordered(z, 0.0, 3.0)), bool(cornish_fisher_ordered(z, 0.0, 90.0))
+    (True, False)
+    """
+    s = np.asarray(skewness, dtype=np.float64)
+    k = np.asarray(excess_kurtosis, dtype=np.float64)
+    if z > 0.0:  # z_cf(u; S, K) = -z_cf(-u; -S, K): the upper case is the lower one mirrored
+        return cornish_fisher_ordered(-z, -s, k)
+    at = cornish_fisher_z(z, s, k)
+    low = np.minimum(at, cornish_fisher_z(-z, s, k))
+    # z_cf(u) = a3 u^3 + s/6 u^2 + a1 u - s/6; its derivative 3 a3 u^2 + s/3 u + a1
+    a3 = k / 24.0 - s * s / 18.0
+    a1 = 1.0 - k / 8.0 + 5.0 * s * s / 36.0
+    qa, qb = 3.0 * a3, s / 3.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        root = np.sqrt(qb * qb - 4.0 * qa * a1)
+        stationary = (
+            (-qb + root) / (2.0 * qa),
+            (-qb - root) / (2.0 * qa),
+            np.where(qa == 0.0, -a1 / qb, np.nan),
+        )
+    for u in stationary:
+        inside = (u > z) & (u < -z)
+        low = np.where(inside, np.minimum(low, cornish_fisher_z(np.where(inside, u, 0.0), s, k)), low)
+    return at <= low
 
 
 def cornish_fisher_tail_mean(alpha: float, skewness: Any, excess_kurtosis: Any) -> Any:
@@ -155,7 +199,8 @@ def value_at_risk(
     float or ndarray
         The ``1 - confidence`` quantile of the return distribution: negative for a loss.
         NaN without observations (historical) or with fewer than 2 (parametric) or 4
-        (Cornish-Fisher) observations.
+        (Cornish-Fisher) observations; Cornish-Fisher also NaN when the expansion is out of
+        order at that level (:func:`cornish_fisher_ordered`).
 
     Examples
     --------
@@ -171,7 +216,8 @@ def value_at_risk(
     z = float(ndtri(alpha))
     if method == "parametric":
         return finish(mean + sd * z, one_d)
-    return finish(mean + sd * cornish_fisher_z(z, sk, ku), one_d)
+    var = np.where(cornish_fisher_ordered(z, sk, ku), mean + sd * cornish_fisher_z(z, sk, ku), np.nan)
+    return finish(var, one_d)
 
 
 def conditional_value_at_risk(
@@ -208,7 +254,8 @@ def conditional_value_at_risk(
     if method == "parametric":
         z = float(ndtri(alpha))
         return finish(mean - sd * _normal_pdf(z) / alpha, one_d)
-    return finish(mean + sd * cornish_fisher_tail_mean(alpha, sk, ku), one_d)
+    ordered = cornish_fisher_ordered(float(ndtri(alpha)), sk, ku)
+    return finish(np.where(ordered, mean + sd * cornish_fisher_tail_mean(alpha, sk, ku), np.nan), one_d)
 
 
 def cvar_quantstats(

@@ -44,7 +44,7 @@ from quantdb.kernels.metrics import (
     skew_from_sums,
 )
 from quantdb.kernels.periods import TRADING_DAYS, deannualize_rate
-from quantdb.kernels.risk import cornish_fisher_z
+from quantdb.kernels.risk import cornish_fisher_ordered, cornish_fisher_z
 
 __all__ = ["BLOCK_COLUMNS", "metric_names", "summary_metrics"]
 
@@ -523,7 +523,9 @@ def _finish(
             z = float(ndtri(a))
             out[f"var_{lab}_historical"] = st[_FIXED + 2 * i]
             out[f"var_{lab}_parametric"] = st[_MEAN] + sd * z
-            out[f"var_{lab}_cornish_fisher"] = st[_MEAN] + sd * cornish_fisher_z(z, sk0, ku0)
+            out[f"var_{lab}_cornish_fisher"] = np.where(
+                cornish_fisher_ordered(z, sk0, ku0), st[_MEAN] + sd * cornish_fisher_z(z, sk0, ku0), np.nan
+            )
             out[f"cvar_{lab}_historical"] = st[_FIXED + 2 * i + 1]
             pdf = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
             out[f"cvar_{lab}_quantstats"] = st[_MEAN] - sd * pdf / a

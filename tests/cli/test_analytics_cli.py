@@ -42,6 +42,20 @@ def test_track_update_json_and_idempotent(sample_db: Path) -> None:
     assert again["snapshots"] == first["snapshots"]
 
 
+def test_track_update_asof_after_the_newest_price_says_so(sample_db: Path) -> None:
+    # Issue 12: a day past the last bar would mark nothing and say nothing; it is refused
+    before = sample_db.read_bytes()
+    for extra in ([], ["--json"]):
+        res = runner.invoke(app, ["track", "update", "--db", str(sample_db), "--asof", "2099-01-02",
+                                  *extra])
+        assert res.exit_code == 2 and res.stdout == ""
+        assert res.stderr == (
+            "quantdb: error: --asof 2099-01-02 is after the newest price (2017-11-30); "
+            "import newer prices or give an earlier day\n"
+        )
+    assert sample_db.read_bytes() == before  # nothing written
+
+
 def test_perf_json(sample_db: Path) -> None:
     out = run_json("perf", "--db", str(sample_db), "--period", "weekly")
     assert out["period"] == "weekly" and out["benchmark"] == "SPY"
@@ -98,6 +112,17 @@ def test_metrics_json(tmp_path: Path, rng: np.random.Generator) -> None:
     assert out["strat"]["max_drawdown"] <= 0.0
     bad = runner.invoke(app, ["metrics", str(path), "--benchmark", "nope", "--json"])
     assert bad.exit_code == 2 and bad.stdout == "" and "nope" in bad.stderr
+
+
+def test_metrics_json_cornish_fisher_out_of_order_is_null(tmp_path: Path) -> None:
+    # a t(2.5) sample whose 95 % Cornish-Fisher expansion read +0.0007 (a gain): null, key kept
+    path = tmp_path / "t25.csv"
+    x = np.random.default_rng(62).standard_t(2.5, 2520) * 0.01
+    pl.DataFrame({"date": [str(np.datetime64("2010-01-01") + i) for i in range(x.size)],
+                  "t25": x}).write_csv(path)
+    out = run_json("metrics", str(path))["t25"]
+    assert out["var_95_cornish_fisher"] is None
+    assert out["var_95_historical"] < 0 and out["var_95_parametric"] < 0
 
 
 def test_risk_json(sample_db: Path) -> None:

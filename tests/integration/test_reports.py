@@ -233,6 +233,26 @@ def test_dashboard_html_is_self_contained(built):
     assert "hist-total_return" in html and "cmp-corr" in html
 
 
+def test_monthly_tables_print_years_without_a_thousands_separator(built):
+    # Issue 12: the dashboard's and the PDF's monthly tables printed the year as "2,015"
+    html = built["html"].read_text(encoding="utf-8")
+    pdf_text = "\n".join(p.extract_text() for p in pypdf.PdfReader(built["pdf"]).pages)
+    years = sorted({int(y) for s in built["bundle"].series for y in s.monthly.index})
+    assert years and years[0] >= 2000
+    for i, s in enumerate(built["bundle"].series, start=1):
+        table = html.split(f'id="monthly-table-{i}"', 1)[1].split("</table>", 1)[0]
+        for y in s.monthly.index:
+            assert f">{int(y)}</td>" in table
+    for y in years:
+        assert f"{y:,}" not in html
+        assert re.search(rf"(?<![\d,]){y}(?![\d])", pdf_text)
+        assert not re.search(rf"(?<![\d,]){y:,}(?![\d.])", pdf_text), y
+    ws = openpyxl.load_workbook(built["xlsx"])["Monthly returns"]
+    assert {c.value for c in ws["B"][1:]} == set(years)
+    assert {c.number_format for c in ws["B"][1:]} == {"0"}
+    assert (fmt(2013, "label"), fmt(2013, "int")) == ("2013", "2,013")
+
+
 def test_same_numbers_in_every_format(built):
     bundle = built["bundle"]
     html = built["html"].read_text(encoding="utf-8")

@@ -1,6 +1,8 @@
 """Walk-forward windows never see the future: every train row comes before every test row of
 its window, the purge gap is kept, and changing prices after a window's training rows cannot
-change the parameters chosen in that window."""
+change the parameters chosen in that window. The stitched out-of-sample series has unique,
+increasing dates whatever the train/test/step/purge/anchored sizes (overlapping test windows:
+the newest window's day wins)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from quantdb.services.research.grid import build_grid
 from quantdb.services.research.walkforward import (
     WalkForwardError,
+    oos_segments,
     walkforward_bars,
     walkforward_windows,
 )
@@ -76,3 +79,63 @@ def test_future_prices_cannot_change_the_in_sample_choice(seed: int, purge: int)
                                                              nan_ok=True)
     # each window's OOS rows are its test rows: the stitched series is their concatenation
     assert len(base.oos_returns) == sum(1 for w in base.windows for _ in range(test))
+
+
+@given(
+    n_obs=st.integers(2, 600),
+    train=st.integers(2, 200),
+    test=st.integers(1, 100),
+    step=st.one_of(st.none(), st.integers(1, 100)),
+    anchored=st.booleans(),
+    purge=st.integers(0, 30),
+)
+@settings(max_examples=300, deadline=None)
+def test_stitched_rows_are_unique_and_increasing(n_obs: int, train: int, test: int,
+                                                 step: int | None, anchored: bool,
+                                                 purge: int) -> None:
+    try:
+        wins = walkforward_windows(n_obs, train=train, test=test, step=step, anchored=anchored,
+                                   purge=purge)
+    except WalkForwardError:
+        return
+    segs = oos_segments(wins)
+    rows = np.concatenate([np.arange(lo, hi) for lo, hi in segs])
+    assert np.all(np.diff(rows) > 0)  # unique and increasing
+    # every row of some test window is stitched, from the newest window that tests it
+    tested = {r for w in wins for r in range(w.test_start, w.test_end)}
+    assert set(rows.tolist()) == tested
+    for k, (lo, hi) in enumerate(segs):
+        for r in (lo, hi - 1):
+            newest = max(j for j, w in enumerate(wins) if w.test_start <= r < w.test_end)
+            assert newest == k
+
+
+@given(
+    seed=st.integers(0, 2**16),
+    n=st.integers(40, 160),
+    train=st.integers(10, 60),
+    test=st.integers(1, 40),
+    step=st.one_of(st.none(), st.integers(1, 40)),
+    anchored=st.booleans(),
+    purge=st.integers(0, 5),
+)
+@settings(max_examples=25, deadline=None)
+def test_stitched_oos_dates_are_unique_and_increasing(seed: int, n: int, train: int, test: int,
+                                                      step: int | None, anchored: bool,
+                                                      purge: int) -> None:
+    bars = _bars(np.random.default_rng(seed), n, 2)
+    dates = np.datetime64("2016-01-04") + np.arange(n)
+    grid = build_grid({"fast": [3, 5], "slow": [8]})
+    try:
+        rep = walkforward_bars(dates, bars, "sma-cross", grid,
+                               settings=SimSettings(fill="close", fractional=True),
+                               train=train, test=test, step=step, anchored=anchored,
+                               purge=purge, n_splits=2)
+    except WalkForwardError:
+        assert train + purge + test > n
+        return
+    got = np.array(rep.oos_dates, dtype="datetime64[D]")
+    assert np.all(np.diff(got) > np.timedelta64(0, "D"))
+    assert got.size == len(rep.oos_returns) == rep.oos["days"]
+    for w in rep.windows:  # each window's stitched days lie inside its test days
+        assert w["test"][0] == w["stitched"][0] <= w["stitched"][1] <= w["test"][1]

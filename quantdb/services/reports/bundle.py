@@ -148,8 +148,15 @@ def build_bundle(
 
 # ------------------------------------------------------------------------------- formatting
 def fmt(value: Any, kind: str = "auto") -> str:
-    """A value as report text: ``pct`` 12.34%, ``ratio`` 1.23, ``money`` 1,234.56, ``int``;
-    NaN / None as an empty cell (never "nan")."""
+    """A value as report text: ``pct`` 12.34%, ``ratio`` 1.23, ``money`` 1,234.56, ``int``
+    1,234, ``label`` 2013 (a year or an id: digits only, no thousands separator); NaN / None
+    as an empty cell (never "nan").
+
+    Examples
+    --------
+    >>> fmt(2013, "label"), fmt(2013, "int"), fmt(0.1234, "pct")
+    ('2013', '2,013', '12.34%')
+    """
     if value is None or value is pd.NA:
         return ""
     if isinstance(value, datetime | date | pd.Timestamp):
@@ -174,6 +181,8 @@ def fmt(value: Any, kind: str = "auto") -> str:
         return f"{v:,.2f}"
     if kind == "int":
         return f"{v:,.0f}"
+    if kind == "label":
+        return f"{v:.0f}"
     if kind == "price":
         return f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}"
     if kind == "date":
@@ -191,4 +200,6 @@ COLUMN_KINDS: dict[str, str] = {
     "duration": "int", "recovery_periods": "int", "recovery_days": "int", "volume": "int",
     "price": "money", "trades": "int", "n_open": "int", "n_closed": "int", "combos": "int",
     "bars_held": "int", "rank": "int",
+    # identifiers and calendar years: digits only ("2013", never "2,013")
+    "year": "label", "id": "label", "legacy_id": "label", "sweep_run_id": "label",
 }

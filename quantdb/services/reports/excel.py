@@ -26,6 +26,7 @@ NUMBER_FORMATS = {
     "pct": "0.00%",
     "money": "#,##0.00",
     "int": "#,##0",
+    "label": "0",
     "ratio": "0.00",
     "price": "#,##0.00",
     "date": "yyyy-mm-dd",
@@ -161,7 +162,7 @@ def render_workbook(b: ReportBundle, out: str | Path) -> Path:
         pd.concat(monthly, ignore_index=True)[["series", "year", *monthly[0].columns[1:-1]]]
         if monthly else pd.DataFrame(columns=["series", "year"])
     )
-    write_sheet(wb, "Monthly returns", mframe, kinds={c: "pct" for c in mframe.columns[2:]} | {"year": "auto"})
+    write_sheet(wb, "Monthly returns", mframe, kinds={c: "pct" for c in mframe.columns[2:]} | {"year": "label"})
     dd = [s.drawdowns.table.assign(series=s.name) for s in b.series]
     dframe = (
         pd.concat(dd, ignore_index=True)[["series", *dd[0].columns[:-1]]] if dd else pd.DataFrame(columns=["series"])

@@ -208,7 +208,7 @@ def render_pdf(b: ReportBundle, out: str | Path, *, max_trade_rows: int = MAX_TR
             _series_page(pdf, s, b.benchmark)
             _paged_table(pdf, f"{s.name}: top drawdowns", s.drawdowns.table)
             _paged_table(pdf, f"{s.name}: monthly returns", s.monthly.reset_index(),
-                         {c: "pct" for c in s.monthly.columns} | {"year": "auto"}, heat=True)
+                         {c: "pct" for c in s.monthly.columns} | {"year": "label"}, heat=True)
         _paged_table(pdf, "Latest backtests", b.backtests.drop(columns=["params"]))
         trades = b.trades.drop(columns=["legacy_id", "exit_reason"])
         title = "Trade log"

@@ -1,5 +1,11 @@
 """Every metric for each column of a returns file (CSV or Parquet, first column the date).
 
+The **first column is the date**, whatever its name: text such as ``2016-01-04``, a date or
+datetime column, or numbers (read as they sort). Rows are **sorted by it** before any metric
+(a file written newest first gives the same figures as one written oldest first), and a date
+that appears twice is refused with the file, the row and the date (as ``backtest --prices``
+refuses a repeated bar), since a repeated day would be compounded twice.
+
 Values are simple returns as fractions (0.01 = 1 %); empty cells are "no observation". The
 metrics are :func:`quantdb.kernels.summary.summary_metrics` over all columns at once, with
 the names of the glossary (``docs/metrics.md``). With ``benchmark_column`` the
@@ -21,27 +27,50 @@ if TYPE_CHECKING:
     import polars as pl
 
 
-def _check_dates(path: Path, dates: pl.Series) -> None:
-    """Refuse a first column that is not dates (text must read as a day, e.g. 2016-01-04)."""
+def _date_keys(path: Path, dates: pl.Series) -> pl.Series:
+    """The date column as values that sort in time order; refuse a cell that is not a date
+    (text must read as a day, e.g. 2016-01-04) and an empty one."""
     import polars as pl
 
+    def where(i: int) -> str:
+        return f"row {i + 2}, column {dates.name!r}"  # row 1 is the header
+
     if dates.dtype.is_temporal() or dates.dtype.is_numeric():
-        return
-    text = dates.cast(pl.String)
-    try:
-        parsed = text.str.to_datetime(strict=False)
-    except pl.exceptions.PolarsError:  # no value looks like a date at all
-        parsed = pl.Series([None] * text.len(), dtype=pl.Datetime)
-    bad = parsed.is_null() & text.is_not_null()
-    if bad.any():
-        i = int(bad.arg_max())  # type: ignore[arg-type]
+        keys = dates
+    else:
+        text = dates.cast(pl.String)
+        try:
+            keys = text.str.to_datetime(strict=False)
+        except pl.exceptions.PolarsError:  # no value looks like a date at all
+            keys = pl.Series([None] * text.len(), dtype=pl.Datetime)
+        bad = keys.is_null() & text.is_not_null()
+        if bad.any():
+            i = int(bad.arg_max())  # type: ignore[arg-type]
+            raise FileFormatError(path, where(i), f"expected a date such as 2016-01-04, got {text[i]!r}")
+    if keys.is_null().any():
+        i = int(keys.is_null().arg_max())  # type: ignore[arg-type]
+        raise FileFormatError(path, where(i), "expected a date such as 2016-01-04, got an empty cell")
+    repeat = ~keys.is_first_distinct()
+    if repeat.any():
+        i = int(repeat.arg_max())  # type: ignore[arg-type]
+        first = int((keys == keys[i]).arg_max())
         raise FileFormatError(
-            path, f"row {i + 2}, column {dates.name!r}", f"expected a date such as 2016-01-04, got {text[i]!r}"
+            path, where(i),
+            f"date {dates[i]} appears twice (first at row {first + 2}); keep one row a date",
         )
+    return keys
 
 
 def read_returns_file(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``(columns, dates, values)`` of a returns CSV / Parquet: dates x columns float64."""
+    """``(columns, dates, values)`` of a returns CSV / Parquet: dates x columns float64, the
+    rows sorted by the first column (the date); a repeated or unreadable date is refused.
+
+    Raises
+    ------
+    FileFormatError
+        Unreadable file, no returns column, a date that cannot be read, is empty or appears
+        twice, or a value that cannot be read.
+    """
     import polars as pl
 
     path = Path(path)
@@ -68,7 +97,7 @@ def read_returns_file(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarr
     if frame.height == 0:
         raise FileFormatError(path, "rows", "no data rows")
     date_col, *cols = frame.columns
-    _check_dates(path, frame[date_col])
+    order = _date_keys(path, frame[date_col]).arg_sort().to_numpy()
     values = []
     for c in cols:
         s = frame[c]
@@ -82,10 +111,10 @@ def read_returns_file(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarr
                 )
             s = cast
         values.append(s.cast(pl.Float64).fill_null(np.nan).to_numpy())
-    return (
+    return (  # in time order, whatever the file's order (rows are named as in the file above)
         cols,
-        frame[date_col].cast(pl.String).to_numpy(),
-        np.column_stack(values).astype(np.float64),
+        frame[date_col].cast(pl.String).to_numpy()[order],
+        np.column_stack(values).astype(np.float64)[order],
     )
 
 
@@ -102,7 +131,8 @@ def metrics_for_file(
     Parameters
     ----------
     path
-        CSV or Parquet; the first column is the date, every other column a return series.
+        CSV or Parquet; the first column is the date (rows are sorted by it; a date may
+        appear once), every other column a return series.
     benchmark_column
         Name of the column used as benchmark (adds ``beta``, ``alpha``, ``correlation``,
         ``r_squared``, ``tracking_error``, ``information_ratio``, ``up_capture``,
@@ -114,8 +144,8 @@ def metrics_for_file(
     Raises
     ------
     FileFormatError
-        Unreadable file, no returns column, a date or value that cannot be read, or an unknown
-        benchmark column.
+        Unreadable file, no returns column, a date or value that cannot be read, a repeated
+        date, or an unknown benchmark column.
     ArgumentError
         A confidence level outside (0, 1).
     """

@@ -5,6 +5,14 @@ Windows (:func:`walkforward_windows`) are half-open row ranges. Rolling: train
 ``purge`` rows after the train window ends and is ``test`` rows long; only whole test windows
 are used. ``step`` defaults to ``test`` (consecutive, non-overlapping test windows).
 
+**Overlapping test windows** (``step < test``): each date enters the stitched out-of-sample
+series once, from the **most recent** window whose test rows hold it, as a live
+re-optimisation every ``step`` rows would switch to the newest choice (:func:`oos_segments`).
+Window ``k`` then contributes rows ``[test_start_k, test_start_{k+1})``, traded as a run of its
+own that closes its positions at the switch; its reported out-of-sample figures still cover
+its whole test window. With ``step > test`` the rows between test windows are in no window
+and not in the stitched series. Either way its dates are unique and increasing.
+
 For each window:
 
 * **in sample**: the whole grid runs on the train rows alone (signals computed from those
@@ -61,6 +69,7 @@ __all__ = [
     "Window",
     "grid_returns",
     "neighbourhood",
+    "oos_segments",
     "run_walkforward",
     "walkforward_bars",
     "walkforward_windows",
@@ -125,6 +134,28 @@ def walkforward_windows(
         msg = (f"no walk-forward window fits: {n_obs} rows for train {train} + purge {purge} + "
                f"test {test}; shorten the windows or widen the period")
         raise WalkForwardError(msg)
+    return out
+
+
+def oos_segments(windows: Sequence[Window], /) -> list[tuple[int, int]]:
+    """The half-open rows ``[lo, hi)`` each window contributes to the stitched series.
+
+    A date in the test rows of several windows (``step < test``) is taken from the most
+    recent of them: window ``k`` stops where window ``k + 1``'s test rows start. The segments
+    are disjoint and increasing, so the stitched dates are unique and in order.
+
+    Examples
+    --------
+    >>> wins = walkforward_windows(12, train=4, test=3, step=2)
+    >>> [(w.test_start, w.test_end) for w in wins]
+    [(4, 7), (6, 9), (8, 11)]
+    >>> oos_segments(wins)
+    [(4, 6), (6, 8), (8, 11)]
+    """
+    out = []
+    for k, w in enumerate(windows):
+        hi = w.test_end if k + 1 == len(windows) else min(w.test_end, windows[k + 1].test_start)
+        out.append((w.test_start, hi))
     return out
 
 
@@ -242,6 +273,7 @@ def walkforward_bars(
     ppy = 252.0
     wins = walkforward_windows(n_rows, train=train, test=test, step=step, anchored=anchored,
                                purge=purge)
+    segments = oos_segments(wins)
     names = list(grid.names)
     rows: list[dict[str, Any]] = []
     oos_parts: list[FloatArray] = []
@@ -257,8 +289,12 @@ def walkforward_bars(
         oos_data = SweepData(strategy, _slice(bars, w.train_start, w.test_end), settings)
         r, cols = grid_returns(oos_data, chosen, first_row=w.test_start - w.train_start)
         oos_agg = aggregate_by_params(cols, names, n_tickers)
+        lo, hi = segments[k]
+        if hi < w.test_end:  # the next window's choice takes over at `hi`: close there
+            cut = SweepData(strategy, _slice(bars, w.train_start, hi), settings)
+            r, _ = grid_returns(cut, chosen, first_row=w.test_start - w.train_start)
         oos_parts.append(r[:, 0])
-        oos_idx.append(np.arange(w.test_start, w.test_end))
+        oos_idx.append(np.arange(lo, hi))
         a_is = _annualised(float(agg["total_return"][best]), w.train_end - w.train_start, ppy)
         a_oos = _annualised(float(oos_agg["total_return"][0]), w.test_end - w.test_start, ppy)
         is_ann.append(a_is)
@@ -267,6 +303,7 @@ def walkforward_bars(
             "window": k,
             "train": [str(dates[w.train_start]), str(dates[w.train_end - 1])],
             "test": [str(dates[w.test_start]), str(dates[w.test_end - 1])],
+            "stitched": [str(dates[lo]), str(dates[hi - 1])],
             "params": grid.row(best),
             "is_objective": _f(agg[objective][best]),
             "oos_objective": _f(oos_agg[objective][0]),

@@ -11,6 +11,7 @@ from scipy import integrate, stats
 from quantdb.errors import ArgumentError
 from quantdb.kernels.risk import (
     conditional_value_at_risk,
+    cornish_fisher_ordered,
     cornish_fisher_z,
     cvar_quantstats,
     scale_to_horizon,
@@ -132,3 +133,43 @@ def test_bad_arguments_and_helpers() -> None:
     r = np.random.default_rng(3).normal(0, 0.02, (300, 2))
     scaled = scale_volatility(r, target=0.15)
     np.testing.assert_allclose(scaled.std(axis=0, ddof=1) * math.sqrt(252), [0.15, 0.15])
+
+
+def test_cornish_fisher_var_of_a_fat_tailed_series_is_nan_not_a_gain() -> None:
+    # Issue 12: a t(2.5) sample (skew 2.07, excess kurtosis 50) had a 95 % Cornish-Fisher
+    # "VaR" of +0.0007, a gain on the 5 % worst day; the expansion is out of order there.
+    from quantdb.kernels.summary import summary_metrics
+
+    x = np.random.default_rng(62).standard_t(2.5, 2520) * 0.01
+    s, k = stats.skew(x, bias=False), stats.kurtosis(x, bias=False)
+    z = stats.norm.ppf(0.05)
+    assert x.mean() + x.std(ddof=1) * float(cornish_fisher_z(z, s, k)) == pytest.approx(0.0007, abs=1e-4)
+    assert not cornish_fisher_ordered(z, s, k)
+    assert math.isnan(value_at_risk(x, confidence=0.95, method="cornish-fisher"))
+    assert math.isnan(conditional_value_at_risk(x, confidence=0.95, method="cornish-fisher"))
+    both = summary_metrics(np.column_stack([x, np.random.default_rng(1).normal(0, 0.01, 2520)]))
+    assert math.isnan(both["var_95_cornish_fisher"][0])  # the key stays, the value is NaN
+    assert both["var_95_cornish_fisher"][1] < 0  # a near-normal column keeps its figure
+    # the other estimators are untouched
+    assert value_at_risk(x, confidence=0.95) == pytest.approx(np.percentile(x, 5))
+    assert value_at_risk(x, confidence=0.95, method="parametric") < 0
+
+
+def test_cornish_fisher_ordered_is_the_band_minimum() -> None:
+    # exact rule vs a dense grid: z_cf(z) is the lowest value on [z, -z] (mirror for z > 0)
+    rng = np.random.default_rng(1337)
+    for _ in range(3000):
+        s = rng.uniform(-12, 12) * rng.choice([0.1, 1.0])
+        k = rng.uniform(-2, 200) * rng.choice([0.05, 1.0])
+        z = float(stats.norm.ppf(rng.choice([0.01, 0.05, 0.1, 0.3, 0.7, 0.95])))
+        u = np.linspace(z, -z, 4001)
+        q = cornish_fisher_z(u, s, k)
+        gap = q[0] - (q.min() if z < 0 else q.max())
+        if abs(gap) < 1e-6:  # too close to the boundary for the grid to tell
+            continue
+        assert bool(cornish_fisher_ordered(z, s, k)) == (gap <= 0 if z < 0 else gap >= 0), (s, k, z)
+    # a normal or mildly fat-tailed series is in order at every usual level
+    for conf in (0.9, 0.95, 0.99, 0.999):
+        assert cornish_fisher_ordered(float(stats.norm.ppf(1 - conf)), 0.0, 0.0)
+        assert cornish_fisher_ordered(float(stats.norm.ppf(1 - conf)), -0.5, 4.0)
+    assert not cornish_fisher_ordered(-1.6448536269514722, np.nan, 3.0)
