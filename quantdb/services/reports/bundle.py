@@ -3,13 +3,13 @@ render one `ReportBundle`, so the same database gives the same numbers in every 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 
+from quantdb._format import KINDS, format_number
 from quantdb.errors import NotFound
 from quantdb.services.reports import analysis, data
 from quantdb.storage.sqlite import Database
@@ -161,45 +161,14 @@ def fmt(value: Any, kind: str = "auto") -> str:
         return ""
     if isinstance(value, datetime | date | pd.Timestamp):
         return "" if pd.isna(value) else pd.Timestamp(value).date().isoformat()
-    if isinstance(value, float) and math.isnan(value):
-        return ""
     if kind == "auto":
         if isinstance(value, bool) or not isinstance(value, int | float):
             return str(value)
         kind = "int" if isinstance(value, int) else "ratio"
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(v):
-        return ""
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if kind == "pct":
-        return f"{v:.2%}"
-    if kind == "money":
-        return f"{v:,.2f}"
-    if kind == "int":
-        return f"{v:,.0f}"
-    if kind == "label":
-        return f"{v:.0f}"
-    if kind == "price":
-        return f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}"
     if kind == "date":
         return str(value)
-    return f"{v:.2f}"
+    return format_number(value, kind)
 
 
 #: Number kind of each trade-log / position / backtest column (for text and Excel formats).
-COLUMN_KINDS: dict[str, str] = {
-    "entry_price": "money", "exit_price": "money", "last_price": "money", "shares": "int",
-    "pnl": "money", "fees": "money", "return_pct": "pct", "holding_days": "int",
-    "unrealized_pnl": "money", "unrealized_return": "pct", "total_return": "pct", "sharpe": "ratio",
-    "sortino": "ratio", "max_drawdown": "pct", "win_rate": "pct", "profit_factor": "ratio",
-    "realized_pnl": "money", "trades_realized_pnl": "money", "final_equity": "money", "depth": "pct",
-    "duration": "int", "recovery_periods": "int", "recovery_days": "int", "volume": "int",
-    "price": "money", "trades": "int", "n_open": "int", "n_closed": "int", "combos": "int",
-    "bars_held": "int", "rank": "int",
-    # identifiers and calendar years: digits only ("2013", never "2,013")
-    "year": "label", "id": "label", "legacy_id": "label", "sweep_run_id": "label",
-}
+COLUMN_KINDS: dict[str, str] = KINDS  # one table of kinds for the reports and the command line
