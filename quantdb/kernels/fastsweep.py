@@ -120,7 +120,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
     xs = np.empty(n)  # the ticker's closes, contiguous
     cs = np.empty(n)  # cumulative sum of its own closes (its bars: the rows with a close)
     for t in range(k):
-        acc, nb = 0.0, 0
+        acc, nb, last = 0.0, 0, -1  # last: the row of the ticker's last bar (its end)
         for i in range(n):
             v = close[i, t]
             xs[i] = v
@@ -128,6 +128,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                 acc += v
                 cs[nb] = acc
                 nb += 1
+                last = i
         for u in range(wins.shape[0]):  # each distinct window once per ticker, on its bars
             for j in range(nb):
                 ma[u, j] = _sma(cs, j, wins[u])
@@ -160,7 +161,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                     p_wa = valid_ab & (p_wa | above)
                     p_above, p_below, p_equal = above, below, equal
 
-                quiet = not (i == n - 1 or np.isnan(x) or pentry or pexit)
+                quiet = not (i == last or np.isnan(x) or pentry or pexit)
                 if quiet:
                     quiet = not ent if pos == 0.0 else not ext
                 if quiet:
@@ -189,7 +190,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                         pentry = False
                     if pos != 0.0:  # 4: signal exit, end of data
                         if not valid:
-                            if i == n - 1:  # delisted: close at the last mark
+                            if i >= last:  # delisted: close at the last mark
                                 fp = market_fill(mark, -np.sign(pos), mark, mark, slip, slipr)
                                 fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
                                 cash += pos * fp - fee
@@ -206,9 +207,9 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                                     ntr += 1
                                     pos = 0.0
                                     pexit = False
-                                elif i < n - 1:
+                                elif i < last:
                                     pexit = True
-                            if i == n - 1 and pos != 0.0:
+                            if i == last and pos != 0.0:
                                 fp = market_fill(x, side, h, lo, slip, slipr)
                                 fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
                                 cash += pos * fp - fee
@@ -219,7 +220,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                         if not ent:
                             mark = x
                         elif valid:
-                            if (pos == 0.0 or pexit) and i < n - 1 and not ext:
+                            if (pos == 0.0 or pexit) and i < last and not ext:
                                 if fill_close:
                                     fp = market_fill(x, 1.0, h, lo, slip, slipr)
                                     size = order_size(mode, sizev, frac, cash, fp, cfrac, cps,
