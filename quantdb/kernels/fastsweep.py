@@ -93,7 +93,7 @@ def _sma(cs: FloatArray, j: int, w: int) -> float:  # pragma: no cover - numba
     if j < w - 1:
         return np.nan
     s = cs[j] - cs[j - w] if j >= w else cs[j]
-    return s / w
+    return float(s / w)
 
 
 @njit(cache=True, error_model="numpy")

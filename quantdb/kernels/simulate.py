@@ -378,13 +378,13 @@ def _track(s: FloatArray, si: IntArray, k: int, eq: float) -> None:  # pragma: n
 @njit(cache=True, error_model="numpy")
 def _held(px: FloatArray, i: int, t: int, entry: int) -> float:  # pragma: no cover - numba
     """Bars of ticker ``t`` from row ``entry`` to row ``i`` (its own bars, not the rows)."""
-    return px[PX_OWN, i, t] - px[PX_OWN, entry, t]
+    return float(px[PX_OWN, i, t] - px[PX_OWN, entry, t])
 
 
 @njit(cache=True, error_model="numpy")
 def _last_bar(px: FloatArray, t: int) -> int:  # pragma: no cover - numba
     """The row of ticker ``t``'s last bar with a close (-1: none)."""
-    i = px.shape[1] - 1
+    i = int(px.shape[1]) - 1
     while i >= 0 and np.isnan(px[3, i, t]):
         i -= 1
     return i
