@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from quantdb.calendars import DEFAULT_CALENDAR, calendar_gaps, calendar_name
+from quantdb.errors import DatabaseError
 from quantdb.storage.queries import Q
 from quantdb.storage.sqlite import Database
 
@@ -27,6 +28,9 @@ def database_calendar(db: Database) -> str:
         value = db.scalar(Q["get_database_setting"], {"key": "calendar"})
     except sqlite3.OperationalError:  # no database_settings table yet: a reader of an old file
         return DEFAULT_CALENDAR
+    except sqlite3.DatabaseError as exc:
+        msg = f"{db.path}: cannot read the database ({exc}); is it a quantdb database?"
+        raise DatabaseError(msg) from None
     return str(value) if value else DEFAULT_CALENDAR
 
 
