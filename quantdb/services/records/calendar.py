@@ -74,7 +74,8 @@ def ticker_gaps(db: Database) -> CalendarReport:
     symbols = np.array([r[0] for r in rows], dtype=object)
     days = np.array([r[1] for r in rows], dtype=np.int64).astype("datetime64[D]")
     starts: list[int] = np.flatnonzero(np.r_[True, symbols[1:] != symbols[:-1]]).tolist() if len(rows) else []
-    for a, b in zip(starts, [*starts[1:], len(symbols)], strict=True):  # one pass a ticker
+    ends = [*starts[1:], len(symbols)] if starts else []
+    for a, b in zip(starts, ends, strict=True):  # one pass a ticker
         g = calendar_gaps(days[a:b], name)
         if g.any:
             gaps[str(symbols[a])] = g.summary()
