@@ -72,7 +72,7 @@ def test_importing_another_ticker_does_not_change_aapls_backtest(files: dict[str
     trades_alone, stats_alone = _aapl(files["db"])
     assert stats_alone["n_trades"] >= 10
     code, out = _cli("prices", "import", str(files["ZZZ"]), "--db", db, "--json")
-    assert code == 0
+    assert code == 0 and json.loads(out)["files"]["ZZZ.csv"]["off_calendar"] > 30
     trades_with, stats_with = _aapl(files["db"])
     assert trades_with.equals(trades_alone)
     assert stats_with == stats_alone
