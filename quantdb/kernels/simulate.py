@@ -376,6 +376,19 @@ def _track(s: FloatArray, si: IntArray, k: int, eq: float) -> None:  # pragma: n
 
 
 @njit(cache=True, error_model="numpy")
+def _own_count(px: FloatArray) -> None:  # pragma: no cover - numba
+    """Plane ``PX_OWN``: each ticker's number of bars with a close up to each row, minus one
+    (a cumulative sum down the rows; NumPy's along axis 0 is many times slower)."""
+    n, k = px.shape[1], px.shape[2]
+    acc = np.full(k, -1.0)
+    for i in range(n):
+        for t in range(k):
+            if not np.isnan(px[3, i, t]):
+                acc[t] += 1.0
+            px[PX_OWN, i, t] = acc[t]
+
+
+@njit(cache=True, error_model="numpy")
 def _held(px: FloatArray, i: int, t: int, entry: int) -> float:  # pragma: no cover - numba
     """Bars of ticker ``t`` from row ``entry`` to row ``i`` (its own bars, not the rows)."""
     return float(px[PX_OWN, i, t] - px[PX_OWN, entry, t])
@@ -652,8 +665,8 @@ def _prep(
         se, sx = (v[:, None] if v.ndim == 1 else v for v in (se, sx))
         _check(se.shape == le.shape and sx.shape == le.shape,
                f"short signals must have the shape of entries {le.shape}", (se.shape, sx.shape))
-    bar = ~np.isnan(prices[3])
     if settings.sizing == "risk" and settings.stop_loss is None:
+        bar = ~np.isnan(prices[3])
         from quantdb.kernels.signals import atr
 
         a = atr(prices[1], prices[2], prices[3], settings.atr_window)
@@ -667,7 +680,10 @@ def _prep(
     # the kernel reads (field, dates, columns) C-ordered blocks: one layout, one
     # specialization, and few arrays to pass around (each array argument has a cost);
     # plane PX_OWN counts each ticker's own bars (its clock for holding times and orders)
-    px = np.stack([*prices, np.cumsum(bar, axis=0, dtype=np.float64) - 1.0])
+    px = np.empty((5, n, k))
+    for j, arr in enumerate(prices):
+        px[j] = arr
+    _own_count(px)
     sg = np.stack([le, lx] if settings.direction == "long" else [le, lx, se, sx])
     return px, sg, atr_arr
 
