@@ -62,7 +62,14 @@ class Strategy:
     doc: str = field(default="", compare=False)
 
     def signals(self, bars: Bars, /, **params: object) -> SignalTuple:
-        """Signals for one or many parameter sets (defaults fill what is not given)."""
+        """Signals for one or many parameter sets (defaults fill what is not given).
+
+        The strategy sees each ticker's own bars: when a ticker has no bar on a date that
+        others have (NaN close) inside its history, the function runs on the panel with every
+        ticker's bars packed together (:class:`quantdb.kernels.signals.OwnBars`) and its
+        signals are put back on the dates, False where the ticker has no bar. So a ticker's
+        signals never depend on the other tickers of the panel.
+        """
         unknown = set(params) - set(self.params)
         if unknown:
             msg = (f"strategy {self.name!r} takes parameters {sorted(self.params)}, "
@@ -71,7 +78,14 @@ class Strategy:
         values = {k: params.get(k, v) for k, v in self.params.items()}
         arrays = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64))
                                        for v in values.values()))
-        return self.func(bars, **dict(zip(values, arrays, strict=True)))
+        kwargs = dict(zip(values, arrays, strict=True))
+        ob = signals.own_bars(bars.close)
+        if ob is None:
+            return self.func(bars, **kwargs)
+        packed = Bars(ob.pack(bars.open), ob.pack(bars.high), ob.pack(bars.low),
+                      ob.pack(bars.close), None if bars.volume is None else ob.pack(bars.volume))
+        out = self.func(packed, **kwargs)
+        return tuple(ob.unpack(np.asarray(o, dtype=np.bool_), False) for o in out)
 
     def full_params(self, given: Mapping[str, float] | None = None, /) -> dict[str, float]:
         """One parameter set: ``given`` over the defaults, each a finite number.

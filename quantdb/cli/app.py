@@ -35,6 +35,11 @@ prices_app = typer.Typer(
     help="Daily price bars: import Yahoo-style CSV or Parquet files.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(prices_app, name="prices")
+calendar_app = typer.Typer(
+    help="The database's trading calendar (exchange-calendars; XNYS unless set).",
+    no_args_is_help=True, rich_markup_mode=None,
+)
+app.add_typer(calendar_app, name="calendar")
 
 
 @app.command("init")
@@ -57,13 +62,34 @@ def init(db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:
 @app.command("check")
 @handle_errors
 def check(db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:
-    """integrity_check, foreign_key_check, row counts and the SQLite version; exit 1 on a problem."""
-    report = open_db(db, write=False).check()
+    """integrity_check, foreign_key_check, row counts and the SQLite version; exit 1 on a problem.
+
+    Also each ticker's calendar gaps (bars on days the database's calendar does not trade,
+    sessions without a bar): reported, never a failure.
+    """
+    from dataclasses import asdict
+
+    database = open_db(db, write=False)
+    report = database.check()
+    gaps = None
+    if report.ok:
+        from quantdb.services.records.calendar import ticker_gaps
+
+        gaps = ticker_gaps(database)
     if json_out:
-        emit_json(report)
+        emit_json({**asdict(report), "calendar": None if gaps is None else asdict(gaps)})
     else:
         typer.echo(f"{report.path}: SQLite {report.sqlite_version}, schema version {report.user_version}")
         print_table("row counts", ["table", "rows"], [[k, v] for k, v in report.row_counts.items()])
+        if gaps is not None:
+            typer.echo(f"calendar {gaps.calendar}: {gaps.tickers_with_gaps} of {gaps.tickers_checked} "
+                       f"tickers with gaps ({gaps.off_calendar} off-calendar bars, "
+                       f"{gaps.missing_sessions} missing sessions)")
+            rows = [[t, g["off_calendar"], " ".join(g["off_calendar_first"]), g["missing_sessions"],
+                     " ".join(g["missing_sessions_first"])] for t, g in list(gaps.gaps.items())[:20]]
+            if rows:
+                print_table("calendar gaps (first 20 tickers)",
+                            ["ticker", "off-calendar", "first", "missing", "first"], rows)
         for p in report.problems:
             typer.echo(f"problem: {p}", err=True)
         typer.echo("ok" if report.ok else "FAILED")
@@ -110,14 +136,30 @@ def restore(
 @handle_errors
 def prices_import(
     paths: Annotated[list[Path], typer.Argument(help="CSV / Parquet files or folders of them.")],
+    off_calendar: Annotated[
+        str,
+        typer.Option("--off-calendar", metavar="keep|refuse",
+                     help="Bars on days the database's calendar does not trade: keep them (counted in the "
+                          "report) or refuse the whole import."),
+    ] = "keep",
     db: DbPath = DEFAULT_DB,
     json_out: JsonFlag = False,
 ) -> None:
-    """Load Yahoo-style CSV (Date,Open,High,Low,Close[,Adj Close],Volume) or Parquet price files."""
+    """Load Yahoo-style CSV (Date,Open,High,Low,Close[,Adj Close],Volume) or Parquet price files.
+
+    Reports per file the bars on non-trading days and the missing trading days of the
+    database's calendar (quantdb calendar show).  Example: quantdb prices import prices/ --off-calendar refuse
+    """
+    from quantdb.errors import ArgumentError
     from quantdb.services.records.prices import import_price_files
 
+    policy = off_calendar.strip().lower()
+    if policy not in ("keep", "refuse"):
+        msg = f"--off-calendar must be keep or refuse, got {off_calendar!r}"
+        raise ArgumentError(msg)
     with progress("prices import", quiet=json_out):
-        report = import_price_files(open_db(db, write=True, create=True), paths)
+        report = import_price_files(open_db(db, write=True, create=True), paths,
+                                    off_calendar="keep" if policy == "keep" else "refuse")
     if json_out:
         emit_json(report)
     else:
@@ -126,6 +168,44 @@ def prices_import(
             f"batch {report.batch_id}: read {t['read']}, inserted {t['inserted']}, "
             f"updated {t['updated']}, unchanged {t['unchanged']}"
         )
+        for name, f in report.files.items():
+            if f.get("off_calendar") or f.get("missing_sessions"):
+                typer.echo(
+                    f"{name}: {f['off_calendar']} bar(s) on days {f['calendar']} does not trade"
+                    f" (first {' '.join(f['off_calendar_first']) or '-'}), kept; "
+                    f"{f['missing_sessions']} session(s) without a bar"
+                    f" (first {' '.join(f['missing_sessions_first']) or '-'})"
+                )
+
+
+@calendar_app.command("show")
+@handle_errors
+def calendar_show(db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:
+    """The database's trading calendar.  Example: quantdb calendar show --db quant.db"""
+    from quantdb.services.records.calendar import database_calendar
+
+    name = database_calendar(open_db(db, write=False))
+    if json_out:
+        emit_json({"calendar": name})
+    else:
+        typer.echo(name)
+
+
+@calendar_app.command("set")
+@handle_errors
+def calendar_set(
+    name: Annotated[str, typer.Argument(help="An exchange-calendars name: XNYS, XLON, XTKS, XHKG, ...")],
+    db: DbPath = DEFAULT_DB,
+    json_out: JsonFlag = False,
+) -> None:
+    """Set the trading calendar that imports and check measure bars against.  Example: quantdb calendar set XLON"""
+    from quantdb.services.records.calendar import set_calendar
+
+    stored = set_calendar(open_db(db, write=True), name)
+    if json_out:
+        emit_json({"calendar": stored})
+    else:
+        typer.echo(stored)
 
 
 # Command groups that live in their own modules: each exposes ``register(app)``. Imported

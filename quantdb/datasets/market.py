@@ -99,7 +99,7 @@ class Market:
     Attributes
     ----------
     dates : numpy.ndarray
-        ``datetime64[D]`` trading days (business days without a few US market holidays).
+        ``datetime64[D]`` trading days (the XNYS sessions of ``exchange-calendars``).
     tickers : list of str
         Upper-case unique symbols; ``SPY`` (the market factor) is the last one.
     open, high, low, close : numpy.ndarray
@@ -212,46 +212,17 @@ def symbol_filename(ticker: str) -> str:
     return ticker.replace(".", "-") + ".csv"
 
 
-def _easter(year: int) -> np.datetime64:
-    """Gregorian Easter Sunday (the anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    g = (8 * b + 13) // 25
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    l_ = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l_) // 451
-    month, day = divmod(h + l_ - 7 * m + 114, 31)
-    return np.datetime64(f"{year:04d}-{month:02d}-{day + 1:02d}", "D")
-
-
 def _trading_days(start: np.datetime64, years: int, *, holidays: bool) -> np.ndarray:
-    """Business days in ``[start, start + years)``, without the NYSE's regular holidays
-    (New Year, MLK, Presidents, Good Friday, Memorial, Independence, Labor, Thanksgiving,
-    Christmas; Saturday holidays observed on Friday, Sunday ones on Monday)."""
+    """Trading days in ``[start, start + years)``: the sessions of the New York Stock Exchange
+    (``exchange-calendars``' XNYS, the database's default calendar: its regular holidays and
+    its special closures), or every business day with ``holidays=False``."""
     end = np.datetime64(f"{int(str(start)[:4]) + years}{str(start)[4:]}", "D")
-    first_year, last_year = int(str(start)[:4]), int(str(end)[:4])
-    hol: list[np.datetime64] = []
     if holidays:
-        for y in range(first_year, last_year + 1):
-            for md in ("01-01", "07-04", "12-25"):
-                d = np.datetime64(f"{y}-{md}", "D")
-                dow = (d.astype(np.int64) + 3) % 7  # Monday = 0
-                hol.append(d + (-1 if dow == 5 else 1 if dow == 6 else 0))  # observed day
-            hol.append(np.busday_offset(f"{y}-01-01", 2, roll="forward", weekmask="Mon"))  # MLK
-            hol.append(
-                np.busday_offset(f"{y}-02-01", 2, roll="forward", weekmask="Mon")
-            )  # Presidents
-            hol.append(_easter(y) - 2)  # Good Friday
-            hol.append(
-                np.busday_offset(f"{y}-06-01", -1, roll="forward", weekmask="Mon")
-            )  # Memorial
-            hol.append(np.busday_offset(f"{y}-09-01", 0, roll="forward", weekmask="Mon"))  # Labor
-            hol.append(
-                np.busday_offset(f"{y}-11-01", 3, roll="forward", weekmask="Thu")
-            )  # Thanksgiving
+        from quantdb.calendars import DEFAULT_CALENDAR, sessions
+
+        return np.array(sessions(DEFAULT_CALENDAR, start, end - 1), dtype="datetime64[D]")
     days = np.arange(start, end, dtype="datetime64[D]")
-    return days[np.is_busday(days, holidays=np.asarray(hol, dtype="datetime64[D]"))]
+    return days[np.is_busday(days)]
 
 
 def _symbols(rng: np.random.Generator, n: int) -> list[str]:
@@ -309,7 +280,8 @@ def generate_market(
     start : str
         First calendar day (ISO); the first trading day is the first business day from it.
     holidays : bool
-        Skip the NYSE's nine regular holidays (about 252 trading days a year).
+        Trade on the NYSE's sessions (XNYS: its holidays and special closures skipped, about
+        252 days a year); False: every business day.
 
     Returns
     -------

@@ -17,7 +17,9 @@ functions); the only rewrites are ones that provably give the same bits (a flat 
 unchanged equity adds ``+0.0`` to the Sharpe sums, ``x / x - 1`` is exactly ``+0.0``, a new
 peak never passes the drawdown test). The SMAs and crossings follow
 :func:`quantdb.kernels.signals.rolling_mean` and ``crossed_above`` exactly (the same
-cumulative sums, the tie rule included). The results are therefore bit-identical to the
+cumulative sums, the tie rule included), over each ticker's own bars: a date without a close
+is skipped by the windows and the crossings, as :class:`quantdb.kernels.signals.OwnBars`
+does for the general path. The results are therefore bit-identical to the
 general path; ``tests/unit/kernels/test_fastsweep.py`` checks that on random grids and every
 supported setting.
 
@@ -85,17 +87,13 @@ def fast_path_supported(strategy: str, settings: SimSettings | None) -> bool:
 
 
 @njit(cache=True, error_model="numpy")
-def _sma(cs: FloatArray, cn: IntArray, i: int, w: int) -> float:  # pragma: no cover - numba
-    """``signals.rolling_mean`` at bar ``i`` from one ticker's cumulative sums."""
-    if i < w - 1:
+def _sma(cs: FloatArray, j: int, w: int) -> float:  # pragma: no cover - numba
+    """``signals.rolling_mean`` at the ticker's own bar ``j`` (its ``j``-th bar) from the
+    cumulative sum of its own closes."""
+    if j < w - 1:
         return np.nan
-    if i >= w:
-        s = cs[i] - cs[i - w]
-        k = cn[i] - cn[i - w]
-    else:
-        s = cs[i]
-        k = cn[i]
-    return s / w if k == 0 else np.nan
+    s = cs[j] - cs[j - w] if j >= w else cs[j]
+    return float(s / w)
 
 
 @njit(cache=True, error_model="numpy")
@@ -120,47 +118,50 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
     frac = q[Q_FRAC] == 1
     ma = np.empty((wins.shape[0], n))
     xs = np.empty(n)  # the ticker's closes, contiguous
-    cs = np.empty(n)  # cumulative sum with NaN as 0 and NaN count (as rolling_mean)
-    cn = np.empty(n, dtype=np.int64)
+    cs = np.empty(n)  # cumulative sum of its own closes (its bars: the rows with a close)
     for t in range(k):
-        acc, cnt = 0.0, 0
+        acc, nb, last = 0.0, 0, -1  # last: the row of the ticker's last bar (its end)
         for i in range(n):
             v = close[i, t]
             xs[i] = v
-            if np.isnan(v):
-                acc += 0.0
-                cnt += 1
-            else:
+            if not np.isnan(v):
                 acc += v
-            cs[i] = acc
-            cn[i] = cnt
-        for u in range(wins.shape[0]):  # each distinct window once per ticker
-            for i in range(n):
-                ma[u, i] = _sma(cs, cn, i, wins[u])
+                cs[nb] = acc
+                nb += 1
+                last = i
+        for u in range(wins.shape[0]):  # each distinct window once per ticker, on its bars
+            for j in range(nb):
+                ma[u, j] = _sma(cs, j, wins[u])
         for j in range(fast.shape[0]):
             fa, sa = ma[fast[j]], ma[slow[j]]
             pos, cash, mark = 0.0, cash0, np.nan
             pentry, pexit = False, False
             prev, peak, mdd = cash0, cash0, 0.0
             r0, sum_d, sum_d2, nret, ntr = 0.0, 0.0, 0.0, 0, 0
-            # crossing state of bar i - 1 (signals.crossed_above, both ways)
+            # crossing state of the ticker's previous bar (signals.crossed_above, both ways)
             p_above, p_below, p_equal, p_wb, p_wa = False, False, False, False, False
+            jb = 0  # the ticker's own bar index
             for i in range(n):
-                a = fa[i]
-                b = sa[i]
-                above = a > b  # all three False when a or b is NaN
-                below = a < b
-                equal = a == b
-                # bitwise, not `and`/`or`: no branch to mispredict
-                ent = above & (p_below | (p_equal & p_wb))
-                ext = below & (p_above | (p_equal & p_wa))
-                valid_ab = above | below | equal  # strictly below / above since the last NaN
-                p_wb = valid_ab & (p_wb | below)
-                p_wa = valid_ab & (p_wa | above)
-                p_above, p_below, p_equal = above, below, equal
-
                 x = xs[i]
-                quiet = not (i == n - 1 or np.isnan(x) or pentry or pexit)
+                if np.isnan(x):  # no bar: no signal, and the crossing state waits
+                    ent = False
+                    ext = False
+                else:
+                    a = fa[jb]
+                    b = sa[jb]
+                    jb += 1
+                    above = a > b  # all three False when a or b is NaN
+                    below = a < b
+                    equal = a == b
+                    # bitwise, not `and`/`or`: no branch to mispredict
+                    ent = above & (p_below | (p_equal & p_wb))
+                    ext = below & (p_above | (p_equal & p_wa))
+                    valid_ab = above | below | equal  # strictly below / above since a NaN
+                    p_wb = valid_ab & (p_wb | below)
+                    p_wa = valid_ab & (p_wa | above)
+                    p_above, p_below, p_equal = above, below, equal
+
+                quiet = not (i == last or np.isnan(x) or pentry or pexit)
                 if quiet:
                     quiet = not ent if pos == 0.0 else not ext
                 if quiet:
@@ -189,7 +190,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                         pentry = False
                     if pos != 0.0:  # 4: signal exit, end of data
                         if not valid:
-                            if i == n - 1:  # delisted: close at the last mark
+                            if i >= last:  # delisted: close at the last mark
                                 fp = market_fill(mark, -np.sign(pos), mark, mark, slip, slipr)
                                 fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
                                 cash += pos * fp - fee
@@ -206,9 +207,9 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                                     ntr += 1
                                     pos = 0.0
                                     pexit = False
-                                elif i < n - 1:
+                                elif i < last:
                                     pexit = True
-                            if i == n - 1 and pos != 0.0:
+                            if i == last and pos != 0.0:
                                 fp = market_fill(x, side, h, lo, slip, slipr)
                                 fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
                                 cash += pos * fp - fee
@@ -219,7 +220,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                         if not ent:
                             mark = x
                         elif valid:
-                            if (pos == 0.0 or pexit) and i < n - 1 and not ext:
+                            if (pos == 0.0 or pexit) and i < last and not ext:
                                 if fill_close:
                                     fp = market_fill(x, 1.0, h, lo, slip, slipr)
                                     size = order_size(mode, sizev, frac, cash, fp, cfrac, cps,

@@ -12,28 +12,44 @@ No loop over dates runs in Python: moving sums come from cumulative sums, rollin
 and deviations from sliding windows, and Wilder's recursive smoothing (RSI, ATR) from one
 small numba kernel. A value that needs more history than exists is NaN, and a NaN never
 triggers a signal.
+
+Own bars. All tickers share one date axis, and a date a ticker has no bar is NaN (a holiday of
+its exchange that another ticker's exchange traded, a halt, a gap in the file). Every
+indicator and signal here is computed over each ticker's *own* bars: a window of 20 is that
+ticker's last 20 bars, the previous bar is its previous bar, exactly as on a per-ticker pandas
+series with the NaN rows dropped; on a date without a bar the indicator is NaN and a signal is
+False. So a ticker's signals never depend on which other tickers share the panel. The work is
+vectorized: when a column has a gap inside its history, every column's bars are moved to the
+top of the matrix by one stable permutation (:class:`OwnBars`), the indicator runs on that
+dense matrix, and the result is moved back; panels without inner gaps (the usual case: late
+listings and delistings are not inner gaps) skip the permutation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from numba import njit
 from numpy.lib.stride_tricks import sliding_window_view
 
-from quantdb._typing import BoolArray, FloatArray
+from quantdb._typing import BoolArray, FloatArray, IntArray
 from quantdb.errors import ArgumentError
 
 ParamLike = float | int | Sequence[float] | Sequence[int] | np.ndarray
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = [
+    "OwnBars",
     "atr",
     "bollinger",
     "bollinger_signals",
     "breakout",
     "crossed_above",
     "crossed_below",
+    "own_bars",
     "param_columns",
     "rolling_max",
     "rolling_mean",
@@ -78,20 +94,111 @@ def _stack(blocks: list[np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(np.stack(blocks, axis=1).reshape(blocks[0].shape[0], -1))
 
 
-# --------------------------------------------------------------------------- rolling stats
-def rolling_mean(x: FloatArray, window: int, /) -> FloatArray:
-    """Mean of the last ``window`` values per column; NaN if any of them is NaN or missing.
+# --------------------------------------------------------------------------- own bars
+class OwnBars:
+    """Each column's own bars (non-NaN rows) moved to the top, in date order, and back.
 
-    Computed from a cumulative sum with NaN counted as 0 and a cumulative NaN count, in the same
-    order of additions as vectorbt's ``rolling_mean_nb`` (so the result is bit-identical to
-    ``vbt.MA.run(..., window)``).
+    ``order[:, t]`` lists the rows of column ``t`` that hold a value, in date order, then the
+    rows that do not: :meth:`pack` of a ``(dates, m * tickers)`` matrix (column
+    ``p * tickers + t`` belongs to ticker ``t``, the layout of this module) gives each ticker's
+    own bars as one dense run from row 0, NaN rows below; :meth:`unpack` puts a result computed
+    there back on the dates, ``fill`` on the dates without a bar.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = np.array([[1.0, 5.0], [np.nan, 6.0], [3.0, 7.0]])
+    >>> ob = OwnBars(np.isnan(c))
+    >>> ob.pack(c).tolist()
+    [[1.0, 5.0], [3.0, 6.0], [nan, 7.0]]
+    >>> ob.unpack(ob.pack(c) * 10).tolist()
+    [[10.0, 50.0], [nan, 60.0], [30.0, 70.0]]
     """
-    a = _as_2d(x)
+
+    def __init__(self, no_bar: BoolArray, /) -> None:
+        self.no_bar = np.asarray(no_bar, dtype=np.bool_)
+        if self.no_bar.ndim == 1:
+            self.no_bar = self.no_bar[:, None]
+        # a stable sort of booleans (a radix sort): False (a bar) first, dates kept in order
+        self.order: IntArray = np.argsort(self.no_bar, axis=0, kind="stable")
+
+    @property
+    def n_tickers(self) -> int:
+        return int(self.no_bar.shape[1])
+
+    def _blocks(self, a: np.ndarray) -> np.ndarray:
+        x = np.asarray(a)
+        x = x[:, None] if x.ndim == 1 else x
+        n, k = self.no_bar.shape
+        if x.ndim != 2 or x.shape[0] != n or x.shape[1] % k:
+            msg = f"expected a (dates={n}, a multiple of tickers={k}) matrix, got shape {x.shape}"
+            raise ArgumentError(msg)
+        return x.reshape(n, -1, k)
+
+    def pack(self, a: np.ndarray, /) -> np.ndarray:
+        """Each ticker's own bars first (``(dates, m * tickers)``, column ``p * tickers + t``)."""
+        x = self._blocks(a)
+        out = np.take_along_axis(x, self.order[:, None, :], axis=0)
+        return np.ascontiguousarray(out.reshape(x.shape[0], -1))
+
+    def unpack(self, a: np.ndarray, /, fill: float | bool = np.nan) -> np.ndarray:
+        """A result computed on :meth:`pack`'s layout, back on the dates (``fill`` where the
+        ticker has no bar)."""
+        x = self._blocks(a)
+        out = np.empty_like(x)
+        np.put_along_axis(out, np.broadcast_to(self.order[:, None, :], x.shape), x, axis=0)
+        out[np.broadcast_to(self.no_bar[:, None, :], x.shape)] = fill
+        return np.ascontiguousarray(out.reshape(x.shape[0], -1))
+
+
+def own_bars(x: np.ndarray, /) -> OwnBars | None:
+    """The :class:`OwnBars` of a ``(dates, tickers)`` panel (NaN: no bar), or None when no
+    column has a gap *inside* its history (then every result is the same without packing:
+    NaN before the first bar or after the last one is no gap)."""
+    a = np.asarray(x)
+    no_bar = np.isnan(a if a.ndim == 2 else a.reshape(a.shape[0], -1))
+    if not no_bar.any():
+        return None
+    bar = ~no_bar
+    n = bar.shape[0]
+    count = bar.sum(axis=0)
+    first = bar.argmax(axis=0)
+    last = n - 1 - bar[::-1].argmax(axis=0)
+    if not ((count > 0) & (last - first + 1 != count)).any():
+        return None
+    return OwnBars(no_bar)
+
+
+def _on_own_bars(n_panels: int, fill: float | bool, by: int = 0) -> Callable[[_F], _F]:
+    """Run ``func`` on each ticker's own bars: its first ``n_panels`` positional arguments are
+    ``(dates, tickers)`` panels, argument ``by`` (the close) decides where a ticker has a bar
+    (NaN: none); every array it returns is moved back to the dates, ``fill`` where there is no
+    bar."""
+
+    def decorate(func: _F) -> _F:
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            ob = own_bars(np.asarray(args[by], dtype=np.float64))
+            if ob is None:
+                return func(*args, **kwargs)
+            packed = [ob.pack(np.asarray(a, dtype=np.float64)) for a in args[:n_panels]]
+            out = func(*packed, *args[n_panels:], **kwargs)
+            if isinstance(out, tuple):
+                return tuple(ob.unpack(o, fill) for o in out)
+            return ob.unpack(out, fill)
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+# --------------------------------------------------------------------------- rolling stats
+def _mean(a: FloatArray, w: int) -> FloatArray:
+    """Rolling mean of a 2-D matrix over consecutive rows (NaN if a window holds a NaN)."""
     n = a.shape[0]
-    w = int(window)
     out = np.full(a.shape, np.nan)
     if w > n:
-        return out.reshape(np.shape(x))
+        return out
     nan = np.isnan(a)
     cs = np.cumsum(np.where(nan, 0.0, a), axis=0)
     cn = np.cumsum(nan, axis=0)
@@ -100,32 +207,65 @@ def rolling_mean(x: FloatArray, window: int, /) -> FloatArray:
     k = cn[w - 1 :].copy()
     k[1:] -= cn[: n - w]
     out[w - 1 :] = np.where(k == 0, s / w, np.nan)
-    return out.reshape(np.shape(x))
+    return out
 
 
-def rolling_max(x: FloatArray, window: int, /) -> FloatArray:
-    """Highest of the last ``window`` values per column (NaN if any is NaN or missing)."""
-    a = _as_2d(x)
-    w = int(window)
+def _max(a: FloatArray, w: int) -> FloatArray:
     out = np.full(a.shape, np.nan)
     if w <= a.shape[0]:
         out[w - 1 :] = sliding_window_view(a, w, axis=0).max(axis=-1)
-    return out.reshape(np.shape(x))
+    return out
 
 
-def rolling_min(x: FloatArray, window: int, /) -> FloatArray:
-    """Lowest of the last ``window`` values per column (NaN if any is NaN or missing)."""
-    return -rolling_max(-np.asarray(x, dtype=np.float64), window)
+def _min(a: FloatArray, w: int) -> FloatArray:
+    return -_max(-a, w)
 
 
-def rolling_std(x: FloatArray, window: int, /, *, ddof: int = 0) -> FloatArray:
-    """Standard deviation of the last ``window`` values per column (two-pass, NaN-propagating)."""
-    a = _as_2d(x)
-    w = int(window)
+def _std(a: FloatArray, w: int, ddof: int = 0) -> FloatArray:
     out = np.full(a.shape, np.nan)
     if w - ddof >= 1 and w <= a.shape[0]:
         out[w - 1 :] = sliding_window_view(a, w, axis=0).std(axis=-1, ddof=ddof)
-    return out.reshape(np.shape(x))
+    return out
+
+
+@_on_own_bars(1, np.nan)
+def _rolling(x: FloatArray, w: int, kind: str, ddof: int) -> FloatArray:
+    a = _as_2d(x)
+    if kind == "mean":
+        return _mean(a, w)
+    if kind == "max":
+        return _max(a, w)
+    if kind == "min":
+        return _min(a, w)
+    return _std(a, w, ddof)
+
+
+def rolling_mean(x: FloatArray, window: int, /) -> FloatArray:
+    """Mean of the last ``window`` values per column, over the column's own values (NaN rows
+    skipped, as ``pandas.Series.dropna().rolling(window).mean()``); NaN where there is no value
+    or fewer than ``window`` so far.
+
+    Computed from a cumulative sum, in the same order of additions as vectorbt's
+    ``rolling_mean_nb`` (so on a column without NaN the result is bit-identical to
+    ``vbt.MA.run(..., window)``).
+    """
+    return np.asarray(_rolling(x, int(window), "mean", 0)).reshape(np.shape(x))
+
+
+def rolling_max(x: FloatArray, window: int, /) -> FloatArray:
+    """Highest of the last ``window`` values per column (own values, NaN rows skipped)."""
+    return np.asarray(_rolling(x, int(window), "max", 0)).reshape(np.shape(x))
+
+
+def rolling_min(x: FloatArray, window: int, /) -> FloatArray:
+    """Lowest of the last ``window`` values per column (own values, NaN rows skipped)."""
+    return np.asarray(_rolling(x, int(window), "min", 0)).reshape(np.shape(x))
+
+
+def rolling_std(x: FloatArray, window: int, /, *, ddof: int = 0) -> FloatArray:
+    """Standard deviation of the last ``window`` values per column (two-pass; own values, NaN
+    rows skipped)."""
+    return np.asarray(_rolling(x, int(window), "std", int(ddof))).reshape(np.shape(x))
 
 
 def _shift(a: np.ndarray, k: int = 1, fill: float = np.nan) -> np.ndarray:
@@ -172,8 +312,10 @@ def crossed_below(a: FloatArray, b: FloatArray | float, /) -> BoolArray:
 
 
 # --------------------------------------------------------------------------- indicators
+@_on_own_bars(1, np.nan)
 def sma(close: FloatArray, windows: ParamLike, /) -> FloatArray:
-    """Simple moving averages for each window: ``(dates, n_windows * tickers)``."""
+    """Simple moving averages for each window over each ticker's own bars:
+    ``(dates, n_windows * tickers)``."""
     c = _as_2d(close)
     (w,) = _params(windows)
     _windows(w)
@@ -181,7 +323,7 @@ def sma(close: FloatArray, windows: ParamLike, /) -> FloatArray:
     blocks = []
     for win in w.astype(int):  # one pass per distinct window, not per date
         if win not in cache:
-            cache[win] = rolling_mean(c, win)
+            cache[win] = _mean(c, win)
         blocks.append(cache[win])
     return _stack(blocks)
 
@@ -215,11 +357,13 @@ def _wilder_nb(x: FloatArray, window: int) -> FloatArray:  # pragma: no cover - 
     return out
 
 
+@_on_own_bars(1, np.nan)
 def rsi(close: FloatArray, windows: ParamLike = 14, /) -> FloatArray:
     """Wilder's RSI in [0, 100] for each window: ``(dates, n_windows * tickers)``.
 
     Average gain and loss are Wilder-smoothed (seed = simple mean of the first ``window``
-    changes); RSI = 100 - 100 / (1 + gain / loss), 100 when there were no losses.
+    changes, a change being from the ticker's previous bar); RSI = 100 - 100 / (1 + gain /
+    loss), 100 when there were no losses.
     """
     c = _as_2d(close)
     (w,) = _params(windows)
@@ -238,8 +382,10 @@ def rsi(close: FloatArray, windows: ParamLike = 14, /) -> FloatArray:
     return _stack(blocks)
 
 
+@_on_own_bars(3, np.nan, by=2)
 def atr(high: FloatArray, low: FloatArray, close: FloatArray, /, window: int = 14) -> FloatArray:
-    """Wilder's average true range per ticker: ``(dates, tickers)``."""
+    """Wilder's average true range per ticker over its own bars (the true range reaches back
+    to the ticker's previous close): ``(dates, tickers)``."""
     h, lo, c = _as_2d(high), _as_2d(low), _as_2d(close)
     pc = _shift(c)
     tr = np.fmax(h - lo, np.fmax(np.abs(h - pc), np.abs(lo - pc)))
@@ -247,6 +393,7 @@ def atr(high: FloatArray, low: FloatArray, close: FloatArray, /, window: int = 1
     return _wilder_nb(np.ascontiguousarray(tr), int(window))
 
 
+@_on_own_bars(1, np.nan)
 def bollinger(
     close: FloatArray, windows: ParamLike = 20, k: ParamLike = 2.0, /
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -256,8 +403,8 @@ def bollinger(
     _windows(w)
     mids, ups, lows = [], [], []
     for win, kv in zip(w.astype(int), kk, strict=True):
-        m = rolling_mean(c, win)
-        s = rolling_std(c, win)
+        m = _mean(c, win)
+        s = _std(c, win)
         mids.append(m)
         ups.append(m + kv * s)
         lows.append(m - kv * s)
@@ -269,6 +416,7 @@ def _tile(close: FloatArray, n_params: int) -> FloatArray:
 
 
 # --------------------------------------------------------------------------- signals
+@_on_own_bars(1, False)
 def sma_cross(
     close: FloatArray, fast: ParamLike, slow: ParamLike, /
 ) -> tuple[BoolArray, BoolArray]:
@@ -290,7 +438,7 @@ def sma_cross(
     _windows(f)
     _windows(s)
     uniq = np.unique(np.concatenate([f, s])).astype(int)
-    ma = {int(win): rolling_mean(c, int(win)) for win in uniq}
+    ma = {int(win): _mean(c, int(win)) for win in uniq}
     n, k = c.shape
     entries = np.empty((n, len(f), k), dtype=bool)  # (dates, params, tickers)
     exits = np.empty((n, len(f), k), dtype=bool)
@@ -310,6 +458,7 @@ def sma_cross(
     return entries.reshape(n, -1), exits.reshape(n, -1)
 
 
+@_on_own_bars(2, False)
 def breakout(
     close: FloatArray, volume: FloatArray, window: ParamLike = 20, vol_mult: ParamLike = 1.5, /
 ) -> tuple[BoolArray, BoolArray]:
@@ -324,15 +473,16 @@ def breakout(
     _windows(w)
     ent, ex = [], []
     for win, mult in zip(w.astype(int), m, strict=True):
-        hi = _shift(rolling_max(c, win))
-        lo = _shift(rolling_min(c, win))
-        vm = _shift(rolling_mean(v, win))
+        hi = _shift(_max(c, win))
+        lo = _shift(_min(c, win))
+        vm = _shift(_mean(v, win))
         with np.errstate(invalid="ignore"):
             ent.append((c > hi) & (v >= mult * vm))
             ex.append(c < lo)
     return _stack(ent), _stack(ex)
 
 
+@_on_own_bars(1, False)
 def zscore_reversion(
     close: FloatArray, window: ParamLike = 20, entry_z: ParamLike = 2.0, exit_z: ParamLike = 0.0, /
 ) -> tuple[BoolArray, BoolArray, BoolArray, BoolArray]:
@@ -347,9 +497,9 @@ def zscore_reversion(
     _windows(w)
     le, lx, se, sx = [], [], [], []
     for win, e, x in zip(w.astype(int), ez, xz, strict=True):
-        sd = rolling_std(c, win)
+        sd = _std(c, win)
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(sd > 0, (c - rolling_mean(c, win)) / sd, np.nan)
+            z = np.where(sd > 0, (c - _mean(c, win)) / sd, np.nan)
         le.append(crossed_below(z, -e))
         lx.append(crossed_above(z, -x))
         se.append(crossed_above(z, e))
@@ -357,6 +507,7 @@ def zscore_reversion(
     return _stack(le), _stack(lx), _stack(se), _stack(sx)
 
 
+@_on_own_bars(2, False)
 def volume_breakout(
     close: FloatArray,
     volume: FloatArray,
@@ -378,14 +529,15 @@ def volume_breakout(
         _windows(a)
     ent, ex = [], []
     for h, w, m, x in zip(hw.astype(int), vw.astype(int), vm, xw.astype(int), strict=True):
-        hi = rolling_max(c, h)
-        avg = _shift(rolling_mean(v, w))
+        hi = _max(c, h)
+        avg = _shift(_mean(v, w))
         with np.errstate(invalid="ignore"):
             ent.append((c >= hi) & (v >= m * avg))
-        ex.append(crossed_below(c, rolling_mean(c, x)))
+        ex.append(crossed_below(c, _mean(c, x)))
     return _stack(ent), _stack(ex)
 
 
+@_on_own_bars(1, False)
 def rsi_signals(
     close: FloatArray, window: ParamLike = 14, lower: ParamLike = 30.0, upper: ParamLike = 70.0, /
 ) -> tuple[BoolArray, BoolArray]:
@@ -402,6 +554,7 @@ def rsi_signals(
     return _stack(ent), _stack(ex)
 
 
+@_on_own_bars(1, False)
 def bollinger_signals(
     close: FloatArray, window: ParamLike = 20, k: ParamLike = 2.0, /
 ) -> tuple[BoolArray, BoolArray]:

@@ -11,6 +11,14 @@ Columns and tickers. Prices are ``(dates, tickers)``; signals are ``(dates, colu
 ``columns = n_params * n_tickers`` and the ticker of column ``c`` is ``c % n_tickers`` (the
 layout of :mod:`quantdb.kernels.signals`), so a sweep never tiles its prices.
 
+Own bars. A date without a close is a date the ticker has no bar (the tickers share one date
+axis): nothing fills, no stop or target is checked, a pending order waits for the ticker's
+next bar, and an open position is marked at its last close. Time is counted in the ticker's
+own bars: ``max_hold_bars``, a limit or stop order's ``order_tif_bars`` and a trade's
+``bars_held``; and a ticker's last bar is its own last bar with a close (where its open
+positions close, reason ``end``, and no entry is taken), not the panel's last date. So a
+column's trades never depend on the other tickers of the panel.
+
 Timeline of one bar ``i`` (the same in both modes; in portfolio mode each step runs over all
 columns before the next, so exits free cash and slots before entries use them):
 
@@ -109,6 +117,7 @@ TRADE_DTYPE = np.dtype(
 
 # ---- packed settings: the one layout of quantdb.settings (P_* floats, Q_* ints) --------
 # ---- per-column state --------------------------------------------------------------------
+PX_OWN = 4  # plane of px after open, high, low, close: the ticker's own bar count - 1, per row
 (S_POS, S_EPX, S_REF, S_PEAK, S_FEES, S_LVL, S_MARK, S_CASH, S_PREV, S_RMEAN, S_RM2, S_EQPK,
  S_MDD, S_WINS, S_WSUM, S_LOSS, S_LSUM, S_R0, NS_) = range(19)
 (I_ENTRY, I_PEXIT, I_PENTRY, I_PDIR, I_PEXP, I_NTR, I_AMB, I_NRET, I_STOPBAR, I_INTRA,
@@ -243,9 +252,10 @@ def _step(ph: int, i: int, c: int, t: int, px: FloatArray, sg: BoolArray,
     n = px.shape[1]
     ci = 0 if q[Q_SHARED] == 1 else c
     o, h, lo, x = px[0, i, t], px[1, i, t], px[2, i, t], px[3, i, t]
+    at_end = px[PX_OWN, i, t] == px[PX_OWN, n - 1, t]  # no later bar of this ticker
     valid = not (np.isnan(o) or np.isnan(h) or np.isnan(lo) or np.isnan(x))
     if not valid:
-        if ph == 4 and i == n - 1 and s[c, S_POS] != 0.0:  # delisted: close at the last mark
+        if ph == 4 and at_end and s[c, S_POS] != 0.0:  # delisted: close at the last mark
             mk = s[c, S_MARK]
             nrec = _exit(c, i, _slipped(mk, -np.sign(s[c, S_POS]), mk, mk, p), _REASON[END],
                          s, si, ci, p, q, rec_f, rec_i, nrec)
@@ -267,7 +277,7 @@ def _step(ph: int, i: int, c: int, t: int, px: FloatArray, sg: BoolArray,
     elif ph == 3:
         side = si[c, I_PDIR]
         if side != 0:
-            if i > si[c, I_PEXP] or pos != 0.0:
+            if px[PX_OWN, i, t] > si[c, I_PEXP] or pos != 0.0:
                 si[c, I_PDIR] = 0
             else:
                 lvl = s[c, S_LVL]
@@ -296,7 +306,7 @@ def _step(ph: int, i: int, c: int, t: int, px: FloatArray, sg: BoolArray,
         if pos != 0.0 and si[c, I_INTRA] != i:
             nrec = _stops(c, i, o, h, lo, s, si, ci, p, q, rec_f, rec_i, nrec)
     elif ph == 4:
-        if pos != 0.0 and q[Q_MAXHOLD] >= 0 and i - si[c, I_ENTRY] >= q[Q_MAXHOLD]:
+        if pos != 0.0 and q[Q_MAXHOLD] >= 0 and _held(px, i, t, si[c, I_ENTRY]) >= q[Q_MAXHOLD]:
             nrec = _exit(c, i, _slipped(x, -np.sign(pos), h, lo, p), _REASON[TIME], s, si, ci,
                          p, q, rec_f, rec_i, nrec)
             pos = 0.0
@@ -305,14 +315,14 @@ def _step(ph: int, i: int, c: int, t: int, px: FloatArray, sg: BoolArray,
             if q[Q_FILL] == 1:
                 nrec = _exit(c, i, _slipped(x, -np.sign(pos), h, lo, p), _REASON[SIGNAL], s,
                              si, ci, p, q, rec_f, rec_i, nrec)
-            elif i < n - 1:  # on the last bar there is no next open: closed below as "end"
+            elif not at_end:  # on the last bar there is no next open: closed below as "end"
                 si[c, I_PEXIT] = 1
-        if i == n - 1 and s[c, S_POS] != 0.0:
+        if at_end and s[c, S_POS] != 0.0:
             nrec = _exit(c, i, _slipped(x, -np.sign(pos), h, lo, p), _REASON[END], s, si, ci,
                          p, q, rec_f, rec_i, nrec)
     else:  # ph == 5
         flat = pos == 0.0 or si[c, I_PEXIT] == 1
-        if flat and i < n - 1 and si[c, I_STOPBAR] != i and si[c, I_PDIR] == 0:
+        if flat and not at_end and si[c, I_STOPBAR] != i and si[c, I_PDIR] == 0:
             d = q[Q_DIR]
             go_long = d != 1 and sg[0, i, c] and not sg[1, i, c]
             go_short = d != 0 and sg[2, i, c] and not sg[3, i, c]
@@ -333,7 +343,7 @@ def _step(ph: int, i: int, c: int, t: int, px: FloatArray, sg: BoolArray,
                     off = p[P_OFFSET] if q[Q_ORDER] == 2 else -p[P_OFFSET]
                     s[c, S_LVL] = x * (1.0 + side * off)
                     si[c, I_PDIR] = int(side)
-                    si[c, I_PEXP] = i + q[Q_TIF]
+                    si[c, I_PEXP] = int(px[PX_OWN, i, t]) + q[Q_TIF]
         pos = s[c, S_POS]
         if pos < 0.0 and p[P_BORROW] > 0.0:
             fee = p[P_BORROW] * (-pos) * x
@@ -363,6 +373,34 @@ def _track(s: FloatArray, si: IntArray, k: int, eq: float) -> None:  # pragma: n
         s[k, S_EQPK] = eq
     elif eq < s[k, S_EQPK] * (1.0 - s[k, S_MDD]):
         s[k, S_MDD] = 1.0 - eq / s[k, S_EQPK]
+
+
+@njit(cache=True, error_model="numpy")
+def _own_count(px: FloatArray) -> None:  # pragma: no cover - numba
+    """Plane ``PX_OWN``: each ticker's number of bars with a close up to each row, minus one
+    (a cumulative sum down the rows; NumPy's along axis 0 is many times slower)."""
+    n, k = px.shape[1], px.shape[2]
+    acc = np.full(k, -1.0)
+    for i in range(n):
+        for t in range(k):
+            if not np.isnan(px[3, i, t]):
+                acc[t] += 1.0
+            px[PX_OWN, i, t] = acc[t]
+
+
+@njit(cache=True, error_model="numpy")
+def _held(px: FloatArray, i: int, t: int, entry: int) -> float:  # pragma: no cover - numba
+    """Bars of ticker ``t`` from row ``entry`` to row ``i`` (its own bars, not the rows)."""
+    return float(px[PX_OWN, i, t] - px[PX_OWN, entry, t])
+
+
+@njit(cache=True, error_model="numpy")
+def _last_bar(px: FloatArray, t: int) -> int:  # pragma: no cover - numba
+    """The row of ticker ``t``'s last bar with a close (-1: none)."""
+    i = int(px.shape[1]) - 1
+    while i >= 0 and np.isnan(px[3, i, t]):
+        i -= 1
+    return i
 
 
 @njit(cache=True, error_model="numpy")
@@ -400,6 +438,7 @@ def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
     if q[Q_SHARED] == 0:
         for c in range(m):
             t = c % k
+            last = _last_bar(px, t)
             prev, peak, mdd = s[c, S_PREV], s[c, S_EQPK], s[c, S_MDD]
             r0, sum_d, sum_d2, nret = s[c, S_R0], s[c, S_RMEAN], s[c, S_RM2], si[c, I_NRET]
             # the column's state lives in locals between events, in s/si during them
@@ -407,7 +446,7 @@ def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
             pend = si[c, I_PENTRY] != 0 or si[c, I_PDIR] != 0 or si[c, I_PEXIT] != 0
             for i in range(n):
                 x = px[3, i, t]
-                quiet = not (i == n - 1 or np.isnan(x) or pend)
+                quiet = not (i == last or np.isnan(x) or pend)
                 if quiet:  # nothing to do on this bar? (the hot path, inline: calls have a cost)
                     if pos == 0.0:
                         quiet = not (d != 1 and sg[0, i, c]) and not (d != 0 and sg[2, i, c])
@@ -417,7 +456,7 @@ def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
                         else:
                             quiet = not (d != 0 and sg[3, i, c]) and not borrow
                         if quiet and maxhold >= 0:
-                            quiet = i - si[c, I_ENTRY] < maxhold
+                            quiet = _held(px, i, t, si[c, I_ENTRY]) < maxhold
                         if quiet and has_levels:
                             h, lo = px[1, i, t], px[2, i, t]
                             side = 1.0 if pos > 0.0 else -1.0
@@ -476,12 +515,15 @@ def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
         return nrec
 
     busy = np.zeros(m, dtype=np.int64)
+    lasts = np.empty(k, dtype=np.int64)
+    for t in range(k):
+        lasts[t] = _last_bar(px, t)
     for i in range(n):
         nb = 0
         for c in range(m):
             t = c % k
             x = px[3, i, t]
-            quiet = not (i == n - 1 or np.isnan(x) or si[c, I_PENTRY] != 0 or si[c, I_PDIR] != 0
+            quiet = not (i == lasts[t] or np.isnan(x) or si[c, I_PENTRY] != 0 or si[c, I_PDIR] != 0
                           or si[c, I_PEXIT] != 0)
             if quiet:  # nothing to do on this bar? (the hot path, inline: calls have a cost)
                 pos = s[c, S_POS]
@@ -493,7 +535,7 @@ def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
                     else:
                         quiet = not (d != 0 and sg[3, i, c]) and not borrow
                     if quiet and maxhold >= 0:
-                        quiet = i - si[c, I_ENTRY] < maxhold
+                        quiet = _held(px, i, t, si[c, I_ENTRY]) < maxhold
                     if quiet and has_levels:
                         h, lo = px[1, i, t], px[2, i, t]
                         side = 1.0 if pos > 0.0 else -1.0
@@ -624,14 +666,24 @@ def _prep(
         _check(se.shape == le.shape and sx.shape == le.shape,
                f"short signals must have the shape of entries {le.shape}", (se.shape, sx.shape))
     if settings.sizing == "risk" and settings.stop_loss is None:
+        bar = ~np.isnan(prices[3])
         from quantdb.kernels.signals import atr
 
-        atr_arr = _t(atr(prices[1], prices[2], prices[3], settings.atr_window))
+        a = atr(prices[1], prices[2], prices[3], settings.atr_window)
+        # on a date without a bar, the ATR of the ticker's last bar (an order signalled on a
+        # bar and filled after a gap is sized with the ATR of its signal bar)
+        last = np.maximum.accumulate(np.where(bar, np.arange(n)[:, None], -1), axis=0)
+        a = np.where(last >= 0, np.take_along_axis(a, np.maximum(last, 0), axis=0), np.nan)
+        atr_arr = _t(a)
     else:
         atr_arr = np.zeros((1, 1))
     # the kernel reads (field, dates, columns) C-ordered blocks: one layout, one
-    # specialization, and few arrays to pass around (each array argument has a cost)
-    px = np.stack(prices)
+    # specialization, and few arrays to pass around (each array argument has a cost);
+    # plane PX_OWN counts each ticker's own bars (its clock for holding times and orders)
+    px = np.empty((5, n, k))
+    for j, arr in enumerate(prices):
+        px[j] = arr
+    _own_count(px)
     sg = np.stack([le, lx] if settings.direction == "long" else [le, lx, se, sx])
     return px, sg, atr_arr
 
@@ -670,7 +722,9 @@ def _run(
         trades[name] = rec_i[:nrec, j]
     for j, name in enumerate(("entry_price", "exit_price", "size", "pnl", "return", "fees")):
         trades[name] = rec_f[:nrec, j]
-    trades["bars_held"] = trades["exit_index"] - trades["entry_index"]
+    t_of = trades["column"] % k  # held in the ticker's own bars
+    trades["bars_held"] = (px[PX_OWN, trades["exit_index"], t_of]
+                           - px[PX_OWN, trades["entry_index"], t_of]).astype(np.int64)
     if record and len(trades):
         order = np.lexsort((trades["exit_index"], trades["entry_index"], trades["column"]))
         trades = trades[order]

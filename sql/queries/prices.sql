@@ -46,3 +46,16 @@ ON CONFLICT (ticker_id, date) DO UPDATE SET
 WHERE open IS NOT excluded.open OR high IS NOT excluded.high OR low IS NOT excluded.low
    OR close IS NOT excluded.close OR volume IS NOT excluded.volume
    OR adj_close IS NOT excluded.adj_close;
+
+-- name: ticker_days
+-- Every bar's day (days since 1970-01-01) by ticker, in index order: calendar gaps per ticker.
+SELECT t.symbol, CAST(julianday(p.date) - 2440587.5 AS INTEGER) AS day
+FROM price_history AS p JOIN tickers AS t ON t.id = p.ticker_id
+ORDER BY t.symbol, p.date;
+
+-- name: get_database_setting
+SELECT value FROM database_settings WHERE key = :key;
+
+-- name: set_database_setting
+INSERT INTO database_settings (key, value) VALUES (:key, :value)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;

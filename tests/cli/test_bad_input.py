@@ -47,6 +47,13 @@ CASES: list[tuple[str, int]] = [
     ("prices import {file} --db {new}", 2),
     ("prices import {legacy}/price_history --db {dir}", 2),
     ("prices import {legacy}/price_history --db {file}/quant.db", 2),
+    ("prices import {legacy}/price_history --db {new} --off-calendar drop", 2),
+    # -- calendar: show, set
+    ("calendar show --db {missing}", 2),
+    ("calendar show --db {file}", 2),
+    ("calendar set NOPE --db {db}", 2),
+    ("calendar set XLON --db {missing}", 2),
+    ("calendar set XLON --db {file}", 1),  # not SQLite: the health check refuses to write
     # -- migration: migrate, verify, rollback, export-json, quarantine
     ("migrate {nodir} --db {new}", 2),
     ("migrate {file} --db {new}", 2),

@@ -120,6 +120,12 @@ def test_dates_are_trading_days(small: Market) -> None:
     assert {"2013-07-05", "2013-11-29", "2015-07-06"} <= days
     no_holidays = generate_market(3, 1, seed=1, holidays=False).dates
     assert "2013-07-04" in {str(x) for x in no_holidays}
+    # the dates are the XNYS sessions of exchange-calendars, the database's default calendar
+    from quantdb.calendars import sessions
+
+    np.testing.assert_array_equal(d, sessions("XNYS", d[0], d[-1]))
+    late = {str(x) for x in generate_market(2, 1, seed=1, start="2022-01-03").dates}
+    assert "2022-06-20" not in late and "2022-06-21" in late  # Juneteenth, observed
     assert 740 < d.shape[0] < 760  # three years of ~252 days
 
 

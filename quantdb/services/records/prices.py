@@ -4,6 +4,13 @@ Everything is checked column-wise before anything is written, and a whole import
 batch in one transaction: a bad value stops it with an `InputError` naming the file, the row
 and the field, and the database is left as it was. Re-importing the same bars changes nothing
 (upsert that writes only when a value differs).
+
+Each file's bars are measured against the database's trading calendar
+(:mod:`quantdb.services.records.calendar`): the report gives, per file, the bars on days the
+exchange did not trade (``off_calendar``) and the sessions between a ticker's first and last
+bar without a bar (``missing_sessions``), with their first dates. Off-calendar bars are kept
+(``off_calendar="keep"``, the default: they change no other ticker's backtest) or the whole
+import is refused (``"refuse"``).
 """
 
 from __future__ import annotations
@@ -14,11 +21,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from quantdb._typing import OffCalendarPolicy
 from quantdb._version import __version__
+from quantdb.calendars import FIRST_DATES, calendar_gaps
 from quantdb.errors import ArgumentError, FileFormatError, InputError
+from quantdb.services.records.calendar import database_calendar
 from quantdb.storage.queries import Q
 from quantdb.storage.sqlite import Database
 
@@ -32,11 +43,30 @@ _HEADER_ALIASES = {
 
 @dataclass(frozen=True)
 class PriceImportReport:
-    """What a price import did: rows read, inserted, updated, unchanged, per file."""
+    """What a price import did: rows read, inserted, updated, unchanged; per file the rows read
+    and the calendar gaps (``calendar``, ``off_calendar``, ``off_calendar_first``,
+    ``missing_sessions``, ``missing_sessions_first``)."""
 
     batch_id: int | None
-    files: dict[str, dict[str, int]] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
+
+
+def file_calendar_gaps(frame: pl.DataFrame, calendar: str) -> dict[str, Any]:
+    """Calendar gaps of one file's bars (every ticker in it): counts and first dates."""
+    off: list[Any] = []
+    missing: list[Any] = []
+    for part in frame.select("ticker", "date").partition_by("ticker", maintain_order=True):
+        g = calendar_gaps(part["date"].to_numpy().astype("datetime64[D]"), calendar)
+        off.extend(g.off_calendar.tolist())
+        missing.extend(g.missing.tolist())
+    return {
+        "calendar": calendar,
+        "off_calendar": len(off),
+        "off_calendar_first": [str(d) for d in sorted(off)[:FIRST_DATES]],
+        "missing_sessions": len(missing),
+        "missing_sessions_first": [str(d) for d in sorted(missing)[:FIRST_DATES]],
+    }
 
 
 def symbol_from_filename(path: Path) -> str:
@@ -131,6 +161,7 @@ def insert_prices(
     source: str,
     ticker_info: dict[str, dict[str, object]] | None = None,
     per_file: dict[str, str] | None = None,
+    file_reports: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> PriceImportReport:
     """Write a long frame of bars (``LONG_COLUMNS``) in one batch, one transaction.
@@ -194,17 +225,31 @@ def insert_prices(
         )
     if progress is not None:
         progress(frame.height)
-    files: dict[str, dict[str, int]] = {}
+    files: dict[str, dict[str, Any]] = {}
     if per_file:
         for name in per_file:
             files[name] = {"read": int(frame.filter(pl.col("ticker") == per_file[name]).height)}
+    for name, extra in (file_reports or {}).items():
+        files[name] = {**files.get(name, {}), **extra}
     return PriceImportReport(batch_id=batch_id, files=files, totals=totals)
 
 
 def import_price_files(
-    db: Database, paths: Sequence[str | Path] | Iterable[Path], *, progress: Callable[[int], None] | None = None
+    db: Database,
+    paths: Sequence[str | Path] | Iterable[Path],
+    *,
+    off_calendar: OffCalendarPolicy = "keep",
+    progress: Callable[[int], None] | None = None,
 ) -> PriceImportReport:
-    """Read every file (a folder means its *.csv and *.parquet), check all, then write once."""
+    """Read every file (a folder means its *.csv and *.parquet), check all, then write once.
+
+    Each file's bars are measured against the database's calendar; with
+    ``off_calendar="refuse"`` a file with a bar on a day the exchange did not trade stops the
+    whole import (`InputError` naming the file and the first such day), nothing written.
+    """
+    if off_calendar not in ("keep", "refuse"):
+        msg = f"off_calendar must be 'keep' or 'refuse', got {off_calendar!r}"
+        raise ArgumentError(msg)
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -217,6 +262,17 @@ def import_price_files(
     if not files:
         raise FileFormatError(Path(str(paths)), "path", "no .csv or .parquet price files found")
     frames = [read_price_file(f) for f in files]
+    calendar = database_calendar(db)
+    reports: dict[str, dict[str, Any]] = {}
+    for f, fr in zip(files, frames, strict=True):
+        rep = {"read": fr.height, **file_calendar_gaps(fr, calendar)}
+        if off_calendar == "refuse" and rep["off_calendar"]:
+            reason = (f"{rep['off_calendar']} bar(s) on days {calendar} does not trade (first: "
+                      f"{', '.join(rep['off_calendar_first'])}); remove them, or import with "
+                      "--off-calendar keep")
+            raise InputError(f, rep["off_calendar_first"][0], "date", reason)
+        reports[f.name] = rep
     frame = pl.concat(frames, how="vertical_relaxed")
     per_file = {f.name: symbol_from_filename(f) for f in files if f.suffix.lower() == ".csv"}
-    return insert_prices(db, frame, source=",".join(str(f) for f in files), per_file=per_file, progress=progress)
+    return insert_prices(db, frame, source=",".join(str(f) for f in files), per_file=per_file,
+                         file_reports=reports, progress=progress)

@@ -70,8 +70,10 @@ def load_bars(
 
     ``open``, ``high`` and ``low`` are scaled by ``adj_close / close`` so that the whole bar is
     in adjusted units; ``close`` is ``adj_close``. Tickers without any bar in the period are
-    dropped (all of them missing raises `NotFound`). A period outside the data raises
-    `quantdb.dates.DateError` naming the data's range.
+    dropped (all of them missing raises `NotFound`), and so are the dates on which none of
+    the chosen tickers has a bar: the panel's dates are its tickers' own trading days, so
+    importing another ticker (another exchange's calendar, bars on holidays) changes nothing
+    here. A period outside the data raises `quantdb.dates.DateError` naming the data's range.
     """
     from quantdb.storage.mirror import current_mirror
     from quantdb.strategies import Bars
@@ -108,14 +110,16 @@ def load_bars(
         msg = f"no prices between {start or 'the first day'} and {end or 'the last day'}"
         raise NotFound(msg)
     names = tuple(np.asarray(mirror.tickers, dtype=object)[cols][keep].tolist())
+    rows = ~np.all(np.isnan(adj[:, keep]), axis=1)  # a date some chosen ticker trades
+    sel = np.ix_(rows, keep) if not rows.all() else (slice(None), keep)
     bars = Bars(
-        open=np.ascontiguousarray((take("open") * factor)[:, keep]),
-        high=np.ascontiguousarray((take("high") * factor)[:, keep]),
-        low=np.ascontiguousarray((take("low") * factor)[:, keep]),
-        close=np.ascontiguousarray(adj[:, keep]),
-        volume=np.ascontiguousarray(take("volume")[:, keep]),
+        open=np.ascontiguousarray((take("open") * factor)[sel]),
+        high=np.ascontiguousarray((take("high") * factor)[sel]),
+        low=np.ascontiguousarray((take("low") * factor)[sel]),
+        close=np.ascontiguousarray(adj[sel]),
+        volume=np.ascontiguousarray(take("volume")[sel]),
     )
-    return dates[lo:hi].copy(), names, bars
+    return dates[lo:hi][rows].copy(), names, bars
 
 
 def fingerprint(dates: np.ndarray, tickers: Sequence[str], bars: Bars) -> str:

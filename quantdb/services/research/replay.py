@@ -181,11 +181,14 @@ def _lanes(sig: IntArray, col: IntArray, close: FloatArray, settings: SimSetting
     """Lane of every prediction for ``exits="settings"``: the first whose trade surely ended.
 
     A trade signalled on ``s`` enters on ``s`` (close) or the ticker's next valid bar, and ends
-    at the latest on the first valid bar ``max_hold_bars`` rows after its entry (simulate
-    counts rows); without ``max_hold_bars`` it may last to the end.
+    at the latest on the ticker's ``max_hold_bars``-th bar after its entry (simulate counts
+    the ticker's own bars); without ``max_hold_bars`` it may last to the end.
     """
     n = close.shape[0]
     nxt = _next_valid(close)
+    has_bar = ~np.isnan(close)
+    own = np.cumsum(has_bar, axis=0) - 1  # the ticker's bar count - 1 on each row
+    bar_rows: dict[int, IntArray] = {}
     lanes = np.zeros(len(sig), dtype=np.int64)
     busy: dict[int, list[int]] = {}
     for j in np.argsort(sig, kind="stable"):
@@ -194,7 +197,9 @@ def _lanes(sig: IntArray, col: IntArray, close: FloatArray, settings: SimSetting
         if settings.max_hold_bars is None or entry >= n:
             until = n
         else:
-            until = int(nxt[min(entry + settings.max_hold_bars, n), t])
+            rows = bar_rows.setdefault(t, np.flatnonzero(has_bar[:, t]))
+            last = int(own[entry, t]) + settings.max_hold_bars  # its bar count at the latest exit
+            until = int(rows[last]) if last < len(rows) else n
         ends = busy.setdefault(t, [])
         for lane, e in enumerate(ends):
             if e < s:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,18 +44,30 @@ def _ref_crossed_above(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def test_rolling_mean_matches_pandas_with_nan(close: np.ndarray) -> None:
+def _own(x: np.ndarray, f: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """``f`` on each column with its NaN rows dropped, put back on the dates (NaN between)."""
+    out = np.full(x.shape, np.nan)
+    for j in range(x.shape[1]):
+        s = pd.Series(x[:, j]).dropna()
+        out[s.index.to_numpy(), j] = f(s).to_numpy()
+    return out
+
+
+def test_rolling_mean_matches_pandas_on_own_bars(close: np.ndarray) -> None:
     for w in (1, 5, 20):
-        ref = pd.DataFrame(close).rolling(w).mean().to_numpy()
+        ref = _own(close, lambda s, w=w: s.rolling(w).mean())
         np.testing.assert_allclose(sg.rolling_mean(close, w), ref, rtol=1e-10, equal_nan=True)
     assert np.isnan(sg.rolling_mean(close[:3], 5)).all()
+    assert np.isnan(sg.rolling_mean(close, 5)[150, 2])  # no bar: no value
 
 
 def test_rolling_extremes_and_std_match_pandas(close: np.ndarray) -> None:
-    df = pd.DataFrame(close)
-    np.testing.assert_allclose(sg.rolling_max(close, 10), df.rolling(10).max(), equal_nan=True)
-    np.testing.assert_allclose(sg.rolling_min(close, 10), df.rolling(10).min(), equal_nan=True)
-    np.testing.assert_allclose(sg.rolling_std(close, 10), df.rolling(10).std(ddof=0),
+    np.testing.assert_allclose(sg.rolling_max(close, 10), _own(close, lambda s: s.rolling(10).max()),
+                               equal_nan=True)
+    np.testing.assert_allclose(sg.rolling_min(close, 10), _own(close, lambda s: s.rolling(10).min()),
+                               equal_nan=True)
+    np.testing.assert_allclose(sg.rolling_std(close, 10),
+                               _own(close, lambda s: s.rolling(10).std(ddof=0)),
                                rtol=1e-9, equal_nan=True)
 
 
@@ -74,10 +88,12 @@ def test_sma_cross_layout_is_param_major(close: np.ndarray) -> None:
     p, t = sg.param_columns(2, 4)
     for col in range(8):
         fast, slow = (5, 10)[p[col]], (20, 40)[p[col]]
-        f = pd.Series(close[:, t[col]]).rolling(fast).mean().to_numpy()
-        s = pd.Series(close[:, t[col]]).rolling(slow).mean().to_numpy()
-        np.testing.assert_array_equal(e[:, col], _ref_crossed_above(f, s))
-        np.testing.assert_array_equal(x[:, col], _ref_crossed_above(s, f))
+        own = pd.Series(close[:, t[col]]).dropna()  # the ticker's own bars
+        f = own.rolling(fast).mean().to_numpy()
+        s = own.rolling(slow).mean().to_numpy()
+        for got, ref in ((e, _ref_crossed_above(f, s)), (x, _ref_crossed_above(s, f))):
+            np.testing.assert_array_equal(got[own.index.to_numpy(), col], ref)
+            assert not got[np.isnan(close[:, t[col]]), col].any()
     assert e.any() and x.any()
 
 
@@ -124,7 +140,7 @@ def test_atr_is_wilder_true_range(rng: np.random.Generator) -> None:
 
 def test_bollinger_and_signals(close: np.ndarray) -> None:
     mid, up, low = sg.bollinger(close, 20, 2.0)
-    sd = pd.DataFrame(close).rolling(20).std(ddof=0).to_numpy()
+    sd = _own(close, lambda s: s.rolling(20).std(ddof=0))
     np.testing.assert_allclose(up - mid, 2 * sd, rtol=1e-8, atol=1e-9, equal_nan=True)
     np.testing.assert_allclose(mid - low, 2 * sd, rtol=1e-8, atol=1e-9, equal_nan=True)
     e, x = sg.bollinger_signals(close, [20, 30], [2.0, 1.5])

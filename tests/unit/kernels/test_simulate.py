@@ -333,11 +333,21 @@ def test_sweep_stats_equal_simulate_and_obvious_formulas(rng: np.random.Generato
     assert (r.trades["exit_reason"] != SIGNAL).any()
 
 
-def test_nan_bars_are_skipped_and_delisted_positions_close_at_last_mark() -> None:
+def test_a_delisted_ticker_closes_on_its_own_last_bar() -> None:
     c = np.array([[10.0], [11.0], [np.nan], [np.nan]])
     r = simulate(c, c, c, c, sig(4, 0), sig(4), settings=SimSettings(fill="close"))
     (t,) = r.trades
-    assert (t["exit_index"], t["exit_price"], t["exit_reason"]) == (3, 11.0, END)
+    assert (t["exit_index"], t["exit_price"], t["exit_reason"]) == (1, 11.0, END)
+    np.testing.assert_allclose(r.equity[:, 0], [10_000.0, 11_000.0, 11_000.0, 11_000.0])
+
+
+def test_a_last_bar_without_an_open_closes_at_the_last_mark() -> None:
+    c = np.array([[10.0], [11.0], [12.0], [np.nan]])
+    o = c.copy()
+    o[2] = np.nan  # the close is there, the bar is not complete
+    r = simulate(o, c, c, c, sig(4, 0), sig(4), settings=SimSettings(fill="close"))
+    (t,) = r.trades
+    assert (t["exit_index"], t["exit_price"], t["exit_reason"]) == (2, 11.0, END)
 
 
 # --------------------------------------------------------------------------- validation
