@@ -107,7 +107,9 @@ def applied_migrations(db: Database) -> dict[int, tuple[str, str]]:
     return _recorded(db.writer())
 
 
-def _refuse_mismatch(db: Database, migrations: list[Migration], done: dict[int, tuple[str, str]]) -> None:
+def _refuse_mismatch(
+    db: Database, migrations: list[Migration], done: dict[int, tuple[str, str]]
+) -> None:
     """An applied file that was edited since, or a database newer than this quantdb: refuse."""
     for m in migrations:
         if m.version in done and done[m.version][1] != m.sha256:
