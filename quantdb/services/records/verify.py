@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from quantdb.ingest.reader import scan_folder
+from quantdb.ingest.reader import KNOWN_JSON, scan_folder
 from quantdb.storage.sqlite import Database
 
 _ET = ZoneInfo("America/New_York")
@@ -229,7 +229,12 @@ def _records(root: Path) -> Iterator[tuple[str, str, list[tuple[str | None, Any]
 
 
 def verify_folder(db: Database, folder: str | Path, *, max_differences: int = 20) -> VerifyReport:
-    """Prove, record by record and field by field, that ``folder`` is in ``db``."""
+    """Prove, record by record and field by field, that ``folder`` is in ``db``.
+
+    A folder with no legacy file, or whose files hold no record, proves nothing: the report
+    is not ok ("nothing to verify"), so `quantdb verify` exits 1. A missing folder raises
+    `FileFormatError` (exit 2).
+    """
     root = scan_folder(folder).root.resolve()  # refuses a missing folder, as migrate does
     diffs: list[str] = []
     n_diff = 0
@@ -299,6 +304,11 @@ def verify_folder(db: Database, folder: str | Path, *, max_differences: int = 20
             for problem in _compare(kind, name, key, rec, row, cols):
                 diff(f"{where}: {problem}")
         files[name] = tally
+    if not files:
+        diff(f"nothing to verify: {root} holds no legacy files (expected {', '.join(KNOWN_JSON)} "
+             "or price_history/*.csv)")  # fmt: skip
+    elif total == 0:
+        diff(f"nothing to verify: the legacy files of {root} hold no records")
     return VerifyReport(n_diff == 0, str(root), total, files, n_diff, tuple(diffs))
 
 
