@@ -8,34 +8,90 @@ or half-copied source never overwrites good data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
 from pathlib import Path
 
+from quantdb._atomic import atomic_output
 from quantdb._paths import make_folder
-from quantdb.errors import ArgumentError, DatabaseDamaged, NotFound
+from quantdb.errors import ArgumentError, DatabaseDamaged, NotFound, OutputError, QuantdbError
 from quantdb.storage.mirror import mirror_root
-from quantdb.storage.sqlite import SQLITE_HEADER, Database
+from quantdb.storage.sqlite import SQLITE_HEADER, Database, translate_error
+
+
+def _database_files(db: Database) -> list[Path]:
+    """The files that make up the live database: never a backup's destination or source."""
+    base = str(db.path)
+    return [db.path, Path(base + "-wal"), Path(base + "-shm"), Path(base + "-journal"), db.lock_path]
+
+
+def _is_database_file(db: Database, path: Path) -> bool:
+    resolved = path.resolve()
+    for p in _database_files(db):
+        if resolved == p.resolve():
+            return True
+        with contextlib.suppress(OSError):
+            if path.exists() and p.exists() and os.path.samefile(path, p):  # a hard link
+                return True
+    return False
 
 
 def backup_database(db: Database, dest: str | os.PathLike[str]) -> Path:
-    """Copy ``db`` to ``dest`` with the online backup API and return the destination path."""
+    """Copy ``db`` to ``dest`` with the online backup API and return the destination path.
+
+    ``dest`` may be a folder (the backup is then named like the database, inside it). The copy
+    is written beside the destination under a temporary name, integrity-checked, then renamed
+    into place: a failure (a full disk, a damaged source) leaves nothing behind and the old
+    ``dest``, if any, untouched. A destination that is the database itself (or its ``-wal``,
+    ``-shm`` or lock file), a folder, a device or a link is refused.
+
+    Raises
+    ------
+    ArgumentError
+        ``dest`` is the database itself, or not a regular file.
+    DatabaseDamaged
+        The copy fails integrity_check: the source database is damaged.
+    OutputError
+        The copy could not be written (a full disk, permissions).
+    """
     dest_path = Path(dest).absolute()
-    if dest_path.is_dir():
+    if dest_path.is_dir() and not dest_path.is_symlink():
         dest_path = dest_path / db.path.name
-    make_folder(dest_path.parent, what=f"backup {dest_path}")
-    tmp = dest_path.with_name(dest_path.name + ".partial")
-    tmp.unlink(missing_ok=True)
-    with db.reader() as src:
-        target = sqlite3.connect(tmp)
+    if _is_database_file(db, dest_path):
+        msg = f"backup {dest_path}: is the database itself; give another file or folder"
+        raise ArgumentError(msg)
+    with atomic_output(dest_path, what="backup") as tmp:
         try:
-            src.backup(target, pages=4096)
-            target.execute("PRAGMA journal_mode = DELETE")
+            with db.reader() as src:
+                target = sqlite3.connect(tmp)
+                try:
+                    src.backup(target, pages=4096)
+                    target.execute("PRAGMA journal_mode = DELETE")
+                finally:
+                    target.close()
+        except sqlite3.Error as exc:
+            raise _write_error(exc, db, dest_path) from exc
         finally:
-            target.close()
-    os.replace(tmp, dest_path)
+            Path(f"{tmp}-journal").unlink(missing_ok=True)
+        problems = _integrity(tmp)
+        if problems != ["ok"]:
+            msg = (
+                f"{db.path}: the database is damaged ({problems[0]}); the backup was refused "
+                "(its copy failed integrity_check): restore an earlier backup"
+            )
+            raise DatabaseDamaged(msg)
     return dest_path
+
+
+def _write_error(exc: sqlite3.Error, db: Database, dest: Path) -> QuantdbError:
+    """A failed copy: the destination could not be written, or the source could not be read."""
+    text = str(exc)
+    if "full" in text or "disk I/O" in text or "unable to open" in text or "readonly" in text:
+        msg = f"backup {dest}: cannot write it: {text}; nothing was written"
+        return OutputError(msg)
+    return translate_error(exc, db.path)
 
 
 def _integrity(path: Path) -> list[str]:

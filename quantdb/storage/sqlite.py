@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import queue
 import sqlite3
@@ -27,11 +28,13 @@ from typing import Any, Self
 from quantdb._paths import make_folder
 from quantdb.errors import DatabaseDamaged, DatabaseError, DatabaseFull, NotFound
 
+log = logging.getLogger(__name__)
+
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def _translate(exc: sqlite3.Error, path: Path) -> DatabaseError:
+def translate_error(exc: sqlite3.Error, path: Path) -> DatabaseError:
     """Turn a low-level sqlite3 error into one of quantdb's, with the file named."""
     text = str(exc)
     if "full" in text:
@@ -109,7 +112,7 @@ class Database:
                 apply_pragmas(conn)
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             except sqlite3.DatabaseError as exc:
-                raise _translate(exc, self.path) from exc
+                raise translate_error(exc, self.path) from exc
             if mode.lower() != "wal":
                 msg = f"{self.path}: could not switch to WAL journal mode (got {mode})"
                 raise DatabaseError(msg)
@@ -217,7 +220,7 @@ class Database:
                         self._aborted = True
                     if isinstance(exc, sqlite3.DatabaseError):
                         # One error tree at every depth, not only at the outermost level.
-                        raise _translate(exc, self.path) from exc
+                        raise translate_error(exc, self.path) from exc
                     raise
                 else:
                     if not self._aborted:
@@ -232,8 +235,9 @@ class Database:
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.DatabaseError as exc:
-                    raise _translate(exc, self.path) from exc
+                    raise translate_error(exc, self.path) from exc
                 self._depth = 1
+                failed = False
                 try:
                     yield conn
                     if self._aborted:
@@ -249,20 +253,42 @@ class Database:
                             raise DatabaseError(msg)
                     conn.execute("COMMIT")
                 except sqlite3.DatabaseError as exc:
+                    failed = True
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
-                    raise _translate(exc, self.path) from exc
+                    raise translate_error(exc, self.path) from exc
                 except BaseException:
+                    failed = True
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
                 finally:
                     self._depth = 0
                     self._aborted = False
+                    if failed:
+                        self._shrink_wal(conn)
                     if not foreign_keys:
                         conn.execute("PRAGMA foreign_keys = ON")
             finally:
                 self._release_file_lock()
+
+    def _shrink_wal(self, conn: sqlite3.Connection) -> None:
+        """After a rolled-back write, give its space back: ``PRAGMA wal_checkpoint(TRUNCATE)``.
+
+        A transaction that failed (a full disk, an error, Ctrl-C) may have spilled many pages
+        into the ``-wal`` file before it was rolled back; they are never used, but the file
+        keeps its size, and on a full disk every later read would fail for want of space.
+        Runs under the writer lock; never waits for readers (busy timeout 0): a reader still
+        inside a read transaction only postpones the truncation to the next checkpoint.
+        """
+        try:
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:  # the rollback stands; the file shrinks at a later checkpoint
+            log.warning("%s: could not truncate the WAL after a rolled-back write: %s", self.path, exc)
 
     # -- health ----------------------------------------------------------------------------
 

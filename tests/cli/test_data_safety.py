@@ -9,6 +9,13 @@ never by patching quantdb.
 from __future__ import annotations
 
 import json
+import os
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +61,107 @@ def test_verify_with_nothing_to_verify_fails(sample_db: Path, tmp_path: Path, co
 def test_verify_the_sample_still_passes(sample_db: Path) -> None:
     code, out, _ = _invoke("verify", SAMPLE, "--db", sample_db, "--json")
     assert code == 0 and json.loads(out)["ok"] is True
+
+
+# -- item 6: a full disk leaves no partial output ------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+FSIZE_LIMIT = 100_000  # bytes: far below every output below, above what the run writes otherwise
+
+
+def _run_with_file_size_limit(argv: list[str], limit: int = FSIZE_LIMIT) -> subprocess.CompletedProcess[str]:
+    """Run ``quantdb ARGV`` in a child whose writes past ``limit`` bytes fail (EFBIG)."""
+
+    def limit_writes() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run(
+        [sys.executable, "-c", "from quantdb.cli import main; main()", *argv],
+        capture_output=True, text=True, env=env, preexec_fn=limit_writes, timeout=600, check=False,
+    )  # fmt: skip
+
+
+OUTPUTS = {
+    "dashboard": ["report", "dashboard", "{out}/r.html"],
+    "excel": ["report", "excel", "{out}/r.xlsx"],
+    "pdf": ["report", "pdf", "{out}/r.pdf"],
+    "tearsheet": ["report", "tearsheet", "{out}/t.html", "--strategy", "momentum"],
+    "export-json": ["export-json", "{out}/export"],
+    "backup": ["backup", "{out}/b.db"],
+}
+
+
+@pytest.mark.parametrize("name", list(OUTPUTS))
+def test_a_full_disk_leaves_no_partial_output(name: str, sample_db: Path, tmp_path: Path) -> None:
+    """Each output is larger than the limit (tests/integration/test_reports.py writes them
+    whole): its write fails midway, the command says so in one line, and nothing is left."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    argv = [w.format(out=bad / "sub") for w in OUTPUTS[name]] + ["--db", str(sample_db)]
+    res = _run_with_file_size_limit(argv)
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    err = res.stderr.strip()
+    assert err.startswith("quantdb: error:") and len(err.splitlines()) == 1, err
+    assert "cannot write" in err and "nothing was written" in err
+    assert list(bad.rglob("*")) == []  # no partial file, no empty folder
+
+
+def test_outputs_are_written_whole_without_the_limit(sample_db: Path, tmp_path: Path) -> None:
+    """The same commands, unlimited: each output lands, bigger than the limit above."""
+    for name in ("dashboard", "export-json", "backup"):
+        argv = [w.format(out=tmp_path / name) for w in OUTPUTS[name]] + ["--db", str(sample_db)]
+        code, _, err = _invoke(*argv)
+        assert code == 0, err
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert max(p.stat().st_size for p in files) > FSIZE_LIMIT
+    assert not [p for p in files if ".partial" in p.name]
+
+
+def _broken_copy(sample_db: Path, tmp_path: Path, sql: str) -> Path:
+    """A copy of the sample with one change that makes a report or export fail midway."""
+    path = tmp_path / "broken.db"
+    shutil.copy(sample_db, path)
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(sql)
+        conn.commit()
+    finally:
+        conn.close()
+    return path
+
+
+FAILING = {
+    # matplotlib parses "$...$" in a title as mathtext: the PDF fails on its first page,
+    # after PdfPages opened its file (a partial PDF was left behind).
+    "pdf": (["report", "pdf", "{out}/r.pdf"], "UPDATE strategies SET name = 'mo$\\frac$' WHERE name = 'momentum'"),
+    # the JSON files are written, then the price files cannot be read.
+    "export-json": (["export-json", "{out}/export"], "ALTER TABLE price_history RENAME TO price_history_old"),
+}
+
+
+@pytest.mark.parametrize("name", list(FAILING))
+def test_a_failing_report_leaves_no_partial_file(name: str, sample_db: Path, tmp_path: Path) -> None:
+    words, sql = FAILING[name]
+    db = _broken_copy(sample_db, tmp_path, sql)
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = [w.format(out=out / "sub") for w in words] + ["--db", str(db)]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code != 0
+    assert list(out.rglob("*")) == []
+
+
+def test_a_failing_export_keeps_the_existing_folder_as_it_was(sample_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    code, _, err = _invoke("export-json", out, "--db", sample_db)
+    assert code == 0, err
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    (out / "notes.txt").write_text("mine\n")
+    db = _broken_copy(sample_db, tmp_path, FAILING["export-json"][1])
+    result = CliRunner().invoke(app, ["export-json", str(out), "--db", str(db)])
+    assert result.exit_code != 0
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "notes.txt"}
+    assert after == before and (out / "notes.txt").read_text() == "mine\n"
+    assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
