@@ -8,12 +8,14 @@ never by patching quantdb.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -165,3 +167,109 @@ def test_a_failing_export_keeps_the_existing_folder_as_it_was(sample_db: Path, t
     after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "notes.txt"}
     assert after == before and (out / "notes.txt").read_text() == "mine\n"
     assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
+
+
+# -- item 3: backup and restore guard what they replace ------------------------------------
+
+
+def _copy_db(sample_db: Path, dest: Path) -> Path:
+    shutil.copy(sample_db, dest)
+    return dest
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_restore_keeps_a_copy_of_the_database_it_replaces(sample_db: Path, tmp_path: Path) -> None:
+    db = _copy_db(sample_db, tmp_path / "quant.db")
+    code, _, err = _invoke("backup", tmp_path / "b.db", "--db", db)
+    assert code == 0, err
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM volume_leaders")
+    conn.commit()
+    conn.close()
+    code, out, err = _invoke("restore", tmp_path / "b.db", "--db", db, "--json", "--backup-dir", tmp_path / "kept")
+    assert code == 0, err
+    previous = Path(json.loads(out)["previous"])
+    assert previous.parent == tmp_path / "kept" and previous.name.startswith("quant-before-restore-")
+    kept = sqlite3.connect(previous)
+    assert kept.execute("SELECT count(*) FROM volume_leaders").fetchone()[0] == 0  # what it was
+    kept.close()
+    code, out, _ = _invoke("restore", tmp_path / "b.db", "--db", db)
+    assert code == 0 and "kept in" in out and str(tmp_path / "backups") in out  # the default place
+
+
+def test_restore_refuses_a_sqlite_file_that_is_not_quantdb(sample_db: Path, tmp_path: Path) -> None:
+    db = _copy_db(sample_db, tmp_path / "quant.db")
+    digest = _digest(db)
+    other = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    conn.execute("INSERT INTO notes (body) VALUES ('hello')")
+    conn.commit()
+    conn.close()
+    code, out, err = _invoke("restore", other, "--db", db)
+    assert code == 2 and out == ""
+    assert "not a quantdb database" in err and "nothing was restored" in err and len(err.splitlines()) == 1
+    assert _digest(db) == digest and not (tmp_path / "backups").exists()
+    code, out, err = _invoke("check", "--db", other, "--json")  # and `check` no longer says ok
+    assert code == 1 and any("not a quantdb database" in p for p in json.loads(out)["problems"])
+
+
+def test_restore_refuses_the_database_itself(sample_db: Path, tmp_path: Path) -> None:
+    db = _copy_db(sample_db, tmp_path / "quant.db")
+    digest = _digest(db)
+    code, _, err = _invoke("restore", db, "--db", db)
+    assert code == 2 and "is the database itself" in err
+    assert _digest(db) == digest
+
+
+def test_backup_refuses_a_damaged_source(sample_db: Path, tmp_path: Path) -> None:
+    db = _copy_db(sample_db, tmp_path / "quant.db")
+    size = db.stat().st_size
+    page = int.from_bytes(db.read_bytes()[16:18], "big")
+    with open(db, "r+b") as fh:  # overwrite pages in the middle: the header stays valid
+        fh.seek((size // page // 2) * page)
+        fh.write(os.urandom(8 * page))
+    out_dir = tmp_path / "backups"
+    code, out, err = _invoke("backup", out_dir / "b.db", "--db", db)
+    assert code == 1 and out == ""
+    assert "damaged" in err and "backup was refused" in err and len(err.splitlines()) == 1
+    assert not out_dir.exists()  # no copy, no partial file, no folder
+
+
+@pytest.mark.parametrize("kind", ["database", "database folder", "wal", "fifo", "symlink", "folder in the way"])
+def test_backup_never_replaces_what_it_must_not(sample_db: Path, tmp_path: Path, kind: str) -> None:
+    db = _copy_db(sample_db, tmp_path / "quant.db")
+    digest = _digest(db)
+    keep = tmp_path / "precious.txt"
+    keep.write_text("precious\n")
+    dest: Path
+    if kind == "database":
+        dest = db
+    elif kind == "database folder":
+        dest = tmp_path  # a folder: the backup would be named quant.db, the database itself
+    elif kind == "wal":
+        dest = Path(f"{db}-wal")
+    elif kind == "fifo":  # a special file, as /dev/full is (which a backup once replaced)
+        dest = tmp_path / "pipe"
+        os.mkfifo(dest)
+    elif kind == "symlink":
+        dest = tmp_path / "link.db"
+        dest.symlink_to(keep)
+    else:  # DEST is a folder whose entry of the database's name is itself a folder
+        dest = tmp_path / "out"
+        (dest / "quant.db").mkdir(parents=True)
+        (dest / "quant.db" / "inside.txt").write_text("inside\n")
+    code, out, err = _invoke("backup", dest, "--db", db)
+    assert code == 2 and out == "", (code, out, err)
+    assert err.startswith("quantdb: error:") and len(err.splitlines()) == 1, err
+    assert _digest(db) == digest and keep.read_text() == "precious\n"
+    if kind == "fifo":
+        assert stat.S_ISFIFO(os.lstat(dest).st_mode)
+    if kind == "symlink":
+        assert dest.is_symlink()
+    if kind == "folder in the way":
+        assert (dest / "quant.db" / "inside.txt").read_text() == "inside\n"
+    assert not [p for p in tmp_path.rglob("*") if "partial" in p.name]
