@@ -143,3 +143,26 @@ def test_restore_over_a_damaged_file_replaces_it_and_keeps_it(tmp_path: Path) ->
     assert _symbols(path) == ["GOOD"] and not result.in_place
     assert result.previous is not None
     assert result.previous.read_text().startswith("not a database any more")
+
+
+def test_serve_shows_the_restored_content(sample_db: Path, tmp_path: Path) -> None:
+    """`quantdb serve` keeps its read-only connections open: after a restore they must read the
+    restored content, not the replaced file."""
+    from starlette.testclient import TestClient
+
+    from quantdb.web.app import create_app
+
+    path = tmp_path / "quant.db"
+    shutil.copy(sample_db, path)
+    backup = backup_database(Database(path), tmp_path / "b.db")
+    with TestClient(create_app(path), base_url="http://127.0.0.1") as client:
+        n_trades = len(client.get("/api/trades_data.json").json())
+        assert n_trades > 0
+        plain = sqlite3.connect(path)
+        plain.execute("DELETE FROM trades")
+        plain.commit()
+        plain.close()
+        assert len(client.get("/api/trades_data.json").json()) == 0
+        res = CliRunner().invoke(app, ["restore", str(backup), "--db", str(path)])
+        assert res.exit_code == 0, res.stderr
+        assert len(client.get("/api/trades_data.json").json()) == n_trades
