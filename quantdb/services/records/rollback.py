@@ -3,8 +3,9 @@
 Rows a batch created carry its ``batch_id`` (tickers and strategies only it introduced
 included); rows it changed have a before-image in ``batch_changes``. Its ``raw_records`` and
 ``quarantine`` rows go too, and the batch is marked ``rolled_back`` (the row stays, as history).
-A batch that later data depends on (a later batch's trade linking to its prediction, say) is
-refused, naming what depends on it: roll back the later batch first.
+A batch that later data depends on (a later batch's trade linking to its prediction, say, or a
+re-run that found its records already present and kept no second copy of their raw originals)
+is refused, naming what depends on it: roll back the later batch first.
 """
 
 from __future__ import annotations
@@ -128,4 +129,15 @@ def _refuse_dependents(conn: sqlite3.Connection, batch_id: int) -> None:
         b, table, n = later[0]
         msg = (f"cannot roll back batch {batch_id}: batch {b} counted {n} of its {table} rows as "
                f"already present; roll back batch {b} first")  # fmt: skip
+        raise DatabaseError(msg)
+    # A re-run stores no second copy of a raw original this batch keeps (migrate.RAW_REUSED).
+    reuse = conn.execute(
+        "SELECT id, json_extract(report_json, ?) FROM import_batches WHERE status = 'committed' "
+        "AND id > ? AND json_extract(report_json, ?) IS NOT NULL ORDER BY id DESC LIMIT 1",
+        (f'$.raw_reused_from."{batch_id}"', batch_id, f'$.raw_reused_from."{batch_id}"'),
+    ).fetchone()
+    if reuse:
+        b, n = reuse
+        msg = (f"cannot roll back batch {batch_id}: batch {b} read {n} of its records again, already "
+               f"present (their raw originals are kept once, in batch {batch_id}); roll back batch {b} first")  # fmt: skip
         raise DatabaseError(msg)
