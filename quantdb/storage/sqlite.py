@@ -7,8 +7,10 @@ The rules (DESIGN.md, Storage):
   database, then runs ``BEGIN IMMEDIATE ... COMMIT`` on a connection opened with
   ``isolation_level=None`` (Python's implicit transactions are never used).
 * Readers open ``mode=ro`` connections from a small thread-safe pool.
-* Backup and restore go through SQLite's online backup API; restore writes a temporary file,
-  integrity-checks it, then atomically replaces the database.
+* Backup and restore go through SQLite's online backup API (`quantdb.storage.backup`); a
+  restore copies pages into the live file, so the file a connection opened stays the file at
+  the path. A connection whose file was replaced anyway (by another program) refuses to write.
+* A rolled-back write truncates the WAL it may have filled (``wal_checkpoint(TRUNCATE)``).
 """
 
 from __future__ import annotations
