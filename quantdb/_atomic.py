@@ -176,9 +176,8 @@ def atomic_folder(path: str | os.PathLike[str], *, what: str = "output folder") 
     if target.exists() and not target.is_dir():
         msg = f"{what} {target}: is a file, not a folder"
         raise ArgumentError(msg)
-    if target.is_symlink():
-        msg = f"{what} {target}: is a symbolic link; give the folder itself"
-        raise ArgumentError(msg)
+    if target.is_symlink():  # a link to a folder: work beside the real one (same file system)
+        target = target.resolve()
     created = _make_parent(target.parent, what=f"{what} {target}")
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
     try:

@@ -69,7 +69,7 @@ def backup_database(db: Database, dest: str | os.PathLike[str]) -> Path:
         The copy could not be written (a full disk, permissions).
     """
     dest_path = Path(dest).absolute()
-    if dest_path.is_dir() and not dest_path.is_symlink():
+    if dest_path.is_dir():  # a folder, or a link to one: the backup goes inside
         dest_path = dest_path / db.path.name
     if _is_database_file(db, dest_path):
         msg = f"backup {dest_path}: is the database itself; give another file or folder"

@@ -28,6 +28,7 @@ A restore holds both while it replaces the database's content, then drops every 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -84,8 +85,18 @@ def read_watermark(db: Database) -> tuple[int, int, int]:
 
 @contextlib.contextmanager
 def _flock(path: Path, mode: int) -> Iterator[None]:
-    """Hold ``flock(mode)`` on ``path`` (created if needed) for the ``with`` block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold ``flock(mode)`` on ``path`` (created if needed) for the ``with`` block.
+
+    On a read-only mirror (read-only media: nothing can rebuild or remove a version) the
+    lock file cannot be created, and none is needed.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and mode == fcntl.LOCK_SH:
+            yield
+            return
+        raise
     try:
         fcntl.flock(fd, mode)
         yield

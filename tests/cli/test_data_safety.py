@@ -273,3 +273,12 @@ def test_backup_never_replaces_what_it_must_not(sample_db: Path, tmp_path: Path,
     if kind == "folder in the way":
         assert (dest / "quant.db" / "inside.txt").read_text() == "inside\n"
     assert not [p for p in tmp_path.rglob("*") if "partial" in p.name]
+
+
+def test_backup_into_a_linked_folder_goes_inside_it(sample_db: Path, tmp_path: Path) -> None:
+    real = tmp_path / "disk"
+    real.mkdir()
+    (tmp_path / "backups").symlink_to(real)
+    code, out, err = _invoke("backup", tmp_path / "backups", "--db", sample_db)
+    assert code == 0, err
+    assert (real / sample_db.name).is_file() and out.strip() == str(tmp_path / "backups" / sample_db.name)

@@ -151,3 +151,14 @@ def test_folder_refuses_a_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(ArgumentError, match="is a file"), atomic_folder(tmp_path / "f"):
         pass
+
+
+def test_folder_through_a_link_lands_in_the_real_folder(tmp_path: Path) -> None:
+    real = tmp_path / "disk" / "exports"
+    real.mkdir(parents=True)
+    link = tmp_path / "exports"
+    link.symlink_to(real)
+    with atomic_folder(link) as tmp:
+        (tmp / "a.json").write_text("{}")
+    assert link.is_symlink() and (real / "a.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk", "exports"]
