@@ -110,15 +110,15 @@ def _open_version(root: Path, name: str) -> MirrorVersion | None:
     try:
         meta = json.loads((folder / "meta.json").read_text())
         arrays = {f: np.load(folder / f"{f}.npy", mmap_mode="r") for f in FIELDS}
-    except (OSError, ValueError):
+        return MirrorVersion(
+            folder=folder,
+            watermark=tuple(meta["watermark"]),
+            dates=np.array(meta["dates"], dtype="datetime64[D]"),
+            tickers=tuple(meta["tickers"]),
+            arrays=arrays,
+        )
+    except (OSError, ValueError, KeyError, TypeError):  # gone, or not a version: rebuild
         return None
-    return MirrorVersion(
-        folder=folder,
-        watermark=tuple(meta["watermark"]),
-        dates=np.array(meta["dates"], dtype="datetime64[D]"),
-        tickers=tuple(meta["tickers"]),
-        arrays=arrays,
-    )
 
 
 def _current(root: Path) -> MirrorVersion | None:
