@@ -68,3 +68,11 @@ class QuantdbWarning(UserWarning):
 
 class ArgumentError(QuantdbError, ValueError):
     """A function argument is out of range or of the wrong shape (kernels, services)."""
+
+
+class OutputError(QuantdbError, OSError):
+    """An output file (backup, report, export) could not be written: a full disk, permissions.
+
+    Nothing partial is left behind: outputs are written aside and renamed into place only when
+    complete (`quantdb._atomic`).
+    """

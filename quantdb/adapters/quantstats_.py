@@ -31,7 +31,7 @@ from typing import Any, cast
 
 import pandas as pd
 
-from quantdb._paths import make_folder
+from quantdb._atomic import atomic_output
 from quantdb.errors import ArgumentError
 
 #: Font families QuantStats names explicitly.
@@ -127,7 +127,6 @@ def html_tearsheet(
     import quantstats as qs
 
     out = Path(out)
-    make_folder(out.parent, what=f"tearsheet {out}")
     r = returns.astype("float64").rename("Strategy")
     r.index = pd.DatetimeIndex(r.index).tz_localize(None)
     bench = None
@@ -135,7 +134,10 @@ def html_tearsheet(
         bench = benchmark.astype("float64").rename(benchmark_title)
         bench.index = pd.DatetimeIndex(bench.index).tz_localize(None)
         bench = bench.reindex(r.index)
-    with tempfile.TemporaryDirectory(prefix="quantdb-tearsheet-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="quantdb-tearsheet-") as tmp,
+        atomic_output(out, what="tearsheet") as partial,  # complete, or nothing
+    ):
         template = Path(tmp) / "report.html"
         template.write_text(offline_template(), encoding="utf-8")
         with fonts_that_exist(), warnings.catch_warnings():
@@ -144,11 +146,11 @@ def html_tearsheet(
             warnings.filterwarnings("ignore", message="set_ticklabels", category=UserWarning)
             html_report = cast(Callable[..., None], qs.reports.html)  # cast: quantstats is unannotated
             html_report(
-                r, benchmark=bench, output=str(out), title=title, template_path=str(template),
+                r, benchmark=bench, output=str(partial), title=title, template_path=str(template),
                 periods_per_year=periods_per_year, benchmark_title=benchmark_title,
                 parameters=dict(parameters or {}),
             )
-    text = out.read_text(encoding="utf-8")
-    text = text.replace(TRADE_STATS_MARK, trade_stats_html(trade_stats) if trade_stats else "")
-    out.write_text(text, encoding="utf-8")
+        text = partial.read_text(encoding="utf-8")
+        text = text.replace(TRADE_STATS_MARK, trade_stats_html(trade_stats) if trade_stats else "")
+        partial.write_text(text, encoding="utf-8")
     return out

@@ -104,7 +104,7 @@ def backup(
     db: DbPath = DEFAULT_DB,
     json_out: JsonFlag = False,
 ) -> None:
-    """Online backup through SQLite's backup API (consistent while others read or write)."""
+    """Online backup through SQLite's backup API (consistent while others read or write); integrity-checked, written aside and renamed into place."""
     from quantdb.storage.backup import backup_database
 
     path = backup_database(open_db(db, write=False), dest)
@@ -120,16 +120,26 @@ def restore(
     src: Annotated[Path, typer.Argument(help="Backup file to restore from.")],
     db: DbPath = DEFAULT_DB,
     json_out: JsonFlag = False,
+    backup_dir: Annotated[
+        Path | None,
+        typer.Option("--backup-dir", help="Where the copy of the replaced database goes (default: backups/ beside it).", file_okay=False),
+    ] = None,
 ) -> None:
-    """Restore a backup: copied to a temporary file, integrity-checked, then swapped in atomically."""
+    """Restore a quantdb backup into the database, in place (open sessions see it); a copy of the replaced database is kept."""
     from quantdb.storage.backup import restore_database
     from quantdb.storage.sqlite import Database
 
-    path = restore_database(Database(db), src)
+    database = Database(db)
+    try:
+        report = restore_database(database, src, keep_dir=backup_dir)
+    finally:
+        database.close()
     if json_out:
-        emit_json({"restored": str(path), "from": str(src)})
+        emit_json(report.to_dict())
     else:
-        typer.echo(f"{path} restored from {src}")
+        typer.echo(f"{report.path} restored from {report.source}")
+        if report.previous is not None:
+            typer.echo(f"the replaced database was kept in {report.previous}")
 
 
 @prices_app.command("import")

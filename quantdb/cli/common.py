@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -153,7 +154,8 @@ def progress(description: str, *, quiet: bool = False, total: int | None = None)
 
 
 def print_table(title: str, columns: list[str], rows: list[list[Any]], *, limit: int | None = None) -> None:
-    """A rich table on stdout (the human form of a command's result), as wide as the terminal.
+    """A rich table on stdout (the human form of a command's result), as wide as the terminal
+    (on a pipe, as wide as the table).
 
     Each figure is formatted by its kind (`quantdb._format.kind_of`: percentages as
     percentages, money with separators, counts as whole numbers): by its column's name, or in a
@@ -178,7 +180,9 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]], *, limit:
             kind = kind_of(r[0]) if by_row and i > 0 else kind_of(columns[i])
             cells.append(format_number(v, kind) if not isinstance(v, dict | list) else json.dumps(to_jsonable(v)))
         table.add_row(*cells)
-    console = Console()
+    # A terminal (or COLUMNS) sets the width; a pipe or a file gets the table's own width, so
+    # that nothing is folded for grep and scripts.
+    console = Console() if sys.stdout.isatty() or "COLUMNS" in os.environ else Console(width=100_000)
     console.print(table)
     if limit is not None and len(rows) > limit:
         console.print(f"({len(rows) - limit} more rows not shown: raise --limit, or use --json)")

@@ -92,9 +92,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-def applied_migrations(db: Database) -> dict[int, tuple[str, str]]:
-    """version -> (name, sha256) of the migrations recorded in the database."""
-    conn = db.writer()
+def _recorded(conn: sqlite3.Connection) -> dict[int, tuple[str, str]]:
     exists = conn.execute(
         "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'"
     ).fetchone()
@@ -104,10 +102,15 @@ def applied_migrations(db: Database) -> dict[int, tuple[str, str]]:
     return {v: (n, h) for v, n, h in rows}
 
 
-def apply_migrations(db: Database, folder: Path | None = None) -> list[int]:
-    """Bring ``db`` up to the newest schema; return the versions applied now (maybe none)."""
-    migrations = load_migrations(folder)
-    done = applied_migrations(db)
+def applied_migrations(db: Database) -> dict[int, tuple[str, str]]:
+    """version -> (name, sha256) of the migrations recorded in the database."""
+    return _recorded(db.writer())
+
+
+def _refuse_mismatch(
+    db: Database, migrations: list[Migration], done: dict[int, tuple[str, str]]
+) -> None:
+    """An applied file that was edited since, or a database newer than this quantdb: refuse."""
     for m in migrations:
         if m.version in done and done[m.version][1] != m.sha256:
             msg = (
@@ -123,12 +126,29 @@ def apply_migrations(db: Database, folder: Path | None = None) -> list[int]:
             f"({len(migrations)}); upgrade quantdb"
         )
         raise MigrationError(msg)
-    applied = []
+
+
+def apply_migrations(db: Database, folder: Path | None = None) -> list[int]:
+    """Bring ``db`` up to the newest schema; return the versions applied now (maybe none).
+
+    Safe when several processes start on the same new file at once: each file is applied
+    inside the writer lock, and the list of applied files is read again inside it, so a file
+    another process applied meanwhile is skipped (the first read, outside the lock, only
+    spares the lock when nothing is pending).
+    """
+    migrations = load_migrations(folder)
+    done = applied_migrations(db)
+    _refuse_mismatch(db, migrations, done)
+    applied: list[int] = []
     for m in migrations:
         if m.version in done:
             continue
         fk = not m.sql.lstrip().startswith(_FK_OFF)
         with db.atomic(foreign_keys=fk) as conn:
+            done = _recorded(conn)  # under the lock: another process may have applied it
+            _refuse_mismatch(db, migrations, done)
+            if m.version in done:
+                continue
             conn.execute(_BOOKKEEPING)
             for stmt in split_statements(m.sql):
                 try:

@@ -10,15 +10,32 @@ from the database's is never used: it is rebuilt first.
 The rebuild reads SQLite with Python's ``sqlite3`` (never DuckDB's scanner: two SQLite copies
 in one process can drop each other's locks), writes a new version folder, then switches the
 ``CURRENT`` pointer atomically, so concurrent readers always see a complete version.
+
+Two lock files beside the versions keep readers and rebuilds of several processes apart:
+
+* ``current.lock``: a reader holds it shared while it reads ``CURRENT``, memory-maps the six
+  matrices of that version and reads the database's watermark; a rebuild holds it exclusive
+  only while it switches ``CURRENT`` and removes old versions. A mapped file stays readable
+  after it is removed, so a version is only ever removed when no reader is between reading
+  ``CURRENT`` and mapping its files.
+* ``build.lock``: one rebuild at a time (exclusive, for the whole rebuild). A process that
+  waited for it first looks again: the version another process just built is usually the one
+  it needs. A version is written as ``tmp-*`` and renamed to ``v-*`` when complete.
+
+A restore holds both while it replaces the database's content, then drops every version.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +57,18 @@ class MirrorVersion:
     watermark: tuple[int, int, int]
     dates: np.ndarray  # datetime64[D]
     tickers: tuple[str, ...]
+    #: The six matrices, memory-mapped when the version was opened (they stay readable even
+    #: when a later rebuild removes the folder).
+    arrays: dict[str, FloatArray] = field(default_factory=dict, repr=False, compare=False)
 
-    def matrix(self, field: str) -> FloatArray:
-        """The memory-mapped dates x tickers matrix of ``field`` (read-only)."""
-        if field not in FIELDS:
-            msg = f"field must be one of {FIELDS}, got {field!r}"
+    def matrix(self, name: str) -> FloatArray:
+        """The memory-mapped dates x tickers matrix of ``name`` (read-only)."""
+        if name not in FIELDS:
+            msg = f"field must be one of {FIELDS}, got {name!r}"
             raise ArgumentError(msg)
-        return np.load(self.folder / f"{field}.npy", mmap_mode="r")  # type: ignore[no-any-return]
+        if name in self.arrays:
+            return self.arrays[name]
+        return np.load(self.folder / f"{name}.npy", mmap_mode="r")  # type: ignore[no-any-return]
 
 
 def mirror_root(db: Database) -> Path:
@@ -61,19 +83,65 @@ def read_watermark(db: Database) -> tuple[int, int, int]:
     return int(row[0]), int(row[1] or 0), int(row[2])
 
 
-def _current(root: Path) -> MirrorVersion | None:
-    pointer = root / "CURRENT"
+@contextlib.contextmanager
+def _flock(path: Path, mode: int) -> Iterator[None]:
+    """Hold ``flock(mode)`` on ``path`` (created if needed) for the ``with`` block.
+
+    On a read-only mirror (read-only media: nothing can rebuild or remove a version) the
+    lock file cannot be created, and none is needed.
+    """
     try:
-        name = pointer.read_text().strip()
-        meta = json.loads((root / name / "meta.json").read_text())
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and mode == fcntl.LOCK_SH:
+            yield
+            return
+        raise
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _open_version(root: Path, name: str) -> MirrorVersion | None:
+    """Open version ``name``: its metadata and its six matrices, memory-mapped."""
+    folder = root / name
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        arrays = {f: np.load(folder / f"{f}.npy", mmap_mode="r") for f in FIELDS}
+        return MirrorVersion(
+            folder=folder,
+            watermark=tuple(meta["watermark"]),
+            dates=np.array(meta["dates"], dtype="datetime64[D]"),
+            tickers=tuple(meta["tickers"]),
+            arrays=arrays,
+        )
+    except (OSError, ValueError, KeyError, TypeError):  # gone, or not a version: rebuild
         return None
-    return MirrorVersion(
-        folder=root / name,
-        watermark=tuple(meta["watermark"]),
-        dates=np.array(meta["dates"], dtype="datetime64[D]"),
-        tickers=tuple(meta["tickers"]),
-    )
+
+
+def _current(root: Path) -> MirrorVersion | None:
+    """The version ``CURRENT`` names, opened (the caller holds ``current.lock``)."""
+    try:
+        name = (root / "CURRENT").read_text().strip()
+    except OSError:
+        return None
+    return _open_version(root, name) if name else None
+
+
+def _current_and_watermark(
+    db: Database, root: Path
+) -> tuple[MirrorVersion | None, tuple[int, int, int]]:
+    """The current version (opened) and the database's watermark, read under one shared lock.
+
+    Under the lock no rebuild can remove the version before its files are mapped, and no
+    restore can replace the database between the two reads.
+    """
+    if not root.is_dir():
+        return None, read_watermark(db)
+    with _flock(root / "current.lock", fcntl.LOCK_SH):
+        return _current(root), read_watermark(db)
 
 
 def _scatter(
@@ -112,6 +180,12 @@ def build_mirror(db: Database, *, base: MirrorVersion | None = None) -> MirrorVe
     """
     root = mirror_root(db)
     root.mkdir(parents=True, exist_ok=True)
+    with _flock(root / "build.lock", fcntl.LOCK_EX):
+        return _build(db, root, base)
+
+
+def _build(db: Database, root: Path, base: MirrorVersion | None) -> MirrorVersion:
+    """Write a new version and switch to it (the caller holds ``build.lock``)."""
     after_id = base.watermark[0] if base is not None else 0
     with db.reader() as conn:
         conn.execute("BEGIN")  # one snapshot for the watermark and the rows
@@ -123,38 +197,75 @@ def build_mirror(db: Database, *, base: MirrorVersion | None = None) -> MirrorVe
         finally:
             conn.execute("ROLLBACK")
     dates, ticker_list, mats = _scatter(rows, symbols, base)
-    folder = root / f"v-{uuid.uuid4().hex[:12]}"
-    folder.mkdir()
+    tag = uuid.uuid4().hex[:12]
+    tmp = root / f"tmp-{tag}"
+    tmp.mkdir()
     for name in FIELDS:
-        np.save(folder / f"{name}.npy", mats[name])
+        np.save(tmp / f"{name}.npy", mats[name])
     meta: dict[str, Any] = {
         "watermark": list(watermark),
         "dates": [str(d) for d in dates],
         "tickers": ticker_list,
     }
-    (folder / "meta.json").write_text(json.dumps(meta))
-    tmp = root / f"CURRENT.{uuid.uuid4().hex[:8]}"
-    tmp.write_text(folder.name)
-    os.replace(tmp, root / "CURRENT")
-    _remove_old_versions(root, keep=folder.name)
-    return MirrorVersion(folder, watermark, dates, tuple(ticker_list))
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    folder = root / f"v-{tag}"
+    os.rename(tmp, folder)  # a v-* folder is always complete
+    pointer = root / f"CURRENT.{tag}"
+    pointer.write_text(folder.name)
+    with _flock(root / "current.lock", fcntl.LOCK_EX):
+        os.replace(pointer, root / "CURRENT")
+        _remove_versions(root, keep=folder.name)
+        version = _open_version(root, folder.name)
+    if version is None:  # pragma: no cover - the folder was just written
+        msg = f"{folder}: the mirror version just written cannot be read"
+        raise OSError(msg)
+    return version
 
 
-def _remove_old_versions(root: Path, *, keep: str) -> None:
+def _remove_versions(root: Path, *, keep: str | None) -> None:
+    """Remove every version but ``keep``, and leftovers of interrupted rebuilds.
+
+    The caller holds ``build.lock`` (no rebuild is writing a ``tmp-*`` folder) and
+    ``current.lock`` exclusively (no reader is between reading ``CURRENT`` and mapping files).
+    """
     for child in root.iterdir():
-        if child.is_dir() and child.name.startswith("v-") and child.name != keep:
+        if child.name == keep:
+            continue
+        if child.is_dir() and child.name.startswith(("v-", "tmp-")):
             shutil.rmtree(child, ignore_errors=True)
+        elif child.is_file() and child.name.startswith("CURRENT."):
+            child.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def replacing_content(db: Database) -> Iterator[None]:
+    """Hold the mirror still while the database's content is replaced (a restore).
+
+    No panel is read and no rebuild runs meanwhile; when the block succeeds every version is
+    dropped (its watermark could come back with different rows: ids restart from the
+    backup's), so the next panel load rebuilds from the new content.
+    """
+    root = mirror_root(db)
+    root.mkdir(parents=True, exist_ok=True)
+    with _flock(root / "build.lock", fcntl.LOCK_EX), _flock(root / "current.lock", fcntl.LOCK_EX):
+        yield
+        (root / "CURRENT").unlink(missing_ok=True)
+        _remove_versions(root, keep=None)
 
 
 def current_mirror(db: Database) -> MirrorVersion:
     """The up-to-date mirror: the current version if its watermark matches, else a rebuild."""
-    existing = _current(mirror_root(db))
-    if existing is None:
-        return build_mirror(db)
-    now = read_watermark(db)
-    if existing.watermark == now:
+    root = mirror_root(db)
+    existing, now = _current_and_watermark(db, root)
+    if existing is not None and existing.watermark == now:
         return existing
-    if now[1] == existing.watermark[1] and now[0] > existing.watermark[0]:
-        # Only inserts since (no update, delete or ticker rename moved the counter): append.
-        return build_mirror(db, base=existing)
-    return build_mirror(db)
+    root.mkdir(parents=True, exist_ok=True)
+    with _flock(root / "build.lock", fcntl.LOCK_EX):
+        # Another process may have built what we need while we waited for the lock.
+        existing, now = _current_and_watermark(db, root)
+        if existing is not None and existing.watermark == now:
+            return existing
+        if existing is not None and now[1] == existing.watermark[1] and now[0] > existing.watermark[0]:
+            # Only inserts since (no update, delete or ticker rename moved the counter): append.
+            return _build(db, root, existing)
+        return _build(db, root, None)

@@ -7,14 +7,17 @@ The rules (DESIGN.md, Storage):
   database, then runs ``BEGIN IMMEDIATE ... COMMIT`` on a connection opened with
   ``isolation_level=None`` (Python's implicit transactions are never used).
 * Readers open ``mode=ro`` connections from a small thread-safe pool.
-* Backup and restore go through SQLite's online backup API; restore writes a temporary file,
-  integrity-checks it, then atomically replaces the database.
+* Backup and restore go through SQLite's online backup API (`quantdb.storage.backup`); a
+  restore copies pages into the live file, so the file a connection opened stays the file at
+  the path. A connection whose file was replaced anyway (by another program) refuses to write.
+* A rolled-back write truncates the WAL it may have filled (``wal_checkpoint(TRUNCATE)``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import queue
 import sqlite3
@@ -27,11 +30,13 @@ from typing import Any, Self
 from quantdb._paths import make_folder
 from quantdb.errors import DatabaseDamaged, DatabaseError, DatabaseFull, NotFound
 
+log = logging.getLogger(__name__)
+
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def _translate(exc: sqlite3.Error, path: Path) -> DatabaseError:
+def translate_error(exc: sqlite3.Error, path: Path) -> DatabaseError:
     """Turn a low-level sqlite3 error into one of quantdb's, with the file named."""
     text = str(exc)
     if "full" in text:
@@ -90,6 +95,10 @@ class Database:
         self._thread_lock = threading.RLock()
         self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue(maxsize=pool_size)
         self._pool_size = pool_size
+        # (st_dev, st_ino) of the file the writer / the pooled readers were opened on: a file
+        # replaced underneath (by rename) is noticed instead of written to after its deletion.
+        self._writer_file: tuple[int, int] | None = None
+        self._readers_file: tuple[int, int] | None = None
 
     # -- connections -----------------------------------------------------------------------
 
@@ -109,12 +118,40 @@ class Database:
                 apply_pragmas(conn)
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             except sqlite3.DatabaseError as exc:
-                raise _translate(exc, self.path) from exc
+                raise translate_error(exc, self.path) from exc
             if mode.lower() != "wal":
                 msg = f"{self.path}: could not switch to WAL journal mode (got {mode})"
                 raise DatabaseError(msg)
             self._writer = conn
+            self._writer_file = self._file_identity()
         return self._writer
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the database file now; None when it does not exist."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _refuse_replaced_file(self) -> None:
+        """Refuse to write through a connection whose file was replaced since it was opened.
+
+        A file swapped by rename (an old-style restore, ``mv``, ``cp`` to a temporary name)
+        leaves this connection on the deleted file: a write would report success and be lost.
+        """
+        if self._writer is None or self._writer_file is None:
+            return
+        now = self._file_identity()
+        if now == self._writer_file:
+            return
+        change = "was deleted" if now is None else "was replaced by another file"
+        msg = (
+            f"{self.path}: the database file {change} after this session opened it; its writes "
+            "would go to the deleted file and be lost. Nothing was written: reopen the database "
+            "(db.close(), or qdb.connect again; restart the command)"
+        )
+        raise DatabaseError(msg)
 
     def _open_reader(self) -> sqlite3.Connection:
         if not self.path.exists():
@@ -127,7 +164,15 @@ class Database:
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
-        """A read-only connection from the pool (``mode=ro``, ``query_only``), thread-safe."""
+        """A read-only connection from the pool (``mode=ro``, ``query_only``), thread-safe.
+
+        Readers follow the path: when the file was replaced since the pooled connections were
+        opened, they are closed and new ones read the new file.
+        """
+        now = self._file_identity()
+        if now != self._readers_file:
+            self._drain_readers()
+            self._readers_file = now
         try:
             conn = self._readers.get_nowait()
         except queue.Empty:
@@ -137,10 +182,13 @@ class Database:
         finally:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            try:
-                self._readers.put_nowait(conn)
-            except queue.Full:
+            if self._readers_file != now:  # the file was replaced meanwhile: not back in the pool
                 conn.close()
+            else:
+                try:
+                    self._readers.put_nowait(conn)
+                except queue.Full:
+                    conn.close()
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """Run a read query on a pooled reader and return all rows (as `sqlite3.Row`)."""
@@ -155,16 +203,21 @@ class Database:
             row = conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
-    def close(self) -> None:
-        """Close every connection this object opened."""
+    def _drain_readers(self) -> None:
         while True:
             try:
                 self._readers.get_nowait().close()
             except queue.Empty:
                 break
+
+    def close(self) -> None:
+        """Close every connection this object opened (the next use opens the file anew)."""
+        self._drain_readers()
+        self._readers_file = None
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        self._writer_file = None
 
     def __enter__(self) -> Self:
         return self
@@ -217,7 +270,7 @@ class Database:
                         self._aborted = True
                     if isinstance(exc, sqlite3.DatabaseError):
                         # One error tree at every depth, not only at the outermost level.
-                        raise _translate(exc, self.path) from exc
+                        raise translate_error(exc, self.path) from exc
                     raise
                 else:
                     if not self._aborted:
@@ -227,13 +280,15 @@ class Database:
                 return
             self._acquire_file_lock()
             try:
+                self._refuse_replaced_file()
                 if not foreign_keys:
                     conn.execute("PRAGMA foreign_keys = OFF")
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.DatabaseError as exc:
-                    raise _translate(exc, self.path) from exc
+                    raise translate_error(exc, self.path) from exc
                 self._depth = 1
+                failed = False
                 try:
                     yield conn
                     if self._aborted:
@@ -249,20 +304,62 @@ class Database:
                             raise DatabaseError(msg)
                     conn.execute("COMMIT")
                 except sqlite3.DatabaseError as exc:
+                    failed = True
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
-                    raise _translate(exc, self.path) from exc
+                    raise translate_error(exc, self.path) from exc
                 except BaseException:
+                    failed = True
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
                 finally:
                     self._depth = 0
                     self._aborted = False
+                    if failed:
+                        self._shrink_wal(conn)
                     if not foreign_keys:
                         conn.execute("PRAGMA foreign_keys = ON")
             finally:
                 self._release_file_lock()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the cross-process writer lock with no transaction open (for a restore).
+
+        No quantdb writer in any process is mid-transaction while the block runs. Connections
+        of this object left on a file that was since replaced are closed first, so that
+        `writer` opens the file now at the path.
+        """
+        with self._thread_lock:
+            if self._depth:
+                msg = f"{self.path}: cannot take the writer lock inside a transaction of the same session"
+                raise DatabaseError(msg)
+            self._acquire_file_lock()
+            try:
+                if self._writer is not None and self._file_identity() != self._writer_file:
+                    self.close()
+                yield
+            finally:
+                self._release_file_lock()
+
+    def _shrink_wal(self, conn: sqlite3.Connection) -> None:
+        """After a rolled-back write, give its space back: ``PRAGMA wal_checkpoint(TRUNCATE)``.
+
+        A transaction that failed (a full disk, an error, Ctrl-C) may have spilled many pages
+        into the ``-wal`` file before it was rolled back; they are never used, but the file
+        keeps its size, and on a full disk every later read would fail for want of space.
+        Runs under the writer lock; never waits for readers (busy timeout 0): a reader still
+        inside a read transaction only postpones the truncation to the next checkpoint.
+        """
+        try:
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:  # the rollback stands; the file shrinks at a later checkpoint
+            log.warning("%s: could not truncate the WAL after a rolled-back write: %s", self.path, exc)
 
     # -- health ----------------------------------------------------------------------------
 
@@ -304,6 +401,11 @@ class Database:
                 ]
                 for name in tables:
                     counts[name] = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+                if "schema_migrations" not in tables or not counts["schema_migrations"]:
+                    problems.append(
+                        "not a quantdb database: no migration is recorded in schema_migrations "
+                        "(a SQLite file made by another program?)"
+                    )
                 user_version = conn.execute("PRAGMA user_version").fetchone()[0]
                 journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
             finally:

@@ -13,6 +13,7 @@ from migration_helpers import db_content, full_dump
 from typer.testing import CliRunner
 
 from quantdb.cli.migrate_cmds import register
+from quantdb.errors import DatabaseError
 from quantdb.services.records.export import export_json
 from quantdb.services.records.migrate import MigrationReport, migrate_folder
 from quantdb.services.records.quarantine import list_quarantine, reimport_quarantined
@@ -212,8 +213,6 @@ def test_rollback_restores_the_earlier_state_exactly(
 def test_rollback_refuses_a_batch_later_batches_rely_on(db: Database, generated_dirs: dict) -> None:
     first = migrate_folder(db, generated_dirs[3][0])
     migrate_folder(db, generated_dirs[3][0])
-    from quantdb.errors import DatabaseError
-
     with pytest.raises(DatabaseError, match="roll back batch 2 first"):
         rollback_batch(db, first.batch_id)
 
@@ -363,3 +362,61 @@ def test_cli_json_exit_codes_and_dry_run(generated_dirs: dict, tmp_path: Path) -
     assert res.exit_code == 2 and "no import batch 9" in res.stderr
     res = runner.invoke(app, ["rollback", "--last", "--db", db, "--json"])
     assert res.exit_code == 0 and json.loads(res.stdout)["batch_id"] == 2
+
+
+def _stored_bytes(db: Database) -> int:
+    """Bytes of the database's used pages (checkpointed, free pages not counted)."""
+    conn = db.writer()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pages, free, size = (conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "freelist_count", "page_size"))
+    return int((pages - free) * size)
+
+
+def test_rerun_stores_no_second_copy_of_the_raw_records(sample_copy: Database, legacy_dir: Path) -> None:
+    """Issue 16, item 7: a no-op re-run used to store another copy of every raw record (+9 MB
+    for the sample, +16 MB for the demo). One copy per distinct original; verify and rollback
+    keep working."""
+    db = sample_copy
+    n_raw = db.scalar("SELECT count(*) FROM raw_records")
+    size = _stored_bytes(db)
+    first = db.scalar("SELECT max(id) FROM import_batches")
+    for _ in range(2):
+        again = migrate_folder(db, SAMPLE)
+        assert again.totals.imported == 0 and again.totals.already_present == 43203
+        assert db.scalar("SELECT count(*) FROM raw_records") == n_raw
+    growth = _stored_bytes(db) - size
+    assert growth < 100 * 1024, growth  # two batch rows and their reports, not 2 x 9 MB
+    assert verify_folder(db, SAMPLE).ok
+    assert verify_folder(db, legacy_dir).ok  # the same files elsewhere
+    # The same folder moved elsewhere is the same originals: no copy either.
+    assert migrate_folder(db, legacy_dir).totals.imported == 0
+    assert db.scalar("SELECT count(*) FROM raw_records") == n_raw
+    assert verify_folder(db, legacy_dir).ok
+    # The first batch keeps the originals the re-runs counted: it cannot go first.
+    with pytest.raises(DatabaseError, match="roll back batch 4 first"):
+        rollback_batch(db, first)
+    for _ in range(3):
+        rollback_batch(db, last=True)
+        assert verify_folder(db, SAMPLE).ok
+    rollback_batch(db, first)
+    assert not verify_folder(db, SAMPLE).ok
+    assert db.scalar("SELECT count(*) FROM raw_records") == 0
+
+
+def test_rerun_after_an_edit_stores_only_what_changed(sample_copy: Database, legacy_dir: Path) -> None:
+    db = sample_copy
+    n_raw = db.scalar("SELECT count(*) FROM raw_records")
+    p = legacy_dir / "trades_data.json"
+    trades = json.loads(p.read_text())
+    trades[3]["notes"] = "edited after the migration"  # an undocumented field: goes to extra
+    trades.append(dict(trades[0], trade_id=999999))  # a new trade
+    p.write_text(json.dumps(trades))
+    report = migrate_folder(db, legacy_dir)
+    t = report.files["trades_data.json"]
+    assert t.read == 1203 and t.imported == 1 and t.quarantined == 1  # the edit conflicts
+    assert db.scalar("SELECT count(*) FROM raw_records") == n_raw + 2
+    assert verify_folder(db, legacy_dir).ok
+    assert verify_folder(db, SAMPLE).ok  # its own batch still proves the folder as it was
+    rollback_batch(db, last=True)
+    assert db.scalar("SELECT count(*) FROM raw_records") == n_raw
+    assert verify_folder(db, SAMPLE).ok and not verify_folder(db, legacy_dir).ok

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from quantdb._paths import make_folder
+from quantdb._atomic import atomic_folder
 from quantdb.ingest.normalize import now_utc
 from quantdb.ingest.reader import (
     LEADERS,
@@ -253,9 +253,17 @@ def export_json(
     >>> # quantdb export-json ./out --db quant.db
     """
     out = Path(out_dir)
-    make_folder(out, what="export folder")
-    imported = _file_meta(db)
     files: dict[str, int] = {}
+    with atomic_folder(out, what="export folder") as tmp:  # complete, or nothing new
+        _write_export(db, tmp, files, progress)
+    return ExportReport(str(out.resolve()), files)
+
+
+def _write_export(
+    db: Database, out: Path, files: dict[str, int], progress: Callable[[int], None] | None
+) -> None:
+    """Write every legacy file into ``out``, counting records per file into ``files``."""
+    imported = _file_meta(db)
     done = 0
 
     def wrote(name: str, n: int) -> None:
@@ -274,7 +282,7 @@ def export_json(
             n = len(doc["predictions"])
         else:
             n = len(doc)
-        atomic_write_json(out / fname, doc)
+        (out / fname).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         wrote(fname, n)
 
     price_dir = out / PRICE_DIR
@@ -282,6 +290,8 @@ def export_json(
         ids = conn.execute(
             "SELECT k.id, k.symbol FROM tickers k WHERE EXISTS (SELECT 1 FROM price_history p WHERE p.ticker_id = k.id) ORDER BY k.symbol"
         ).fetchall()
+        if ids:
+            price_dir.mkdir()
         for tid, sym in ids:
             lines = [PRICE_HEADER]
             for day, o, h, lo, c, adj, v in conn.execute(
@@ -291,8 +301,5 @@ def export_json(
                 lines.append(",".join([day, *("null" if x is None else repr(x) for x in (o, h, lo, c, adj)),
                                        "null" if v is None else str(v)]))  # fmt: skip
             name = f"{PRICE_DIR}/{filename_from_symbol(sym)}"
-            atomic_write_bytes(
-                price_dir / filename_from_symbol(sym), ("\n".join(lines) + "\n").encode()
-            )
+            (price_dir / filename_from_symbol(sym)).write_bytes(("\n".join(lines) + "\n").encode())
             wrote(name, len(lines) - 1)
-    return ExportReport(str(out.resolve()), files)

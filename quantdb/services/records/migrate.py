@@ -11,7 +11,11 @@ Every record read ends in exactly one of four outcomes, per file and in total::
 * ``quarantined``: it cannot be made valid without guessing, or its key is used by a different
   record (a conflicting duplicate); the reason names the file, position, field and rule.
 
-The raw original of every record goes to ``raw_records`` with its outcome, target row and flags.
+The raw original of every record goes to ``raw_records`` with its outcome, target row and flags,
+once: a re-run that finds a record already present, exactly as an earlier legacy batch kept it
+at the same file and position (same raw text, key, flags and target row), stores no second copy
+and notes in its report which batch keeps the original (``raw_reused_from``); verify reads
+each position's newest kept row, and rollback refuses to undo that earlier batch first.
 A file that cannot be parsed stops everything before the database is touched. When the
 database already holds data, an online backup is taken first and its path reported.
 """
@@ -226,6 +230,28 @@ def import_parsed(
     return result[0]
 
 
+#: Key of ``import_batches.report_json``: {earlier batch id: records of this batch whose raw
+#: original that batch already keeps}. Rollback refuses to undo such an earlier batch first.
+RAW_REUSED = "raw_reused_from"
+
+
+def _same_original(got: tuple[Any, ...], key: Any, raw: str, flags: str | None,
+                   outcome: tuple[str, int | None, Any], table: str) -> bool:  # fmt: skip
+    """Whether a record read again is the very original an earlier batch keeps, to the same row.
+
+    Only a record found already present (or a duplicate of one) qualifies, and only when the
+    kept row holds the same raw text, key and flags and points at the same target row; a
+    record quarantined again is stored again (its new quarantine entry supersedes the old).
+    """
+    _, kraw, kkey, koutcome, ktable, ktarget, kflags = got
+    return (
+        outcome[0] in ("already_present", "duplicate")
+        and koutcome in ("imported", "already_present", "duplicate")
+        and kraw == raw and kkey == key and kflags == flags
+        and ktable == table and ktarget == outcome[1]
+    )  # fmt: skip
+
+
 RAW_CHUNK = 50_000
 _RAW_INSERT = (
     "INSERT INTO raw_records (id, batch_id, file, position, record_key, raw, outcome, target_table, "
@@ -338,6 +364,8 @@ class _Importer:
         self._updates: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
         self._price_symbols: set[str] = set()
         self._existing_price_symbols: set[str] = set()
+        self._earlier: list[int] = []
+        self.reused: dict[int, int] = {}  # earlier batch -> records whose raw original it keeps
 
     # -- loading what is already there ----------------------------------------------------------
 
@@ -397,6 +425,12 @@ class _Importer:
         )
         self.batch_id = int(cur.lastrowid)
         self._load_existing()
+        # Earlier committed legacy batches, newest first: a record whose raw original one of
+        # them already keeps (same file and position), with the same outcome, is not stored again.
+        if self.kind == "legacy":
+            self._earlier = [r[0] for r in c.execute(
+                "SELECT id FROM import_batches WHERE status = 'committed' AND kind = 'legacy' "
+                "AND id <> ? ORDER BY id DESC", (self.batch_id,))]  # fmt: skip
         raw_rows: list[tuple[int, str, str, list[list[Any]]]] = []
         quarantine: list[tuple[Any, ...]] = []
         counts: dict[str, FileCounts] = {}
@@ -427,15 +461,22 @@ class _Importer:
             for o in outcomes:
                 tally[o[0]] += 1
             b, name, keys, raws = self.batch_id, pf.name, pf.keys, pf.raws
-            raw_rows.append((raw_id, name, tname, [
-                [pos, keys[i], raws[i], o[0], o[1], flag_json[i]]
-                for i, (pos, o) in enumerate(zip(positions, outcomes, strict=True))
-            ]))  # fmt: skip
+            kept = self._stored_originals(name, len(pf)) if self._earlier else {}
+            recs: list[list[Any]] = []
+            ids: dict[int, int] = {}
+            for i, (pos, o) in enumerate(zip(positions, outcomes, strict=True)):
+                got = kept.get(pos)
+                if got is not None and _same_original(got, keys[i], raws[i], flag_json[i], o, tname):
+                    self.reused[got[0]] = self.reused.get(got[0], 0) + 1  # kept once, in that batch
+                    continue
+                ids[i] = raw_id + len(recs)
+                recs.append([pos, keys[i], raws[i], o[0], o[1], flag_json[i]])
+            raw_rows.append((raw_id, name, tname, recs))
             quarantine.extend([
-                (b, raw_id + i, name, pos, o[2].field, o[2].rule, o[2].reason)
+                (b, ids[i], name, pos, o[2].field, o[2].rule, o[2].reason)
                 for i, (pos, o) in enumerate(zip(positions, outcomes, strict=True)) if o[2] is not None
             ])  # fmt: skip
-            raw_id += len(pf)
+            raw_id += len(recs)
             counts[pf.name] = FileCounts(len(pf), tally["imported"], tally["duplicate"],
                                          tally["quarantined"], tally["already_present"])  # fmt: skip
             done += len(pf)
@@ -472,12 +513,27 @@ class _Importer:
                 if pf.kind == "prices"
             }
         )
-        doc = report.to_dict() | {"file_meta": meta}
+        doc = report.to_dict() | {"file_meta": meta, RAW_REUSED: {str(k): v for k, v in sorted(self.reused.items())}}
         c.execute(
             "UPDATE import_batches SET finished_at = ?, report_json = ? WHERE id = ?",
             (now_utc(), orjson.dumps(doc).decode(), self.batch_id),
         )
         return report
+
+    def _stored_originals(self, file: str, n: int) -> dict[int, tuple[Any, ...]]:
+        """position -> (batch, raw, key, outcome, target table, target id, flags): the newest row
+        kept for each of the first ``n`` positions of ``file`` by the earlier legacy batches
+        (the same rows `verify_folder` reads for them)."""
+        found: dict[int, tuple[Any, ...]] = {}
+        for batch in self._earlier:
+            for row in self.conn.execute(
+                "SELECT position, raw, record_key, outcome, target_table, target_id, flags "
+                "FROM raw_records WHERE batch_id = ? AND file = ? AND position < ?", (batch, file, n)):  # fmt: skip
+                if row[0] not in found:
+                    found[row[0]] = (batch, *row[1:])
+            if len(found) == n:
+                break
+        return found
 
     def _supersede_quarantine(self) -> None:
         """An unresolved entry of an earlier batch for the same raw record is superseded by this one.

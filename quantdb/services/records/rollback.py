@@ -3,8 +3,9 @@
 Rows a batch created carry its ``batch_id`` (tickers and strategies only it introduced
 included); rows it changed have a before-image in ``batch_changes``. Its ``raw_records`` and
 ``quarantine`` rows go too, and the batch is marked ``rolled_back`` (the row stays, as history).
-A batch that later data depends on (a later batch's trade linking to its prediction, say) is
-refused, naming what depends on it: roll back the later batch first.
+A batch that later data depends on (a later batch's trade linking to its prediction, say, or a
+re-run that found its records already present and kept no second copy of their raw originals)
+is refused, naming what depends on it: roll back the later batch first.
 """
 
 from __future__ import annotations
@@ -128,26 +129,53 @@ def _refuse_dependents(conn: sqlite3.Connection, batch_id: int) -> None:
         msg = (f"cannot roll back batch {batch_id}: batch {b} counted {n} of its {table} rows as "
                f"already present; roll back batch {b} first")  # fmt: skip
         raise DatabaseError(msg)
+    # A re-run stores no second copy of a raw original this batch keeps (migrate.RAW_REUSED).
+    reuse = conn.execute(
+        "SELECT id, json_extract(report_json, ?) FROM import_batches WHERE status = 'committed' "
+        "AND id > ? AND json_extract(report_json, ?) IS NOT NULL ORDER BY id DESC LIMIT 1",
+        (f'$.raw_reused_from."{batch_id}"', batch_id, f'$.raw_reused_from."{batch_id}"'),
+    ).fetchone()
+    if reuse:
+        b, n = reuse
+        msg = (f"cannot roll back batch {batch_id}: batch {b} read {n} of its records again, already "
+               f"present (their raw originals are kept once, in batch {batch_id}); roll back batch {b} first")  # fmt: skip
+        raise DatabaseError(msg)
+
+
+#: What a row of a dependent table is, for the message (tables found through their foreign keys).
+_DEPENDENT_NAMES = {
+    "backtest_results": "stored backtests (quantdb backtests)",
+    "performance_metrics": "performance snapshots (quantdb track update)",
+    "price_history": "price bars of later imports",
+    "predictions": "predictions of later imports",
+    "trades": "trades of later imports",
+    "volume_leaders": "volume leader rows of later imports",
+}
 
 
 def _what_depends(conn: sqlite3.Connection, batch_id: int) -> str:
-    """Which rows made after the batch use its strategies or tickers, and what to do about it.
+    """Which rows outside the batch use its strategies or tickers, and what to do about it.
 
-    Backtests and `track update` snapshots name the strategies a legacy batch created, and price
-    bars of later imports name its tickers: deleting the batch would orphan them.
+    Found through the schema's foreign keys (backtests and `track update` snapshots name the
+    strategies a legacy batch created; price bars of later imports name its tickers): deleting
+    the batch would orphan them.
     """
-    counts = {
-        "stored backtests (quantdb backtests)": conn.execute(
-            "SELECT count(*) FROM backtest_results WHERE strategy_id IN "
-            "(SELECT id FROM strategies WHERE batch_id = ?)", (batch_id,)).fetchone()[0],
-        "performance snapshots (quantdb track update)": conn.execute(
-            "SELECT count(*) FROM performance_metrics WHERE strategy_id IN "
-            "(SELECT id FROM strategies WHERE batch_id = ?)", (batch_id,)).fetchone()[0],
-        "price bars of later imports": conn.execute(
-            "SELECT count(*) FROM price_history WHERE batch_id IS NOT ? AND ticker_id IN "
-            "(SELECT id FROM tickers WHERE batch_id = ?)", (batch_id, batch_id)).fetchone()[0],
-    }
-    used = [f"{n:,} {what}" for what, n in counts.items() if n]
+    used: list[str] = []
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    for table in tables:
+        columns = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
+        for fk in conn.execute(f'PRAGMA foreign_key_list("{table}")').fetchall():
+            parent, column = fk[2], fk[3]
+            if parent not in ("strategies", "tickers"):
+                continue
+            outside = " AND batch_id IS NOT ?" if "batch_id" in columns else ""
+            n = conn.execute(
+                f'SELECT count(*) FROM "{table}" WHERE "{column}" IN '
+                f'(SELECT id FROM "{parent}" WHERE batch_id = ?){outside}',
+                (batch_id, batch_id) if outside else (batch_id,),
+            ).fetchone()[0]
+            if n:
+                used.append(f"{n:,} {_DEPENDENT_NAMES.get(table, table + ' rows')}")
     if not used:
         return ""
     backup = conn.execute("SELECT backup_path FROM import_batches WHERE id = ?", (batch_id,)).fetchone()

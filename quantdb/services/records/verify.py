@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from quantdb.ingest.reader import scan_folder
+from quantdb.ingest.reader import KNOWN_JSON, scan_folder
 from quantdb.storage.sqlite import Database
 
 _ET = ZoneInfo("America/New_York")
@@ -228,8 +228,70 @@ def _records(root: Path) -> Iterator[tuple[str, str, list[tuple[str | None, Any]
             )
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """A committed legacy batch: its id, folder and the records it read per file (from its report)."""
+
+    id: int
+    source: str
+    files_read: dict[str, int] | None  # None: a batch without a report (rows tell what it read)
+
+    def reads(self, db: Database, name: str) -> int:
+        if self.files_read is not None:
+            return self.files_read.get(name, 0)
+        return int(db.scalar("SELECT count(*) FROM raw_records WHERE batch_id = ? AND file = ?", (self.id, name)))
+
+
+def _files_read(report_json: str | None) -> dict[str, int] | None:
+    if not report_json:
+        return None
+    files = json.loads(report_json).get("files")
+    return None if files is None else {k: int(v["read"]) for k, v in files.items()}
+
+
+def _newest_reading(db: Database, batches: list[_Batch], name: str) -> _Batch | None:
+    """The newest batch that read file ``name`` (whether or not it had to store its records)."""
+    for b in batches:
+        if b.files_read is not None:
+            if name in b.files_read:
+                return b
+        elif db.scalar("SELECT 1 FROM raw_records WHERE batch_id = ? AND file = ? LIMIT 1", (b.id, name)):
+            return b
+    return None
+
+
+def _kept_rows(db: Database, batches: list[_Batch], newest: _Batch, name: str, n_read: int) -> dict[int, tuple[Any, ...]]:
+    """position -> (position, raw id, raw, outcome, table, target id, key) as ``newest`` read it.
+
+    A re-run keeps no second copy of a raw original an earlier legacy batch keeps at the same
+    file and position (`quantdb.services.records.migrate`), so each position's row is the newest
+    one kept by ``newest`` or an earlier batch; a record found again, already present, counts as
+    ``already_present`` for ``newest``.
+    """
+    rows: dict[int, tuple[Any, ...]] = {}
+    for b in batches:
+        if b.id > newest.id:
+            continue
+        for r in db.query(
+            "SELECT position, id, raw, outcome, target_table, target_id, record_key FROM raw_records "
+            "WHERE batch_id = ? AND file = ?", (b.id, name)):  # fmt: skip
+            if r[0] < n_read and r[0] not in rows:
+                row = tuple(r)
+                if b.id != newest.id and row[3] == "imported":
+                    row = (*row[:3], "already_present", *row[4:])
+                rows[r[0]] = row
+        if len(rows) == n_read:
+            break
+    return rows
+
+
 def verify_folder(db: Database, folder: str | Path, *, max_differences: int = 20) -> VerifyReport:
-    """Prove, record by record and field by field, that ``folder`` is in ``db``."""
+    """Prove, record by record and field by field, that ``folder`` is in ``db``.
+
+    A folder with no legacy file, or whose files hold no record, proves nothing: the report
+    is not ok ("nothing to verify"), so `quantdb verify` exits 1. A missing folder raises
+    `FileFormatError` (exit 2).
+    """
     root = scan_folder(folder).root.resolve()  # refuses a missing folder, as migrate does
     diffs: list[str] = []
     n_diff = 0
@@ -240,10 +302,9 @@ def verify_folder(db: Database, folder: str | Path, *, max_differences: int = 20
         if len(diffs) < max_differences:
             diffs.append(msg)
 
-    legacy = "SELECT id FROM import_batches WHERE status = 'committed' AND kind = 'legacy'"
-    batches = [r[0] for r in db.query(f"{legacy} AND source = ? ORDER BY id DESC", (str(root),))]
-    if not batches:
-        batches = [r[0] for r in db.query(f"{legacy} ORDER BY id DESC")]
+    legacy = "SELECT id, source, report_json FROM import_batches WHERE status = 'committed' AND kind = 'legacy'"
+    every = [_Batch(r[0], r[1], _files_read(r[2])) for r in db.query(f"{legacy} ORDER BY id DESC")]
+    batches = [b for b in every if b.source == str(root)] or every  # this folder's, else any
     targets: dict[str, dict[int, Any]] = {}
     quarantined = {r[0] for r in db.query("SELECT raw_record_id FROM quarantine")}
     files: dict[str, dict[str, int]] = {}
@@ -256,19 +317,15 @@ def verify_folder(db: Database, folder: str | Path, *, max_differences: int = 20
         if not recs:  # an empty file: nothing to account for
             files[name] = {"imported": 0, "duplicate": 0, "already_present": 0, "quarantined": 0}
             continue
-        batch = next((b for b in batches if db.scalar(
-            "SELECT 1 FROM raw_records WHERE batch_id = ? AND file = ? LIMIT 1", (b, name))), None)  # fmt: skip
-        if batch is None:
+        newest = _newest_reading(db, batches, name)
+        if newest is None:
             diff(f"{name}: {len(recs)} records, none of them in any committed import batch")
             continue
-        raws = {r[0]: r for r in db.query(
-            "SELECT position, id, raw, outcome, target_table, target_id, record_key FROM raw_records "
-            "WHERE batch_id = ? AND file = ?", (batch, name))}  # fmt: skip
+        batch, n_read = newest.id, newest.reads(db, name)
+        raws = _kept_rows(db, every, newest, name, n_read)
         tally = {"imported": 0, "duplicate": 0, "already_present": 0, "quarantined": 0}
-        if len(raws) != len(recs):
-            diff(
-                f"{name}: {len(recs)} records in the folder but {len(raws)} accounted for in batch {batch}"
-            )
+        if n_read != len(recs):
+            diff(f"{name}: {len(recs)} records in the folder but {n_read} accounted for in batch {batch}")
         cols = None
         if kind == "prices":
             cols = [
@@ -299,6 +356,11 @@ def verify_folder(db: Database, folder: str | Path, *, max_differences: int = 20
             for problem in _compare(kind, name, key, rec, row, cols):
                 diff(f"{where}: {problem}")
         files[name] = tally
+    if not files:
+        diff(f"nothing to verify: {root} holds no legacy files (expected {', '.join(KNOWN_JSON)} "
+             "or price_history/*.csv)")  # fmt: skip
+    elif total == 0:
+        diff(f"nothing to verify: the legacy files of {root} hold no records")
     return VerifyReport(n_diff == 0, str(root), total, files, n_diff, tuple(diffs))
 
 

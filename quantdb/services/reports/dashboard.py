@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from quantdb._paths import make_folder
+from quantdb._atomic import atomic_output
 from quantdb.services.reports import charts
 from quantdb.services.reports.analysis import SUMMARY_METRICS, TRADE_METRICS
 from quantdb.services.reports.bundle import COLUMN_KINDS, ReportBundle, build_bundle, fmt
@@ -181,6 +181,6 @@ def write_dashboard(db: Database, out: str | Path, **bundle_options: Any) -> Pat
     """Build the bundle and write the dashboard to ``out`` (one self-contained HTML file)."""
     out = Path(out)
     html = render_dashboard(build_bundle(db, **bundle_options))
-    make_folder(out.parent, what=f"report {out}")
-    out.write_text(html, encoding="utf-8")
+    with atomic_output(out, what="report") as tmp:  # complete, or nothing
+        tmp.write_text(html, encoding="utf-8")
     return out

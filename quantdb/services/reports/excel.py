@@ -8,7 +8,11 @@ would otherwise store a string starting with ``=`` as a formula).
 
 from __future__ import annotations
 
+import gc
+import io
 import math
+import sys
+import traceback
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quantdb._paths import make_folder
+from quantdb._atomic import atomic_output
+from quantdb.errors import OutputError
 from quantdb.services.reports.analysis import SUMMARY_METRICS, TRADE_METRICS
 from quantdb.services.reports.bundle import COLUMN_KINDS, ReportBundle, build_bundle
 from quantdb.storage.sqlite import Database
@@ -139,6 +144,21 @@ def _format_metric_rows(ws: Any, spec: Sequence[tuple[str, str, str]]) -> None:
                 cell.number_format = NUMBER_FORMATS[kind]
 
 
+def _release_quietly(exc: BaseException) -> None:
+    """Free the frames of a failed ``wb.save`` now, without a second report of the same error.
+
+    openpyxl's sheet writer is a generator left open by the failure; when it is collected, lxml
+    raises the same write error again, which Python prints as "Exception ignored in ...".
+    """
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda _: None
+    try:
+        traceback.clear_frames(exc.__traceback__)
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+
 def render_workbook(b: ReportBundle, out: str | Path) -> Path:
     """Write the workbook of a bundle to ``out`` (``.xlsx``)."""
     from openpyxl import Workbook
@@ -170,8 +190,20 @@ def render_workbook(b: ReportBundle, out: str | Path) -> Path:
     write_sheet(wb, "Drawdowns", dframe)
     write_sheet(wb, "Open positions", b.open_positions)
     write_sheet(wb, "Backtests", b.backtests)
-    make_folder(out.parent, what=f"report {out}")
-    wb.save(out)
+    buf = io.BytesIO()  # rendered in memory: a failing write is then only ours, an OSError
+    try:
+        wb.save(buf)
+    except Exception as exc:
+        # openpyxl spools each sheet through a temporary file; lxml reports a failed write of
+        # it as SerialisationError("IO_ENOSPC"), not as an OSError.
+        if type(exc).__name__ == "SerialisationError" and str(exc).startswith("IO_"):
+            msg = (f"report {out}: cannot write it: openpyxl's temporary file failed ({exc}: the disk "
+                   "holding the temporary folder is full?); nothing was written")  # fmt: skip
+            _release_quietly(exc)
+            raise OutputError(msg) from None
+        raise
+    with atomic_output(out, what="report") as tmp:  # complete, or nothing
+        tmp.write_bytes(buf.getvalue())
     return out
 
 

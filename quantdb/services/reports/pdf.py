@@ -9,6 +9,7 @@ and extracted.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from quantdb._paths import make_folder
+from quantdb._atomic import atomic_output
 from quantdb.services.reports.analysis import SUMMARY_METRICS, TRADE_METRICS
 from quantdb.services.reports.bundle import COLUMN_KINDS, ReportBundle, build_bundle, fmt
 from quantdb.storage.sqlite import Database
@@ -190,8 +191,8 @@ def render_pdf(b: ReportBundle, out: str | Path, *, max_trade_rows: int = MAX_TR
     from matplotlib.backends.backend_pdf import PdfPages
 
     out = Path(out)
-    make_folder(out.parent, what=f"report {out}")
-    with matplotlib.rc_context(RC), PdfPages(out, metadata={"Title": "quantdb report", "Creator": "quantdb",
+    buf = io.BytesIO()  # rendered in memory: a failing write is then only ours, an OSError
+    with matplotlib.rc_context(RC), PdfPages(buf, metadata={"Title": "quantdb report", "Creator": "quantdb",
                                                             "CreationDate": None}) as pdf:
         summary = {s.name: s.summary for s in b.series}
         if b.notices:
@@ -217,6 +218,8 @@ def render_pdf(b: ReportBundle, out: str | Path, *, max_trade_rows: int = MAX_TR
             order = trades.sort_values("entry_date", kind="stable") if "entry_date" in trades else trades
             trades = order.tail(max_trade_rows)
         _paged_table(pdf, title, trades)
+    with atomic_output(out, what="report") as tmp:  # complete, or nothing
+        tmp.write_bytes(buf.getvalue())
     return out
 
 

@@ -122,11 +122,15 @@ def test_restore_gives_identical_query_results(
         conn.execute("UPDATE price_history SET close = close * 2 WHERE id % 7 = 0")
         conn.execute("DELETE FROM price_history WHERE id % 11 = 0")
         conn.execute("UPDATE tickers SET symbol = 'RENAMED' WHERE symbol = 'AAPL'")
-    assert _results(db.path) != expected
+    changed = _results(db.path)
+    assert changed != expected
 
-    restored = restore_database(db, backup)
-    assert restored == db.path
+    report = restore_database(db, backup)
+    assert report.path == db.path and report.in_place
     assert _results(db.path) == expected
+    # The database it replaced was kept, whole (issue 16, item 3).
+    assert report.previous is not None and report.previous.parent == db.path.parent / "backups"
+    assert _results(report.previous) == changed and _integrity(report.previous) == ["ok"]
     assert db.check().ok
     # The database is writable again, in WAL mode, and the restore did not consume the backup.
     with db.atomic() as conn:
@@ -170,7 +174,8 @@ def test_restore_from_a_damaged_file_refuses_and_keeps_the_database(
     assert str(bad) in str(info.value)
     assert _sha(db.path) == digest
     assert _results(db.path) == expected
-    assert not list(tmp_path.glob("*.restoring"))
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name or "restoring" in p.name]
+    assert not (tmp_path / "backups").exists()  # refused before anything was copied
 
 
 def test_restore_from_a_missing_file_is_not_found(legacy_db: Database, tmp_path: Path) -> None:

@@ -332,3 +332,21 @@ def test_full_disk_inside_a_savepoint_cannot_leave_half_a_transaction(
         outer.execute("INSERT INTO tickers (symbol) VALUES ('LATER')")  # must not autocommit
     assert not conn.in_transaction
     assert _snapshot(db) == before
+
+
+def test_a_failed_write_gives_the_wal_space_back(db: Database, make_prices: Any) -> None:
+    """Issue 16, item 6: a transaction that spilled megabytes into the WAL and then failed (a
+    full disk) must not leave them there: on a really full disk every later read would fail."""
+    insert_prices(db, make_prices(3, 20), source="first")
+    before = _snapshot(db)
+    conn = db.writer()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages + 3000}")  # about 12 MB more, then "full"
+    big = make_prices(200, 1000, start="2016-01-01")  # far more than 12 MB of rows and indexes
+    with pytest.raises(DatabaseFull):
+        insert_prices(db, big, source="second")
+    assert Path(f"{db.path}-wal").stat().st_size == 0  # truncated (it held ~12 MB of pages)
+    assert _snapshot(db) == before
+    assert db.check().ok
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    insert_prices(db, make_prices(2, 5, start="2019-01-01"), source="third")  # and writes go on
