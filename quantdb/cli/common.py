@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import functools
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -173,16 +172,16 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]], *, limit:
     numeric = [any(isinstance(r[i], int | float) and not isinstance(r[i], bool) for r in shown)
                for i in range(len(columns))]
     for c, is_num in zip(columns, numeric, strict=True):
-        table.add_column(c, justify="right" if is_num else "left", overflow="fold")
+        table.add_column(c, justify="right" if is_num else "left", overflow="fold", min_width=len(c))
     for r in shown:
         cells = []
         for i, v in enumerate(r):
             kind = kind_of(r[0]) if by_row and i > 0 else kind_of(columns[i])
             cells.append(format_number(v, kind) if not isinstance(v, dict | list) else json.dumps(to_jsonable(v)))
         table.add_row(*cells)
-    # A terminal (or COLUMNS) sets the width; a pipe or a file gets the table's own width, so
-    # that nothing is folded for grep and scripts.
-    console = Console() if sys.stdout.isatty() or "COLUMNS" in os.environ else Console(width=100_000)
+    # A terminal sets the width; a pipe or a file gets the table's own width, so that nothing
+    # is folded for grep and scripts.
+    console = Console() if sys.stdout.isatty() else Console(width=100_000)
     console.print(table)
     if limit is not None and len(rows) > limit:
         console.print(f"({len(rows) - limit} more rows not shown: raise --limit, or use --json)")

@@ -57,16 +57,52 @@ def test_no_progress_when_stderr_is_not_a_terminal(sample_db: Path) -> None:
     assert res.stderr == ""
 
 
-def test_tables_fit_the_terminal_and_print_percentages(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "60")
-    res = CliRunner().invoke(app, ["backtest", "sma-cross", "--tickers", "AAPL", "--db", str(sample_db)])
-    assert res.exit_code == 0, res.output
-    lines = res.stdout.splitlines()
+def _run_on_a_terminal(args: list[str], db: Path, columns: int) -> str:
+    """stdout on a pseudo-terminal ``columns`` wide (stderr a pipe): what a person sees."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "quantdb", *args, "--db", str(db)],
+                            stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.communicate(timeout=600)
+    os.close(master)
+    assert proc.returncode == 0
+    return b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_tables_fit_the_terminal_and_print_percentages(sample_db: Path) -> None:
+    import re
+
+    text = _run_on_a_terminal(["backtest", "sma-cross", "--tickers", "AAPL"], sample_db, 60)
+    lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line) for line in text.splitlines()]
     assert max(len(line) for line in lines) <= 60
     row = next(line for line in lines if "total_return" in line)
+    assert len(lines) > 5
     assert row.rstrip(" │").endswith("%")
     drawdown = next(line for line in lines if "max_drawdown" in line)
     assert "-" in drawdown and "%" in drawdown
+
+
+def test_a_pipe_gets_the_whole_table_unfolded(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")  # not a terminal: no width applies, nothing is folded
+    res = CliRunner().invoke(app, [*WALK, "--db", str(sample_db)])
+    assert res.exit_code == 0, res.output
+    assert "oos_objective" in res.stdout and "is_objective" in res.stdout
 
 
 def test_limit_cuts_the_table_not_the_json(sample_db: Path) -> None:

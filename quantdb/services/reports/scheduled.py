@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from quantdb._atomic import atomic_output
 from quantdb._json import to_jsonable
 from quantdb._paths import make_folder
 from quantdb._version import __version__
@@ -125,16 +126,16 @@ def _period_figures(returns: Any, start: dt.date, end: dt.date) -> dict[str, Any
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_output(path, what="report") as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _swap_in(tmp: Path, final: Path) -> None:
-    """Put the finished folder ``tmp`` at ``final``, replacing a previous run's folder."""
+    """Put the finished folder ``tmp`` at ``final``, replacing a previous run's folder whole
+    (`quantdb._atomic.atomic_folder` would keep files of the old run that the new one lacks)."""
+    for p in tmp.iterdir():
+        with open(p, "rb") as fh:
+            os.fsync(fh.fileno())
     old = final.with_name(f".old-{final.name}-{os.getpid()}")
     if final.exists():
         os.replace(final, old)
