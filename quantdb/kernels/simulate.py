@@ -17,7 +17,8 @@ columns before the next, so exits free cash and slots before entries use them):
 1. at the open: exits signalled at ``i - 1`` (``fill="next-open"``), at ``open[i]``;
 2. at the open: market entries signalled at ``i - 1``, at ``open[i]``;
 3. inside the bar: limit / stop entries (time in force ``order_tif_bars``; a gap through the
-   level fills at the open), then stop-loss, trailing stop and take-profit against ``low`` and
+   level fills at the open; a new entry signal while one is pending replaces it, at the new
+   close's level with a fresh time in force, as backtesting.py's ``exclusive_orders``), then stop-loss, trailing stop and take-profit against ``low`` and
    ``high`` (a gap through a level fills at the open; when the stop and the target both lie
    inside the range the order is unknown: ``ambiguous`` decides, and the exit is counted).
    A market entry filled at this bar's open is checked too (as backtesting.py does); a
@@ -312,7 +313,7 @@ def _step(ph: int, i: int, c: int, t: int, px: FloatArray, sg: BoolArray,
                          p, q, rec_f, rec_i, nrec)
     else:  # ph == 5
         flat = pos == 0.0 or si[c, I_PEXIT] == 1
-        if flat and i < n - 1 and si[c, I_STOPBAR] != i and si[c, I_PDIR] == 0:
+        if flat and i < n - 1 and si[c, I_STOPBAR] != i:
             d = q[Q_DIR]
             go_long = d != 1 and sg[0, i, c] and not sg[1, i, c]
             go_short = d != 0 and sg[2, i, c] and not sg[3, i, c]
