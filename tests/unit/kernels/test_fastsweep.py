@@ -21,7 +21,7 @@ from quantdb.kernels.simulate import SweepStats, sweep_stats
 from quantdb.settings import SettingsError, SimSettings
 
 FIELDS = ("final_equity", "total_return", "sharpe", "max_drawdown", "n_trades",
-          "ambiguous_exits")
+          "ambiguous_exits", "bankrupt", "bankrupt_bar")
 
 
 def panel(rng: np.random.Generator, n: int, k: int) -> tuple[np.ndarray, ...]:
