@@ -81,6 +81,8 @@ def test_walkforward_json(dbfile: Path) -> None:
     assert len(doc["oos_returns"]) == 3 * 126 == doc["oos"]["days"]
     assert 0.0 <= doc["pbo"]["pbo"] <= 1.0 and 0.0 <= doc["deflated_sharpe"]["dsr"] <= 1.0
     assert set(doc["stability"]) == {"fast", "slow"}
+    assert doc["bankrupt_sets"] == 0  # issue 12: counted, and ranked last when there are some
+    assert all(w["is_bankrupt_sets"] == 0 == w["oos_bankrupt_tickers"] for w in doc["windows"])
 
 
 @pytest.fixture(scope="module")
