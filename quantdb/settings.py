@@ -111,6 +111,10 @@ class SimSettings:
     ambiguous: Ambiguous = _opt("Which exit wins when stop and target both lie inside one bar: "
                                 "stop-first or target-first.", "stop-first")
     borrow_rate: float = _opt("Annual short borrow rate (charged each bar at rate / 252).", 0.0)
+    maintenance_margin: float = _opt(
+        "Maintenance margin of shorts (fraction of their value): equity at a bar's worst prices "
+        "at or below it, or at zero, liquidates the account, which stops trading (bankrupt). "
+        "0.3: FINRA Rule 4210's minimum for shorts.", 0.3)
     max_positions: int | None = _opt("Maximum open positions of a portfolio (default 10 for several "
                                      "tickers).", None)
     max_weight: float | None = _opt("Maximum weight of one position (fraction of equity).", None)
@@ -133,6 +137,8 @@ class SimSettings:
         for name in ("commission_per_share", "commission_fixed", "commission_min",
                      "slippage_bps", "slippage_range_frac", "borrow_rate", "entry_offset"):
             _check(getattr(self, name) >= 0, f"{name} must be >= 0", getattr(self, name))
+        _check(0 <= self.maintenance_margin < 1, "maintenance_margin must be in [0, 1)",
+               self.maintenance_margin)
         _check(self.slippage_bps < 1000, "slippage_bps must be < 1000 (10%)", self.slippage_bps)
         _check(self.slippage_range_frac <= 1, "slippage_range_frac must be in [0, 1]",
                self.slippage_range_frac)
@@ -332,7 +338,7 @@ def settings_from_json(doc: Mapping[str, Any]) -> SimSettings:
 # One float vector and one int vector: one numba specialization, one layout for the
 # backtest, the portfolio, the prediction replay and the fused sweep.
 (P_CASH, P_CFRAC, P_CPS, P_CFIX, P_CMIN, P_SLIP, P_SLIPR, P_SIZEV, P_SL, P_TP, P_TS, P_BORROW,
- P_MAXW, P_OFFSET, P_KCAP, P_KMIN, P_ATRM, NP_) = range(18)
+ P_MAXW, P_OFFSET, P_KCAP, P_KMIN, P_ATRM, P_MMARGIN, NP_) = range(19)
 (Q_FILL, Q_SIZING, Q_FRAC, Q_DIR, Q_MAXHOLD, Q_AMBIG, Q_ORDER, Q_TIF, Q_MAXPOS, Q_SHARED,
  Q_RECORD, Q_NTICK, Q_CLOSE_BARS, NQ_) = range(14)
 
@@ -367,6 +373,7 @@ def pack_settings(
     p[P_KCAP] = st.kelly_cap
     p[P_KMIN] = st.kelly_min_trades
     p[P_ATRM] = st.atr_mult
+    p[P_MMARGIN] = st.maintenance_margin
     q = np.zeros(NQ_, dtype=np.int64)
     q[Q_FILL] = 1 if st.fill == "close" else 0
     q[Q_SIZING] = SIZING_CODES[st.sizing]

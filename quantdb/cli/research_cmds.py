@@ -43,7 +43,7 @@ def _open(db: Path, *, write: bool) -> Any:
     return open_db(db, write=write)
 
 
-_METRIC_KEYS = frozenset({"total_return", "sharpe", "max_drawdown", "n_trades", "backtest_id"})
+_METRIC_KEYS = frozenset({"total_return", "sharpe", "max_drawdown", "n_trades", "bankrupt", "backtest_id"})
 
 
 def sweep_cmd(
@@ -113,10 +113,12 @@ def sweep_cmd(
             "best": report.best, "tickers": report.tickers, "chunks": report.chunks,
             "chunks_skipped": report.chunks_skipped, "chunk_size": report.chunk_size,
             "objective": report.objective, "memory_bound_bytes": report.memory_bound_bytes,
+            "bankrupt_sets": report.bankrupt_sets,
         })
         return
     echo_err(f"sweep run {report.run_id}: {report.combos} parameter sets x {report.tickers} tickers "
-             f"({report.chunks} chunks, {report.chunks_skipped} resumed)")
+             f"({report.chunks} chunks, {report.chunks_skipped} resumed); "
+             f"{report.bankrupt_sets} sets with a bankrupt ticker, ranked last")
     if report.best:
         cols = list(report.best[0])
         print_table(f"best by mean {report.objective}", cols, [[b[c] for c in cols] for b in report.best])
@@ -184,6 +186,8 @@ def walkforward_cmd(
                f"max drawdown {o['max_drawdown']:.4f}; walk-forward efficiency {report.efficiency:.3f}")
     typer.echo(f"robustness score {report.robustness.get('score')}; DSR {report.deflated_sharpe.get('dsr')}; "
                f"PBO {report.pbo.get('pbo')}")
+    typer.echo(f"{report.bankrupt_sets} of {report.combos} parameter sets with a bankrupt ticker over the full "
+               f"period (ranked last)")
 
 
 def montecarlo_cmd(

@@ -36,6 +36,7 @@ from numba import njit
 
 from quantdb._typing import FloatArray, IntArray
 from quantdb.errors import ArgumentError
+from quantdb.kernels.margin import position_margin_call
 from quantdb.kernels.simulate import SweepStats
 from quantdb.kernels.sizing import affordable, market_fill, order_fee, order_size
 from quantdb.settings import (
@@ -45,6 +46,7 @@ from quantdb.settings import (
     P_CMIN,
     P_CPS,
     P_MAXW,
+    P_MMARGIN,
     P_SIZEV,
     P_SLIP,
     P_SLIPR,
@@ -108,22 +110,29 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
     slippage range fraction, sizing value, max weight), ``q`` = (fill at close, sizing code,
     fractional). Writes ``out_f`` = (final cash, max drawdown as a positive loss (negated
     into SweepStats), first return, sum of
-    ``r - r0``, sum of its square) and ``out_i`` = (trades, returns counted) per column.
+    ``r - r0``, sum of its square) and ``out_i`` = (trades, returns counted, bankruptcy bar
+    or -1) per column.
     """
     n, k = close.shape
     cash0, cfrac, cps, cfix, cmin = p[P_CASH], p[P_CFRAC], p[P_CPS], p[P_CFIX], p[P_CMIN]
     slip, slipr, sizev, maxw = p[P_SLIP], p[P_SLIPR], p[P_SIZEV], p[P_MAXW]
+    mm = p[P_MMARGIN]
     fill_close = q[Q_FILL] == 1
     mode = q[Q_SIZING]
     frac = q[Q_FRAC] == 1
     ma = np.empty((wins.shape[0], n))
     xs = np.empty(n)  # the ticker's closes, contiguous
+    ls = np.empty(n)  # and lows (the margin of a long: simulate._run_nb's rule)
     cs = np.empty(n)  # cumulative sum of its own closes (its bars: the rows with a close)
     for t in range(k):
         acc, nb, last = 0.0, 0, -1  # last: the row of the ticker's last bar (its end)
+        lowneg = False
         for i in range(n):
             v = close[i, t]
             xs[i] = v
+            ls[i] = low[i, t]
+            if ls[i] < 0.0:
+                lowneg = True
             if not np.isnan(v):
                 acc += v
                 cs[nb] = acc
@@ -138,6 +147,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
             pentry, pexit = False, False
             prev, peak, mdd = cash0, cash0, 0.0
             r0, sum_d, sum_d2, nret, ntr = 0.0, 0.0, 0.0, 0, 0
+            bank = -1
             # crossing state of the ticker's previous bar (signals.crossed_above, both ways)
             p_above, p_below, p_equal, p_wb, p_wa = False, False, False, False, False
             jb = 0  # the ticker's own bar index
@@ -162,12 +172,17 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                     p_above, p_below, p_equal = above, below, equal
 
                 quiet = not (i == last or np.isnan(x) or pentry or pexit)
+                dead = False
                 if quiet:
                     quiet = not ent if pos == 0.0 else not ext
+                if quiet and pos != 0.0 and (cash <= 0.0 or lowneg):  # the margin of a long
+                    o, h, lo = opn[i, t], high[i, t], ls[i]
+                    quiet = np.isnan(o) or np.isnan(h) or np.isnan(lo) or not (
+                        position_margin_call(cash, pos, lo, mm))
                 if quiet:
                     mark = x
                 else:  # the phases of simulate._step that can run under these settings
-                    o, h, lo = opn[i, t], high[i, t], low[i, t]
+                    o, h, lo = opn[i, t], high[i, t], ls[i]
                     valid = not (np.isnan(o) or np.isnan(h) or np.isnan(lo) or np.isnan(x))
                     if pexit and valid:  # 1: exit signalled at i - 1, at the open
                         if pos != 0.0:
@@ -188,7 +203,15 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                                 cash -= 1.0 * size * fp + fee
                                 pos = 1.0 * size
                         pentry = False
-                    if pos != 0.0:  # 4: signal exit, end of data
+                    if pos != 0.0 and valid and position_margin_call(cash, pos, lo, mm):
+                        # 3: the margin call at the low: liquidated there, slipped
+                        fp = market_fill(lo, -np.sign(pos), h, lo, slip, slipr)
+                        fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
+                        cash += pos * fp - fee
+                        ntr += 1
+                        pos = 0.0
+                        dead = True
+                    if pos != 0.0 and not dead:  # 4: signal exit, end of data
                         if not valid:
                             if i >= last:  # delisted: close at the last mark
                                 fp = market_fill(mark, -np.sign(pos), mark, mark, slip, slipr)
@@ -216,7 +239,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                                 ntr += 1
                                 pos = 0.0
                                 pexit = False
-                    if not np.isnan(x):  # 5: signal entry, marking
+                    if not np.isnan(x) and not dead:  # 5: signal entry, marking
                         if not ent:
                             mark = x
                         elif valid:
@@ -234,7 +257,22 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                                 else:
                                     pentry = True
                             mark = x
-                if pos == 0.0 and cash == prev and r0 == 0.0 and prev > 0.0:
+                    if not dead and cash + (pos * mark if pos != 0.0 else 0.0) <= 0.0:
+                        dead = True  # costs at the close took the equity to zero
+                        if pos != 0.0:
+                            if np.isnan(x):
+                                fp = market_fill(mark, -np.sign(pos), mark, mark, slip, slipr)
+                            else:
+                                fp = market_fill(x, -np.sign(pos), h, lo, slip, slipr)
+                            fee = order_fee(abs(pos) * fp, pos, cfrac, cps, cfix, cmin)
+                            cash += pos * fp - fee
+                            ntr += 1
+                            pos = 0.0
+                    if dead:  # bankrupt (simulate._bankrupt): cash floored, nothing pending
+                        cash = max(cash, 0.0)
+                        pentry, pexit = False, False
+                        bank = i
+                if pos == 0.0 and cash == prev and r0 == 0.0 and prev > 0.0 and not dead:
                     # flat, equity unchanged: r = 0, dr = +0.0 leaves both sums as they are
                     # (they start at +0.0 so are never -0.0) and the peak and drawdown too
                     nret += 1
@@ -254,6 +292,13 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                 peak = max(peak, eq)
                 if eq < peak * (1.0 - mdd):
                     mdd = 1.0 - eq / peak
+                if dead:  # flat to the end: a zero return a bar, peak and drawdown unchanged
+                    for _ in range(i + 1, n):
+                        nret += 1
+                        dr = 0.0 - r0
+                        sum_d += dr
+                        sum_d2 += dr * dr
+                    break
             c = j * k + t
             out_f[0, c] = cash
             out_f[1, c] = mdd
@@ -262,6 +307,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
             out_f[4, c] = sum_d2
             out_i[0, c] = ntr
             out_i[1, c] = nret
+            out_i[2, c] = bank
 
 
 def _windows(w: FloatArray) -> IntArray:
@@ -318,7 +364,8 @@ def sma_cross_stats(
     p, q = pack_settings(st, n_tickers=k)
     m = len(fi) * k
     out_f = np.zeros((5, m))
-    out_i = np.zeros((2, m), dtype=np.int64)
+    out_i = np.zeros((3, m), dtype=np.int64)
+    out_i[2] = -1
     if n > 0 and m > 0:
         _sma_cross_nb(opn, high_, low_, close_, wins, fi, si, p, q, out_f, out_i)
     final = out_f[0]
@@ -338,4 +385,6 @@ def sma_cross_stats(
         max_drawdown=0.0 - out_f[1],  # the kernel keeps it positive; SweepStats' is negative
         n_trades=out_i[0].copy(),
         ambiguous_exits=np.zeros(m, dtype=np.int64),
+        bankrupt=out_i[2] >= 0,
+        bankrupt_bar=out_i[2].copy(),
     )

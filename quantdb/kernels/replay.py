@@ -25,6 +25,13 @@ Timeline of bar ``i`` (all trades of a step run in signal order before the next 
 4. at the close: trades signalled on ``i`` (``fill="close"``, unless marked ``next_open``)
    enter at the close; no trade is entered on the last bar (it could not be held). Short borrow is charged, trades marked.
 
+Bankruptcy as in ``simulate`` (:mod:`quantdb.kernels.margin`): after step 2 the account's
+equity at every open trade's worst price of the bar (the close with ``bars="close"``) is
+compared with ``maintenance_margin`` of its shorts' value (zero without shorts); at or below
+it, every open trade is liquidated there (reason ``liquidation``), the cash is floored at
+zero and no trade is entered afterwards (status ``bankrupt``). Equity at or below zero at the
+close (costs) does the same at the close.
+
 Fills as in ``simulate``: market entries, stop exits and time/end exits pay ``slippage_bps``
 and ``slippage_range_frac``; target exits fill at the level (or at the better open of a gap).
 Levels are absolute prices in the units of the bars; a NaN level (or ``horizon < 0``) means
@@ -46,6 +53,7 @@ from numba import njit
 
 from quantdb._typing import BoolArray, FloatArray, IntArray
 from quantdb.errors import ArgumentError
+from quantdb.kernels.margin import margin_call
 from quantdb.kernels.simulate import TRADE_DTYPE
 from quantdb.kernels.sizing import (
     affordable,
@@ -66,6 +74,7 @@ from quantdb.settings import (
     P_KCAP,
     P_KMIN,
     P_MAXW,
+    P_MMARGIN,
     P_SIZEV,
     P_SLIP,
     P_SLIPR,
@@ -85,11 +94,12 @@ __all__ = ["REPLAY_STATUS", "ReplaySim", "replay_trades"]
 BarRule = Literal["intrabar", "close"]
 
 #: status of each input trade: entered (and closed by the end), or why it was not entered
-REPLAY_STATUS = ("traded", "no_bar_after", "no_cash", "max_positions", "zero_size")
-_TRADED, _NO_BAR, _NO_CASH, _MAXPOS, _ZERO = range(5)
+#: ("bankrupt": the account had been liquidated before its entry)
+REPLAY_STATUS = ("traded", "no_bar_after", "no_cash", "max_positions", "zero_size", "bankrupt")
+_TRADED, _NO_BAR, _NO_CASH, _MAXPOS, _ZERO, _BANKRUPT = range(6)
 # exit reasons: the indices of quantdb.kernels.simulate.EXIT_REASONS
-_STOP, _TARGET, _TIME, _END = 1, 2, 4, 5
-_REASON = np.arange(6, dtype=np.int64)  # passed as _REASON[_STOP]: one int64 specialization
+_STOP, _TARGET, _TIME, _END, _LIQ = 1, 2, 4, 5, 6
+_REASON = np.arange(7, dtype=np.int64)  # passed as _REASON[_STOP]: one int64 specialization
 
 # packed settings: the one layout of quantdb.settings (P_* floats, Q_* ints)
 # portfolio accumulators
@@ -176,12 +186,50 @@ def _equity(px: FloatArray, f: int, i: int, live: IntArray, nlive: int, tick: In
 
 
 @njit(cache=True, error_model="numpy")
+def _worst(px: FloatArray, i: int, t: int, sd: float, mark: float,
+           close_only: bool) -> float:  # pragma: no cover - numba
+    """A trade's worst price of bar ``i`` (its last mark when the bar is not valid)."""
+    o, h, lo, x = px[0, i, t], px[1, i, t], px[2, i, t], px[3, i, t]
+    w: float = mark
+    if not (np.isnan(o) or np.isnan(h) or np.isnan(lo) or np.isnan(x)):
+        w = x if close_only else (lo if sd > 0.0 else h)
+    return w
+
+
+@njit(cache=True, error_model="numpy")
+def _liquidate_all(i: int, px: FloatArray, at_close: bool, live: IntArray, nlive: int,
+                   tick: IntArray, side: FloatArray, fs: FloatArray, js: IntArray,
+                   acc: FloatArray, p: FloatArray, close_only: bool, rec_f: FloatArray,
+                   rec_i: IntArray, nrec: int) -> int:  # pragma: no cover - numba
+    """Close every open trade at its worst price of bar ``i`` (or at the close), slipped,
+    reason ``liquidation``; the cash is floored at zero (:mod:`quantdb.kernels.margin`)."""
+    for a in range(nlive):
+        j = live[a]
+        if js[j, J_STATE] != _OPEN:
+            continue
+        t = tick[j]
+        h, lo, x = px[1, i, t], px[2, i, t], px[3, i, t]
+        if at_close:
+            w = fs[j, F_MARK] if np.isnan(x) else x
+        else:
+            w = _worst(px, i, t, side[j], fs[j, F_MARK], close_only)
+        if np.isnan(x) or np.isnan(h) or np.isnan(lo) or np.isnan(px[0, i, t]):
+            h, lo = w, w
+        nrec = _close(j, i, market_fill(w, -side[j], h, lo, p[P_SLIP], p[P_SLIPR]),
+                      _REASON[_LIQ], fs, js, tick, acc, p, rec_f, rec_i, nrec)
+    acc[A_CASH] = max(acc[A_CASH], 0.0)
+    return nrec
+
+
+@njit(cache=True, error_model="numpy")
 def _replay_nb(px: FloatArray, tick: IntArray, sig: IntArray, side: FloatArray,
                target: FloatArray, stop: FloatArray, horizon: IntArray, late: BoolArray,
                p: FloatArray,
                q: IntArray, status: IntArray, ambig: BoolArray, rec_f: FloatArray,
-               rec_i: IntArray, eq_out: FloatArray, ex_out: FloatArray) -> int:  # pragma: no cover
-    """The bar loop; trades sorted by ``sig``. Returns the number of trade records."""
+               rec_i: IntArray, eq_out: FloatArray, ex_out: FloatArray,
+               bank: IntArray) -> int:  # pragma: no cover
+    """The bar loop; trades sorted by ``sig``. Returns the number of trade records; the bar of
+    a bankruptcy (:mod:`quantdb.kernels.margin`) goes to ``bank[0]``, else -1."""
     n = px.shape[1]
     m = tick.shape[0]
     fs = np.zeros((m, NF_))
@@ -256,8 +304,24 @@ def _replay_nb(px: FloatArray, tick: IntArray, sig: IntArray, side: FloatArray,
                               rec_f, rec_i, nrec)
             elif tgt_hit:
                 nrec = _close(j, i, tg, _REASON[_TARGET], fs, js, tick, acc, p, rec_f, rec_i, nrec)
+        # the margin, at the worst prices of the bar
+        dead = False
+        if nlive > 0:
+            eqw = acc[A_CASH]
+            shorts = 0.0
+            for a in range(nlive):
+                j = live[a]
+                if js[j, J_STATE] == _OPEN:
+                    v = fs[j, F_POS] * _worst(px, i, tick[j], side[j], fs[j, F_MARK], close_only)
+                    eqw += v
+                    if fs[j, F_POS] < 0.0:
+                        shorts -= v
+            if margin_call(eqw, shorts, p[P_MMARGIN]):
+                nrec = _liquidate_all(i, px, False, live, nlive, tick, side, fs, js, acc, p,
+                                      close_only, rec_f, rec_i, nrec)
+                dead = True
         # 3. at the close: time exits, and everything on the last bar
-        for a in range(nlive):
+        for a in range(nlive if not dead else 0):
             j = live[a]
             if js[j, J_STATE] != _OPEN:
                 continue
@@ -283,7 +347,7 @@ def _replay_nb(px: FloatArray, tick: IntArray, sig: IntArray, side: FloatArray,
         nlive = keep
         # 4. trades signalled on this bar
         equity = np.nan
-        while ptr < m and sig[ptr] <= i:
+        while ptr < m and sig[ptr] <= i and not dead:
             j = ptr
             ptr += 1
             if i == n - 1:
@@ -319,8 +383,23 @@ def _replay_nb(px: FloatArray, tick: IntArray, sig: IntArray, side: FloatArray,
             v = fs[j, F_POS] * fs[j, F_MARK]
             eq += v
             gross += abs(v)
+        if not dead and eq <= 0.0:  # costs at the close took the equity to zero
+            nrec = _liquidate_all(i, px, True, live, nlive, tick, side, fs, js, acc, p,
+                                  close_only, rec_f, rec_i, nrec)
+            dead = True
+        if dead:  # bankrupt: flat to the end; no trade waiting or to come is entered
+            bank[0] = i
+            eq_out[i:] = acc[A_CASH]
+            ex_out[i:] = 0.0
+            for a in range(npend):
+                status[pend[a]] = _BANKRUPT
+                js[pend[a], J_STATE] = _DONE
+            for j in range(ptr, m):
+                status[j] = _BANKRUPT
+                js[j, J_STATE] = _DONE
+            return nrec
         eq_out[i] = eq
-        ex_out[i] = gross / eq if eq > 0.0 else np.nan
+        ex_out[i] = gross / eq if eq > 0.0 else (0.0 if gross == 0.0 else np.nan)
     for a in range(npend):  # no valid bar of the ticker after the signal
         status[pend[a]] = _NO_BAR
     return nrec
@@ -334,7 +413,8 @@ class ReplaySim:
     ticker index, ``size`` negative for shorts, ``exit_reason`` indexes ``EXIT_REASONS``),
     ordered by entry; ``trade_index[r]`` is the input position of record ``r``. ``status``
     (per input trade) indexes :data:`REPLAY_STATUS`; ``ambiguous`` marks the trades whose
-    exit bar held both levels. ``equity`` and ``exposure`` are ``(dates,)``.
+    exit bar held both levels. ``equity`` and ``exposure`` are ``(dates,)``. A bankrupt
+    account (``bankrupt_bar >= 0``) was liquidated on that bar and traded no more.
     """
 
     trades: np.ndarray
@@ -343,6 +423,13 @@ class ReplaySim:
     ambiguous: BoolArray
     equity: FloatArray
     exposure: FloatArray
+    bankrupt_bar: int = -1
+
+    @property
+    def bankrupt(self) -> bool:
+        """Whether the account was liquidated (on bar ``bankrupt_bar``; see
+        :mod:`quantdb.kernels.margin`)."""
+        return self.bankrupt_bar >= 0
 
     @property
     def ambiguous_exits(self) -> int:
@@ -448,8 +535,9 @@ def replay_trades(
     late = np.zeros(m, dtype=np.bool_) if next_open is None else np.asarray(next_open, dtype=np.bool_).reshape(-1)
     if len(late) != m:
         _fail(f"next_open must have one value per trade ({m})", len(late))
+    bank = np.full(1, -1, dtype=np.int64)
     nrec = _replay_nb(px, tk[order], sg[order], sd[order], tg[order], sl[order], hz[order], late[order], p, q,
-                      status, ambig, rec_f, rec_i, eq, ex)
+                      status, ambig, rec_f, rec_i, eq, ex, bank)
     trades = np.zeros(nrec, dtype=TRADE_DTYPE)
     for j, name in enumerate(("column", "entry_index", "exit_index", "exit_reason")):
         trades[name] = rec_i[:nrec, j]
@@ -463,4 +551,4 @@ def replay_trades(
     out_amb = np.empty(m, dtype=np.bool_)
     out_amb[order] = ambig
     return ReplaySim(trades=trades[by_entry], trade_index=index[by_entry], status=out_status,
-                     ambiguous=out_amb, equity=eq, exposure=ex)
+                     ambiguous=out_amb, equity=eq, exposure=ex, bankrupt_bar=int(bank[0]))

@@ -25,7 +25,8 @@ columns before the next, so exits free cash and slots before entries use them):
 1. at the open: exits signalled at ``i - 1`` (``fill="next-open"``), at ``open[i]``;
 2. at the open: market entries signalled at ``i - 1``, at ``open[i]``;
 3. inside the bar: limit / stop entries (time in force ``order_tif_bars``; a gap through the
-   level fills at the open), then stop-loss, trailing stop and take-profit against ``low`` and
+   level fills at the open; a new entry signal while one is pending replaces it, at the new
+   close's level with a fresh time in force, as backtesting.py's ``exclusive_orders``), then stop-loss, trailing stop and take-profit against ``low`` and
    ``high`` (a gap through a level fills at the open; when the stop and the target both lie
    inside the range the order is unknown: ``ambiguous`` decides, and the exit is counted).
    A market entry filled at this bar's open is checked too (as backtesting.py does); a
@@ -50,6 +51,7 @@ from numba import njit
 
 from quantdb._typing import BoolArray, FloatArray, IntArray
 from quantdb.errors import ArgumentError
+from quantdb.kernels.margin import margin_call, position_margin_call
 from quantdb.kernels.sizing import (
     affordable,
     close_position,
@@ -69,6 +71,7 @@ from quantdb.settings import (
     P_KCAP,
     P_KMIN,
     P_MAXW,
+    P_MMARGIN,
     P_OFFSET,
     P_SIZEV,
     P_SL,
@@ -102,9 +105,9 @@ __all__ = [
 ]
 
 
-EXIT_REASONS = ("signal", "stop", "target", "trailing", "time", "end")
-SIGNAL, STOP, TARGET, TRAILING, TIME, END = range(6)
-_REASON = np.arange(6, dtype=np.int64)  # passed as _REASON[STOP]: int64, not six literal types
+EXIT_REASONS = ("signal", "stop", "target", "trailing", "time", "end", "liquidation")
+SIGNAL, STOP, TARGET, TRAILING, TIME, END, LIQUIDATION = range(7)
+_REASON = np.arange(7, dtype=np.int64)  # passed as _REASON[STOP]: int64, not 7 literal types
 
 TRADE_DTYPE = np.dtype(
     [
@@ -121,7 +124,7 @@ PX_OWN = 4  # plane of px after open, high, low, close: the ticker's own bar cou
 (S_POS, S_EPX, S_REF, S_PEAK, S_FEES, S_LVL, S_MARK, S_CASH, S_PREV, S_RMEAN, S_RM2, S_EQPK,
  S_MDD, S_WINS, S_WSUM, S_LOSS, S_LSUM, S_R0, NS_) = range(19)
 (I_ENTRY, I_PEXIT, I_PENTRY, I_PDIR, I_PEXP, I_NTR, I_AMB, I_NRET, I_STOPBAR, I_INTRA,
- I_NOPEN, NI_) = range(12)
+ I_NOPEN, I_NSHORT, I_BANK, NI_) = range(14)
 
 
 @njit(cache=True, error_model="numpy")
@@ -157,7 +160,30 @@ def _exit(c: int, i: int, px: float, reason: int, s: FloatArray, si: IntArray, c
     s[c, S_POS] = 0.0
     si[c, I_PEXIT] = 0
     si[0, I_NOPEN] -= 1
+    if pos < 0.0:
+        si[0, I_NSHORT] -= 1
     return nrec
+
+
+@njit(cache=True, error_model="numpy")
+def _liquidate(c: int, i: int, base: float, h: float, lo: float, s: FloatArray, si: IntArray,
+               ci: int, p: FloatArray, q: IntArray, rec_f: FloatArray, rec_i: IntArray,
+               nrec: int) -> int:  # pragma: no cover - numba
+    """Close column ``c`` at ``base`` (its worst price of the bar, or the close) made worse by
+    the slippage, exit reason ``liquidation`` (:mod:`quantdb.kernels.margin`)."""
+    return _exit(c, i, _slipped(base, -np.sign(s[c, S_POS]), h, lo, p), _REASON[LIQUIDATION],
+                 s, si, ci, p, q, rec_f, rec_i, nrec)
+
+
+@njit(cache=True, error_model="numpy")
+def _bankrupt(c: int, ci: int, i: int, s: FloatArray, si: IntArray) -> None:  # pragma: no cover
+    """Column ``c`` (account ``ci``) is bankrupt on bar ``i``: cash floored at zero, pending
+    orders cancelled."""
+    s[ci, S_CASH] = max(s[ci, S_CASH], 0.0)
+    si[c, I_BANK] = i
+    si[c, I_PENTRY] = 0
+    si[c, I_PDIR] = 0
+    si[c, I_PEXIT] = 0
 
 
 @njit(cache=True, error_model="numpy")
@@ -191,6 +217,8 @@ def _enter(c: int, i: int, t: int, side: float, ref: float, px: float, equity: f
     s[c, S_FEES] = fee
     si[c, I_ENTRY] = i
     si[0, I_NOPEN] += 1
+    if side < 0.0:
+        si[0, I_NSHORT] += 1
 
 
 @njit(cache=True, error_model="numpy")
@@ -322,7 +350,7 @@ def _step(ph: int, i: int, c: int, t: int, px: FloatArray, sg: BoolArray,
                          p, q, rec_f, rec_i, nrec)
     else:  # ph == 5
         flat = pos == 0.0 or si[c, I_PEXIT] == 1
-        if flat and not at_end and si[c, I_STOPBAR] != i and si[c, I_PDIR] == 0:
+        if flat and not at_end and si[c, I_STOPBAR] != i:
             d = q[Q_DIR]
             go_long = d != 1 and sg[0, i, c] and not sg[1, i, c]
             go_short = d != 0 and sg[2, i, c] and not sg[3, i, c]
@@ -360,14 +388,14 @@ def _track(s: FloatArray, si: IntArray, k: int, eq: float) -> None:  # pragma: n
     Sums of ``r - r0`` and its square, ``r0`` the first return, keep the variance accurate
     without a division per bar (Welford would need two)."""
     prev = s[k, S_PREV]
-    if prev > 0.0:
-        r = eq / prev - 1.0
-        if si[k, I_NRET] == 0:
-            s[k, S_R0] = r
-        si[k, I_NRET] += 1
-        dr = r - s[k, S_R0]
-        s[k, S_RMEAN] += dr
-        s[k, S_RM2] += dr * dr
+    # equity never falls below zero; after a bankruptcy at zero every bar is a zero return
+    r = eq / prev - 1.0 if prev > 0.0 else 0.0
+    if si[k, I_NRET] == 0:
+        s[k, S_R0] = r
+    si[k, I_NRET] += 1
+    dr = r - s[k, S_R0]
+    s[k, S_RMEAN] += dr
+    s[k, S_RM2] += dr * dr
     s[k, S_PREV] = eq
     if eq > s[k, S_EQPK]:
         s[k, S_EQPK] = eq
@@ -417,24 +445,78 @@ def _touch(side: float, h: float, lo: float, ref: float, peak: float, sl: float,
 
 
 @njit(cache=True, error_model="numpy")
+def _portfolio_margin(i: int, px: FloatArray, s: FloatArray, si: IntArray, p: FloatArray,
+                      q: IntArray, rec_f: FloatArray, rec_i: IntArray,
+                      nrec: int) -> tuple[int, bool]:  # pragma: no cover - numba
+    """The shared account's margin at the worst prices of bar ``i`` (a ticker without a valid
+    bar at its last mark): on a call, every position is liquidated there."""
+    k = px.shape[2]
+    m = s.shape[0]
+    eqw = s[0, S_CASH]
+    shorts = 0.0
+    for c in range(m):
+        pc = s[c, S_POS]
+        if pc != 0.0:
+            w = _worst(px, i, c % k, pc, s[c, S_MARK])
+            eqw += pc * w
+            if pc < 0.0:
+                shorts -= pc * w
+    if not margin_call(eqw, shorts, p[P_MMARGIN]):
+        return nrec, False
+    for c in range(m):
+        pc = s[c, S_POS]
+        if pc != 0.0:
+            t = c % k
+            w = _worst(px, i, t, pc, s[c, S_MARK])
+            h, lo = px[1, i, t], px[2, i, t]
+            if np.isnan(h) or np.isnan(lo) or np.isnan(px[0, i, t]) or np.isnan(px[3, i, t]):
+                h, lo = w, w
+            nrec = _liquidate(c, i, w, h, lo, s, si, 0, p, q, rec_f, rec_i, nrec)
+    return nrec, True
+
+
+@njit(cache=True, error_model="numpy")
+def _worst(px: FloatArray, i: int, t: int, pos: float,
+           mark: float) -> float:  # pragma: no cover - numba
+    """A position's worst price of bar ``i``: the low for a long, the high for a short; its
+    last mark when the bar is not valid."""
+    o, h, lo, x = px[0, i, t], px[1, i, t], px[2, i, t], px[3, i, t]
+    w: float = mark
+    if not (np.isnan(o) or np.isnan(h) or np.isnan(lo) or np.isnan(x)):
+        w = lo if pos > 0.0 else h
+    return w
+
+
+@njit(cache=True, error_model="numpy")
 def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
             q: IntArray, s: FloatArray, si: IntArray, rec_f: FloatArray,
             rec_i: IntArray, eq_out: FloatArray, ex_out: FloatArray) -> int:  # pragma: no cover
     """The bar loop. A column with nothing to do on a bar (flat without signal or pending
-    order, or holding with no exit signal, no level touched, no time limit, no borrow) takes
-    the inline fast path; any other goes through the phases of :func:`_step` it needs.
-    Independent columns run column by column (their state stays in cache), the portfolio
-    bar by bar."""
+    order, or holding with no exit signal, no level touched, no time limit, no borrow, no
+    margin call) takes the inline fast path; any other goes through the phases of
+    :func:`_step` it needs. Independent columns run column by column (their state stays in
+    cache), the portfolio bar by bar. After phase 3 the account's margin is checked at the
+    bar's worst prices, and after phase 5 its equity at the close
+    (:mod:`quantdb.kernels.margin`); a bankrupt account is flat and trades no more."""
     n, k = px.shape[1], px.shape[2]
     m = sg.shape[2]
     d = q[Q_DIR]
     maxhold = q[Q_MAXHOLD]
     sl, ts, tp = p[P_SL], p[P_TS], p[P_TP]
+    mm = p[P_MMARGIN]
     has_levels = not (np.isnan(sl) and np.isnan(ts) and np.isnan(tp))
     has_trail = not np.isnan(ts)
     borrow = p[P_BORROW] > 0.0
     nrec = 0
     store = eq_out.shape[1] == n
+    # a long with cash > 0 is worth more than zero at any price >= 0: its margin is checked
+    # only when its cash is not positive or its ticker has a negative low
+    lowneg = np.zeros(k, dtype=np.bool_)
+    for t in range(k):
+        for i in range(n):
+            if px[2, i, t] < 0.0:
+                lowneg[t] = True
+                break
     if q[Q_SHARED] == 0:
         for c in range(m):
             t = c % k
@@ -447,6 +529,7 @@ def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
             for i in range(n):
                 x = px[3, i, t]
                 quiet = not (i == last or np.isnan(x) or pend)
+                dead = False
                 if quiet:  # nothing to do on this bar? (the hot path, inline: calls have a cost)
                     if pos == 0.0:
                         quiet = not (d != 1 and sg[0, i, c]) and not (d != 0 and sg[2, i, c])
@@ -467,6 +550,10 @@ def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
                                     s[c, S_PEAK] = max(s[c, S_PEAK], h)
                                 else:
                                     s[c, S_PEAK] = min(s[c, S_PEAK], lo)
+                        if quiet and (pos < 0.0 or cash <= 0.0 or lowneg[t]):
+                            o, h, lo = px[0, i, t], px[1, i, t], px[2, i, t]
+                            quiet = np.isnan(o) or np.isnan(h) or np.isnan(lo) or not (
+                                position_margin_call(cash, pos, lo if pos > 0.0 else h, mm))
                 if quiet:
                     mark = x
                 else:  # only the phases with something to do (each call has a cost)
@@ -488,12 +575,37 @@ def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
                         if run:
                             nrec = _step(ph, i, c, t, px, sg, atr, p, q, s, si, rec_f, rec_i,
                                          nrec, 0.0)
+                        if ph == 3 and s[c, S_POS] != 0.0:  # the margin, inside the bar
+                            o, h, lo = px[0, i, t], px[1, i, t], px[2, i, t]
+                            pc = s[c, S_POS]
+                            w = lo if pc > 0.0 else h
+                            if not (np.isnan(o) or np.isnan(h) or np.isnan(lo) or np.isnan(x)) \
+                                    and position_margin_call(s[c, S_CASH], pc, w, mm):
+                                nrec = _liquidate(c, i, w, h, lo, s, si, c, p, q, rec_f, rec_i,
+                                                  nrec)
+                                dead = True
+                                break
+                    if not dead and s[c, S_CASH] + (s[c, S_POS] * s[c, S_MARK]
+                                                    if s[c, S_POS] != 0.0 else 0.0) <= 0.0:
+                        # costs at the close took the equity to zero: closed at the close
+                        dead = True
+                        if s[c, S_POS] != 0.0:
+                            if np.isnan(x):
+                                mk = s[c, S_MARK]
+                                nrec = _liquidate(c, i, mk, mk, mk, s, si, c, p, q, rec_f,
+                                                  rec_i, nrec)
+                            else:
+                                nrec = _liquidate(c, i, x, px[1, i, t], px[2, i, t], s, si, c,
+                                                  p, q, rec_f, rec_i, nrec)
+                    if dead:
+                        _bankrupt(c, c, i, s, si)
                     pos, cash, mark = s[c, S_POS], s[c, S_CASH], s[c, S_MARK]
                     pend = si[c, I_PENTRY] != 0 or si[c, I_PDIR] != 0 or si[c, I_PEXIT] != 0
                 val = pos * mark if pos != 0.0 else 0.0
                 eq = cash + val
-                # _track(s, si, c, eq) written out on locals
-                if prev > 0.0:
+                # _track(s, si, c, eq) written out on locals; after a bankruptcy the rest of
+                # the bars are flat: the same lines with the same equity (a zero return each)
+                for j in range(i, n if dead else i + 1):
                     r = eq / prev - 1.0 if eq != prev else 0.0  # flat: no division
                     if nret == 0:
                         r0 = r
@@ -501,19 +613,23 @@ def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
                     dr = r - r0
                     sum_d += dr
                     sum_d2 += dr * dr
-                prev = eq
-                if eq > peak:
-                    peak = eq
-                elif eq < peak * (1.0 - mdd):
-                    mdd = 1.0 - eq / peak
-                if store:
-                    eq_out[c, i] = eq
-                    ex_out[c, i] = abs(val) / eq if eq > 0.0 else np.nan
+                    prev = eq
+                    if eq > peak:
+                        peak = eq
+                    elif eq < peak * (1.0 - mdd):
+                        mdd = 1.0 - eq / peak
+                    if store:
+                        eq_out[c, j] = eq
+                        ex_out[c, j] = abs(val) / eq if eq > 0.0 else (0.0 if val == 0.0
+                                                                       else np.nan)
+                if dead:
+                    break
             s[c, S_MARK] = mark
             s[c, S_PREV], s[c, S_EQPK], s[c, S_MDD] = prev, peak, mdd
             s[c, S_R0], s[c, S_RMEAN], s[c, S_RM2], si[c, I_NRET] = r0, sum_d, sum_d2, nret
         return nrec
 
+    anyneg = lowneg.any()
     busy = np.zeros(m, dtype=np.int64)
     lasts = np.empty(k, dtype=np.int64)
     for t in range(k):
@@ -551,31 +667,56 @@ def _run_nb(px: FloatArray, sg: BoolArray, atr: FloatArray, p: FloatArray,
             else:
                 busy[nb] = c
                 nb += 1
+        dead = False
         for ph in range(1, 6):
-            if nb == 0:
-                break
-            equity = 0.0
-            if ph == 2 or ph == 3 or ph == 5:  # portfolio equity at this phase's prices
-                equity = s[0, S_CASH]
-                src = 3 if ph == 5 else 0
-                for c in range(m):
-                    if s[c, S_POS] != 0.0:
-                        v = px[src, i, c % k]
-                        equity += s[c, S_POS] * (s[c, S_MARK] if np.isnan(v) else v)
-            for j in range(nb):
-                c = busy[j]
-                nrec = _step(ph, i, c, c % k, px, sg, atr, p, q, s, si, rec_f, rec_i, nrec,
-                             equity)
+            if nb > 0:
+                equity = 0.0
+                if ph == 2 or ph == 3 or ph == 5:  # portfolio equity at this phase's prices
+                    equity = s[0, S_CASH]
+                    src = 3 if ph == 5 else 0
+                    for c in range(m):
+                        if s[c, S_POS] != 0.0:
+                            v = px[src, i, c % k]
+                            equity += s[c, S_POS] * (s[c, S_MARK] if np.isnan(v) else v)
+                for j in range(nb):
+                    c = busy[j]
+                    nrec = _step(ph, i, c, c % k, px, sg, atr, p, q, s, si, rec_f, rec_i,
+                                 nrec, equity)
+            if ph == 3 and si[0, I_NOPEN] > 0 and (si[0, I_NSHORT] > 0 or s[0, S_CASH] <= 0.0
+                                                   or anyneg):
+                nrec, dead = _portfolio_margin(i, px, s, si, p, q, rec_f, rec_i, nrec)
+                if dead:
+                    break
         eq = s[0, S_CASH]
         gross = 0.0
         for c in range(m):
             if s[c, S_POS] != 0.0:
                 eq += s[c, S_POS] * s[c, S_MARK]
                 gross += abs(s[c, S_POS] * s[c, S_MARK])
-        _track(s, si, 0, eq)
-        if store:
-            eq_out[0, i] = eq
-            ex_out[0, i] = gross / eq if eq > 0.0 else np.nan
+        if not dead and eq <= 0.0:  # costs at the close took the equity to zero
+            dead = True
+            for c in range(m):
+                if s[c, S_POS] != 0.0:
+                    t = c % k
+                    x = px[3, i, t]
+                    if np.isnan(x):
+                        mk = s[c, S_MARK]
+                        nrec = _liquidate(c, i, mk, mk, mk, s, si, 0, p, q, rec_f, rec_i, nrec)
+                    else:
+                        nrec = _liquidate(c, i, x, px[1, i, t], px[2, i, t], s, si, 0, p, q,
+                                          rec_f, rec_i, nrec)
+        if dead:
+            for c in range(m):
+                _bankrupt(c, 0, i, s, si)
+            eq = s[0, S_CASH]
+            gross = 0.0
+        for j in range(i, n if dead else i + 1):  # a bankrupt account: flat to the end
+            _track(s, si, 0, eq)
+            if store:
+                eq_out[0, j] = eq
+                ex_out[0, j] = gross / eq if eq > 0.0 else (0.0 if gross == 0.0 else np.nan)
+        if dead:
+            break
     return nrec
 
 
@@ -612,7 +753,10 @@ class SweepStats:
     """Per-column results of an independent-columns run (one value per column; one for a
     portfolio). Sharpe is annualized with ``periods_per_year`` from bar returns (ddof=1),
     max drawdown is a negative fraction in [-1, 0] measured from the starting cash on (as
-    :func:`quantdb.kernels.drawdown.max_drawdown` of the bar returns)."""
+    :func:`quantdb.kernels.drawdown.max_drawdown` of the bar returns). ``bankrupt`` marks the
+    accounts liquidated by :mod:`quantdb.kernels.margin`'s rule, on bar ``bankrupt_bar``
+    (-1 for the others); their returns after that bar are zeros, counted in the Sharpe
+    ratio, and a sweep ranks them last."""
 
     final_equity: FloatArray
     total_return: FloatArray
@@ -620,6 +764,8 @@ class SweepStats:
     max_drawdown: FloatArray
     n_trades: IntArray
     ambiguous_exits: IntArray
+    bankrupt: BoolArray
+    bankrupt_bar: IntArray
 
 
 def _prep(
@@ -706,6 +852,7 @@ def _run(
     si = np.zeros((m, NI_), dtype=np.int64)
     si[:, I_STOPBAR] = -1
     si[:, I_INTRA] = -1
+    si[:, I_BANK] = -1
     s[:, S_CASH] = 0.0 if shared else float(settings.cash)
     s[0, S_CASH] = float(settings.cash)
     cap = int(sg[0].sum() + (sg[2].sum() if len(sg) == 4 else 0)) + 1 if record else 1
@@ -751,6 +898,8 @@ def _run(
         max_drawdown=0.0 - s[rows, S_MDD],  # the kernel keeps it positive; 0.0 - 0.0 is +0.0
         n_trades=ntr,
         ambiguous_exits=amb,
+        bankrupt=si[rows, I_BANK] >= 0,
+        bankrupt_bar=si[rows, I_BANK].copy(),
     )
     return trades, eq_out, ex_out, stats
 

@@ -42,12 +42,16 @@ def test_sweep_json_contract_and_resume(dbfile: Path, tmp_path: Path) -> None:
     assert doc["combos"] == 19 and len(doc["best"]) == 3
     assert doc["results"].endswith(".parquet") and Path(doc["results"]).exists()
     cols = pq.read_table(doc["results"]).column_names
-    assert cols == ["ticker", "fast", "slow", "total_return", "sharpe", "max_drawdown", "n_trades"]
-    assert set(doc["best"][0]) >= {"fast", "slow", "sharpe", "total_return", "max_drawdown", "n_trades"}
+    assert cols == ["ticker", "fast", "slow", "total_return", "sharpe", "max_drawdown", "n_trades",
+                    "bankrupt"]
+    assert set(doc["best"][0]) >= {"fast", "slow", "sharpe", "total_return", "max_drawdown", "n_trades",
+                                   "bankrupt"}
+    assert doc["bankrupt_sets"] == 0
     # resuming a finished run recomputes nothing and gives the same best sets
     again = _json(["sweep", "--resume", str(doc["run_id"]), "--out", str(tmp_path)], dbfile)
     assert again["run_id"] == doc["run_id"]
     assert again["chunks_skipped"] == again["chunks"] == 5  # 19 sets in chunks of 4
+    assert again["bankrupt_sets"] == 0
     assert [b["backtest_id"] for b in again["best"]] == [b["backtest_id"] for b in doc["best"]]
     assert [{k: b[k] for k in ("fast", "slow", "sharpe")} for b in again["best"]] == [
         {k: b[k] for k in ("fast", "slow", "sharpe")} for b in doc["best"]]
@@ -77,6 +81,8 @@ def test_walkforward_json(dbfile: Path) -> None:
     assert len(doc["oos_returns"]) == 3 * 126 == doc["oos"]["days"]
     assert 0.0 <= doc["pbo"]["pbo"] <= 1.0 and 0.0 <= doc["deflated_sharpe"]["dsr"] <= 1.0
     assert set(doc["stability"]) == {"fast", "slow"}
+    assert doc["bankrupt_sets"] == 0  # issue 12: counted, and ranked last when there are some
+    assert all(w["is_bankrupt_sets"] == 0 == w["oos_bankrupt_tickers"] for w in doc["windows"])
 
 
 @pytest.fixture(scope="module")

@@ -64,8 +64,10 @@ def test_results_follow_the_contract(price_db: Database, tmp_path: Path) -> None
         "sharpe",
         "max_drawdown",
         "n_trades",
+        "bankrupt",  # issue 12: the ticker's account was liquidated
     ]
     assert table.num_rows == 12 * rep.tickers
+    assert rep.bankrupt_sets == 0 and not table.column("bankrupt").to_numpy().any()
     f = _frame(rep.results)
     assert np.all(f["fast"] < f["slow"])
     assert np.nanmax(f["max_drawdown"]) <= 0.0

@@ -113,6 +113,108 @@ def test_backtesting_py_final_equity_differs_by_the_exit_commission() -> None:
                                                                 rel=RTOL)
 
 
+
+# ---------------------------------------------------------- backtesting.py: limit and stop
+def _bt_entry_orders(data: pd.DataFrame, fast: int, slow: int, order: str, offset: float,
+                     tif: int, commission: float, exclusive: bool) -> pd.DataFrame:
+    """quantdb's limit/stop entries as a backtesting.py Strategy: on a cross up (when flat) a
+    buy limit at ``close * (1 - offset)`` or a buy stop at ``close * (1 + offset)``; an entry
+    order still unfilled ``tif`` bars after its signal is cancelled; a cross down closes the
+    position at the next open. ``exclusive`` is ``Backtest(exclusive_orders=...)``: True
+    cancels the pending entry order when a new one is placed (quantdb's rule)."""
+    from backtesting import Backtest, Strategy
+    from backtesting.lib import crossover
+    from backtesting.test import SMA
+
+    class EntryOrders(Strategy):
+        def init(self) -> None:
+            self.a = self.I(SMA, self.data.Close, fast)
+            self.b = self.I(SMA, self.data.Close, slow)
+
+        def next(self) -> None:
+            i = len(self.data) - 1
+            for o in list(self.orders):  # time in force: the signal bar's tag
+                if not o.is_contingent and i - o.tag >= tif:
+                    o.cancel()
+            if crossover(self.a, self.b):
+                if not self.position:
+                    c = self.data.Close[-1]
+                    if order == "limit":
+                        self.buy(limit=c * (1 - offset), tag=i)
+                    else:
+                        self.buy(stop=c * (1 + offset), tag=i)
+            elif crossover(self.b, self.a):
+                self.position.close()
+
+    bt = Backtest(data, EntryOrders, cash=10_000, commission=commission, finalize_trades=True,
+                  exclusive_orders=exclusive)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tqdm / open-trade notices of backtesting.py
+        return bt.run()._trades
+
+
+def _quantdb_entry_orders(data: pd.DataFrame, fast: int, slow: int, order: str,
+                          offset: float, tif: int, commission: float) -> np.ndarray:
+    o, h, lo, c = (data[k].to_numpy(dtype=float) for k in ("Open", "High", "Low", "Close"))
+    e, x = sma_cross(c, fast, slow)
+    st = SimSettings(cash=10_000, commission=commission, order_type=order, entry_offset=offset,
+                     order_tif_bars=tif)  # type: ignore[arg-type]
+    return simulate(o, h, lo, c, e, x, settings=st).trades
+
+
+# (data, fast, slow, offset, commission): GOOG daily as above, EURUSD hourly (5,000 bars)
+ENTRY_DATA = {"GOOG": (10, 30, 0.01, 0.002), "EURUSD": (5, 50, 0.0005, 0.0002)}
+
+
+@pytest.mark.parametrize("order", ["limit", "stop"])
+@pytest.mark.parametrize(("name", "tif", "exclusive"), [
+    ("GOOG", 1, False), ("GOOG", 5, True), ("GOOG", 10, True),
+    ("EURUSD", 1, False), ("EURUSD", 3, True), ("EURUSD", 5, True), ("EURUSD", 10, True),
+])
+def test_backtesting_py_limit_and_stop_entries_trade_for_trade(
+        name: str, order: str, tif: int, exclusive: bool) -> None:
+    """Trade for trade. A new signal while an entry order is pending replaces it (issue 12,
+    part 5); backtesting.py does that with ``exclusive_orders=True``. With one bar in force
+    two orders never overlap, so its default (``exclusive_orders=False``) agrees as well.
+    Before the rule, the new signal was dropped: EURUSD stop entries with ``tif=3`` made 59
+    trades to backtesting.py's 60."""
+    import backtesting.test as data_sets
+
+    data = getattr(data_sets, name)
+    fast, slow, offset, commission = ENTRY_DATA[name]
+    bt = _bt_entry_orders(data, fast, slow, order, offset, tif, commission, exclusive)
+    t = _quantdb_entry_orders(data, fast, slow, order, offset, tif, commission)
+    assert len(t) == len(bt) > 10
+    np.testing.assert_array_equal(t["entry_index"], bt["EntryBar"].to_numpy())
+    np.testing.assert_array_equal(t["exit_index"], bt["ExitBar"].to_numpy())
+    np.testing.assert_array_equal(t["size"], bt["Size"].to_numpy())
+    np.testing.assert_allclose(t["entry_price"], bt["EntryPrice"].to_numpy(), rtol=RTOL)
+    # a position open on the last bar: quantdb sells at the close, backtesting.py at the open
+    closed = t["exit_reason"] != END
+    assert closed[:-1].all()
+    np.testing.assert_allclose(t["exit_price"][closed], bt["ExitPrice"].to_numpy()[closed],
+                               rtol=RTOL)
+    np.testing.assert_allclose(t["pnl"][closed], bt["PnL"].to_numpy()[closed], rtol=RTOL)
+
+
+def test_backtesting_py_default_keeps_every_pending_order() -> None:
+    """The documented difference: with ``exclusive_orders=False`` (its default) and more than
+    one bar in force, backtesting.py keeps the older order alive beside the new one, and the
+    older (lower) buy stop can fill first; quantdb keeps only the newest order."""
+    from backtesting.test import EURUSD
+
+    fast, slow, offset, commission = ENTRY_DATA["EURUSD"]
+    ours = _quantdb_entry_orders(EURUSD, fast, slow, "stop", offset, 5, commission)
+    theirs = _bt_entry_orders(EURUSD, fast, slow, "stop", offset, 5, commission, False)
+    same = _bt_entry_orders(EURUSD, fast, slow, "stop", offset, 5, commission, True)
+    np.testing.assert_allclose(ours["entry_price"], same["EntryPrice"].to_numpy(), rtol=RTOL)
+    differs = ~np.isclose(ours["entry_price"], theirs["EntryPrice"].to_numpy(), rtol=RTOL)
+    assert differs.any()
+    j = int(np.argmax(differs))  # the first: backtesting.py filled an older, lower stop
+    assert theirs["EntryPrice"].iloc[j] < ours["entry_price"][j]
+    assert theirs["EntryBar"].iloc[j] == ours["entry_index"][j]
+
+
 # --------------------------------------------------------------------------- vectorbt
 def _ohlc(rng: np.random.Generator, n: int, k: int) -> tuple[np.ndarray, ...]:
     c = 100.0 * np.exp(np.cumsum(rng.normal(0.0003, 0.02, (n, k)), axis=0))

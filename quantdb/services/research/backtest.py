@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from quantdb._typing import BacktestMode, BoolArray, FloatArray
+from quantdb._typing import BacktestMode, BoolArray, FloatArray, IntArray
 from quantdb.errors import InputError, QuantdbError
 from quantdb.kernels.simulate import EXIT_REASONS, simulate
 from quantdb.services.research.bars import fingerprint, load_bars, universe_tickers
@@ -151,10 +151,9 @@ class BacktestResult:
         return pl.DataFrame({"date": self.dates, "equity": self.equity_curve, "exposure": self.exposure})
 
     def returns(self) -> FloatArray:
-        """Daily simple returns of the equity curve (the first day against the starting cash)."""
-        eq = self.equity_curve
-        prev: FloatArray = np.concatenate([[self.settings.cash], eq[:-1]])
-        return eq / prev - 1.0
+        """Daily simple returns of the equity curve (the first day against the starting cash;
+        after a bankruptcy at zero, zeros: see `equity_returns`)."""
+        return equity_returns(self.equity_curve, self.settings.cash)
 
     def plot(self) -> matplotlib.figure.Figure:
         """Equity curve and drawdown (a matplotlib Figure; nothing is shown or saved)."""
@@ -190,21 +189,47 @@ class BacktestResult:
         )
 
 
+def equity_returns(equity: FloatArray, cash: float) -> FloatArray:
+    """Simple returns of an equity curve that starts from ``cash``.
+
+    Equity never falls below zero (`quantdb.kernels.margin`); once a bankrupt account is at
+    zero its later returns are zeros (a flat account), not ``0 / 0``.
+    """
+    eq = np.asarray(equity, dtype=np.float64)
+    prev = np.concatenate([[cash], eq[:-1]])
+    out: FloatArray = np.zeros_like(eq)
+    np.divide(eq, prev, out=out, where=prev > 0.0)
+    return np.where(prev > 0.0, out - 1.0, 0.0)
+
+
+def bankrupt_date(dates: np.ndarray, bars: IntArray) -> str | None:
+    """The ISO date of the first bankruptcy among ``bars`` (-1: none), or None."""
+    hit = np.asarray(bars)[np.asarray(bars) >= 0]
+    return str(np.datetime64(dates[int(hit.min())], "D")) if hit.size else None
+
+
 def compute_statistics(
-    equity: FloatArray, cash: float, trades: np.ndarray, ambiguous: int, benchmark: FloatArray | None = None
+    equity: FloatArray, cash: float, trades: np.ndarray, ambiguous: int, benchmark: FloatArray | None = None,
+    *, bankrupt_on: str | None = None,
 ) -> dict[str, Any]:
-    """Every analytics metric of an equity curve plus the trade statistics of its trades."""
+    """Every analytics metric of an equity curve plus the trade statistics of its trades.
+
+    ``bankrupt_on`` is the date an account of the run was liquidated
+    (`quantdb.kernels.margin`), reported as ``bankrupt`` and ``bankrupt_date``; the metrics
+    then see its returns up to that day and zeros after it.
+    """
     from quantdb.kernels.summary import summary_metrics
     from quantdb.kernels.tradestats import trade_stats
 
-    prev = np.concatenate([[cash], equity[:-1]])
-    returns = equity / prev - 1.0
+    returns = equity_returns(equity, cash)
     metrics = summary_metrics(returns, benchmark=benchmark, confidences=(0.95, 0.99))
     stats: dict[str, Any] = {
         "final_equity": float(equity[-1]) if len(equity) else cash,
         "total_return": float(equity[-1] / cash - 1.0) if len(equity) else 0.0,
         "n_trades": len(trades),
         "ambiguous_exits": int(ambiguous),
+        "bankrupt": bankrupt_on is not None,
+        "bankrupt_date": bankrupt_on,
     }
     for k, v in metrics.items():
         if k != "total_return":
@@ -298,7 +323,8 @@ def run_backtest(
         from quantdb.services.benchmark import benchmark_on_dates
 
         bench = benchmark_on_dates(db, benchmark, data.dates)
-    stats = compute_statistics(equity, st.cash, result.trades, int(result.ambiguous_exits.sum()), bench)
+    stats = compute_statistics(equity, st.cash, result.trades, int(result.ambiguous_exits.sum()), bench,
+                               bankrupt_on=bankrupt_date(data.dates, result.stats.bankrupt_bar))
     res = BacktestResult(
         strategy=name,
         params=full_params,

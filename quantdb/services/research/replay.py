@@ -50,7 +50,12 @@ from quantdb.dates import parse_date
 from quantdb.errors import ArgumentError, NotFound
 from quantdb.kernels.replay import REPLAY_STATUS, replay_trades
 from quantdb.kernels.simulate import EXIT_REASONS, simulate
-from quantdb.services.research.backtest import BacktestResult, BarData, compute_statistics
+from quantdb.services.research.backtest import (
+    BacktestResult,
+    BarData,
+    bankrupt_date,
+    compute_statistics,
+)
 from quantdb.services.research.bars import fingerprint, load_bars
 from quantdb.services.research.results import store_backtest
 from quantdb.settings import SimSettings, build_settings, merge_settings
@@ -69,7 +74,7 @@ BarRule = Literal["intrabar", "close"]
 
 #: a trade's exit reason as the tracking service's prediction status ("end": still open)
 OUTCOME_OF_REASON = {"target": "hit_target", "stop": "stopped", "time": "expired", "end": "open",
-                     "trailing": "stopped", "signal": "open"}
+                     "trailing": "stopped", "signal": "open", "liquidation": "stopped"}
 _LOOKBACK_DAYS = 14  # calendar days of bars loaded before the first prediction (its start bar)
 _MAX_SIGNAL_CELLS = 200_000_000  # dates x lanes x tickers of exits="settings" (4 bools each)
 
@@ -214,9 +219,9 @@ def _lanes(sig: IntArray, col: IntArray, close: FloatArray, settings: SimSetting
 
 def _run_settings(
     data: BarData, sig: IntArray, col: IntArray, side: FloatArray, st: SimSettings
-) -> tuple[np.ndarray, IntArray, FloatArray, FloatArray, int, BoolArray]:
+) -> tuple[np.ndarray, IntArray, FloatArray, FloatArray, int, BoolArray, int]:
     """exits="settings" through `simulate`; returns trades, their prediction index, equity,
-    exposure, ambiguous exits and the per-prediction filled flag."""
+    exposure, ambiguous exits, the per-prediction filled flag and the bankruptcy bar (-1)."""
     if all(getattr(st, k) is None for k in ("stop_loss", "take_profit", "trailing_stop", "max_hold_bars")):
         msg = ("exits='settings' needs at least one of stop_loss, take_profit, trailing_stop, max_hold_bars "
                "(otherwise every trade is held to the last day); use exits='own' for the predictions' own exits")
@@ -259,7 +264,8 @@ def _run_settings(
     t["column"] = t["column"] % k
     filled = np.zeros(full, dtype=np.bool_)
     filled[use[pred]] = True
-    return t, use[pred], np.asarray(res.equity), np.asarray(res.exposure), int(res.ambiguous_exits.sum()), filled
+    return (t, use[pred], np.asarray(res.equity), np.asarray(res.exposure), int(res.ambiguous_exits.sum()), filled,
+            int(res.stats.bankrupt_bar[0]))
 
 
 def replay_predictions(
@@ -365,15 +371,17 @@ def replay_predictions(
         )
         trades, who, equity, exposure = sim.trades, sim.trade_index, sim.equity, sim.exposure
         ambiguous = sim.ambiguous_exits
+        bank_bar = sim.bankrupt_bar
         status[ok] = np.array(REPLAY_STATUS, dtype=object)[sim.status]
     else:
         s_sim = s_ok.copy()
         if st.fill == "close":  # the first close after the day (simulate has one fill rule)
             s_sim[late] = _next_valid(adj)[s_ok[late] + 1, c_ok[late]]
-        trades, who, equity, exposure, ambiguous, filled = _run_settings(data, s_sim, c_ok, side, st)
+        trades, who, equity, exposure, ambiguous, filled, bank_bar = _run_settings(data, s_sim, c_ok, side, st)
         status[ok] = np.where(filled, "traded", "not_filled")
         status[ok[~filled & (s_sim >= len(data.dates) - 1)]] = "no_bar_after"
-    stats = compute_statistics(equity, st.cash, trades, ambiguous)
+    stats = compute_statistics(equity, st.cash, trades, ambiguous,
+                               bankrupt_on=bankrupt_date(data.dates, np.array([bank_bar])))
     stats["predictions"] = len(preds.ids)
     stats["prediction_status"] = dict(Counter(status.tolist()))
     res = ReplayResult(

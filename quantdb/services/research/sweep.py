@@ -93,7 +93,7 @@ __all__ = [
 
 Objective = Literal["sharpe", "total_return", "max_drawdown"]
 OBJECTIVES: tuple[str, ...] = ("sharpe", "total_return", "max_drawdown")
-RESULT_COLUMNS = ("total_return", "sharpe", "max_drawdown", "n_trades")
+RESULT_COLUMNS = ("total_return", "sharpe", "max_drawdown", "n_trades", "bankrupt")
 BYTES_PER_CELL = 48
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
 ProgressFn = Callable[[int], None]
@@ -126,7 +126,8 @@ def run_chunk(data: SweepData, task: ChunkTask) -> dict[str, np.ndarray]:
     """Signals and independent-columns simulation of one chunk (runs in a worker).
 
     Returns columns in result order: ``ticker_index``, the parameters, ``total_return``,
-    ``sharpe``, ``max_drawdown`` (negative fraction), ``n_trades``; one row per parameter set
+    ``sharpe``, ``max_drawdown`` (negative fraction), ``n_trades``, ``bankrupt`` (the
+    ticker's account was liquidated: `quantdb.kernels.margin`); one row per parameter set
     and ticker, the ticker varying fastest. Touches no file and no database.
     """
     from quantdb.kernels.fastsweep import fast_path_supported, sma_cross_stats
@@ -160,6 +161,7 @@ def run_chunk(data: SweepData, task: ChunkTask) -> dict[str, np.ndarray]:
     out["sharpe"] = np.asarray(stats.sharpe, dtype=np.float64)
     out["max_drawdown"] = np.asarray(stats.max_drawdown, dtype=np.float64)
     out["n_trades"] = np.asarray(stats.n_trades, dtype=np.int64)
+    out["bankrupt"] = np.asarray(stats.bankrupt, dtype=np.bool_)
     return out
 
 
@@ -268,7 +270,9 @@ def aggregate_by_params(
     columns: dict[str, np.ndarray], param_names: Sequence[str], n_tickers: int
 ) -> dict[str, np.ndarray]:
     """Per parameter set: mean over tickers of total return, Sharpe and max drawdown (NaN
-    skipped), and the total of trades. Rows are in grid order (the ticker varies fastest)."""
+    skipped), the total of trades and the number of bankrupt tickers (``bankrupt``; 0 for a
+    result table written before quantdb kept it). Rows are in grid order (the ticker varies
+    fastest)."""
     n_sets = len(columns[param_names[0]]) // n_tickers if param_names else 0
     out = {p: np.asarray(columns[p])[::n_tickers] for p in param_names}
     for name in ("total_return", "sharpe", "max_drawdown"):
@@ -277,12 +281,25 @@ def aggregate_by_params(
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN row: NaN, as documented
             out[name] = np.nanmean(m, axis=1)
     out["n_trades"] = np.asarray(columns["n_trades"]).reshape(n_sets, n_tickers).sum(axis=1)
+    bank = columns.get("bankrupt")
+    out["bankrupt"] = (np.zeros(n_sets, dtype=np.int64) if bank is None else
+                       np.asarray(bank, dtype=np.int64).reshape(n_sets, n_tickers).sum(axis=1))
     return out
 
 
-def _best(agg: dict[str, np.ndarray], param_names: Sequence[str], objective: str, top: int) -> list[dict[str, Any]]:
+def rank_sets(agg: dict[str, np.ndarray], objective: str) -> np.ndarray:
+    """Parameter-set indices, best first: by ``objective`` (higher is better, NaN last), every
+    set with a bankrupt ticker after every set without one (in objective order among them).
+
+    A wiped-out account can show a positive mean return or Sharpe ratio (the returns before
+    the bankruptcy), so it is ranked by its bankruptcy first.
+    """
     score = np.where(np.isnan(agg[objective]), -np.inf, agg[objective])
-    order = np.argsort(-score, kind="stable")[:top]
+    return np.lexsort((-score, np.asarray(agg["bankrupt"]) > 0))
+
+
+def _best(agg: dict[str, np.ndarray], param_names: Sequence[str], objective: str, top: int) -> list[dict[str, Any]]:
+    order = rank_sets(agg, objective)[:top]
     best = []
     for i in order:
         row: dict[str, Any] = {p: agg[p][i].item() for p in param_names}
@@ -311,6 +328,8 @@ class SweepReport:
     memory_bound_bytes: int
     status: str = "done"
     extra: dict[str, Any] = field(default_factory=dict)
+    bankrupt_sets: int = 0
+    """Parameter sets with at least one bankrupt ticker (ranked after all others)."""
 
 
 def run_sweep(
@@ -460,14 +479,14 @@ def run_sweep(
         # finished before: nothing to run; the report is read back from the results
         import pyarrow.parquet as pq
 
-        table = pq.read_table(results_path, columns=[*grid.names, *RESULT_COLUMNS])
-        agg = aggregate_by_params({n: table.column(n).to_numpy() for n in table.column_names},
-                                  list(grid.names), n_tickers)
+        table = pq.read_table(results_path)
+        agg = aggregate_by_params(_result_columns(table, grid.names), list(grid.names), n_tickers)
         best = _best(agg, grid.names, objective, top)
         for b, i in zip(best, sweep_backtest_ids(db, run_id), strict=False):
             b["backtest_id"] = i
         return SweepReport(run_id, strategy, len(grid), n_tickers, str(results_path), best,
-                           len(tasks), len(tasks), chunk, objective, memory_bound)
+                           len(tasks), len(tasks), chunk, objective, memory_bound,
+                           bankrupt_sets=int((agg["bankrupt"] > 0).sum()))
     chunks_dir = _chunk_dir(out, run_id)
     chunks_dir.mkdir(parents=True, exist_ok=True)
     done = {t.index for t in tasks if (chunks_dir / f"chunk-{t.index:05d}.parquet").exists()}
@@ -502,13 +521,14 @@ def run_sweep(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.concat_tables(
-        [pq.read_table(chunks_dir / f"chunk-{t.index:05d}.parquet") for t in tasks]
+    table = pa.concat_tables(  # chunks of an older quantdb lack `bankrupt`: null there
+        [pq.read_table(chunks_dir / f"chunk-{t.index:05d}.parquet") for t in tasks],
+        promote_options="default",
     )
     tmp = results_path.with_name(results_path.name + ".tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, results_path)
-    columns = {n: table.column(n).to_numpy() for n in (*grid.names, *RESULT_COLUMNS)}
+    columns = _result_columns(table, grid.names)
     del table
     agg = aggregate_by_params(columns, list(grid.names), n_tickers)
     best = _best(agg, grid.names, objective, top)
@@ -517,7 +537,17 @@ def run_sweep(
         (chunks_dir / f"chunk-{t.index:05d}.parquet").unlink(missing_ok=True)
     chunks_dir.rmdir()
     return SweepReport(run_id, strategy, len(grid), n_tickers, str(results_path), best,
-                       len(tasks), len(done), chunk, objective, memory_bound)
+                       len(tasks), len(done), chunk, objective, memory_bound,
+                       bankrupt_sets=int((agg["bankrupt"] > 0).sum()))
+
+
+def _result_columns(table: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The parameter and result columns of a result table; ``bankrupt`` False where a table
+    (or chunk) written before quantdb kept it has none."""
+    out = {n: table.column(n).to_numpy() for n in (*names, *RESULT_COLUMNS) if n != "bankrupt"}
+    if "bankrupt" in table.column_names:
+        out["bankrupt"] = table.column("bankrupt").fill_null(False).to_numpy()
+    return out
 
 
 def _record_best(

@@ -16,7 +16,8 @@ and not in the stitched series. Either way its dates are unique and increasing.
 For each window:
 
 * **in sample**: the whole grid runs on the train rows alone (signals computed from those
-  rows only), and the parameter set with the best objective (mean over tickers) is chosen;
+  rows only), and the parameter set with the best objective (mean over tickers) is chosen,
+  a set with a bankrupt ticker (`quantdb.kernels.margin`) only when every set has one;
 * **out of sample**: the chosen set runs on the test rows. Its indicators may warm up on the
   rows before the test window (train and purge rows: the past, never the future); positions
   start flat at the first test row and every position is closed on the last one.
@@ -54,6 +55,7 @@ from quantdb.services.research.sweep import (
     SweepData,
     aggregate_by_params,
     default_chunk,
+    rank_sets,
     sweep_grid,
     sweep_table,
 )
@@ -196,7 +198,8 @@ def grid_returns(
             settings=data.settings, periods_per_year=data.periods_per_year,
         )
         eq = np.vstack([np.full((1, sim.equity.shape[1]), cash), sim.equity])
-        r = eq[1:] / eq[:-1] - 1.0
+        with np.errstate(invalid="ignore", divide="ignore"):  # a bankrupt account at zero: flat
+            r = np.where(eq[:-1] > 0.0, eq[1:] / eq[:-1] - 1.0, 0.0)
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a day no ticker trades: NaN
             rets.append(np.nanmean(r.reshape(r.shape[0], n_sets, n_tickers), axis=2))
@@ -205,6 +208,7 @@ def grid_returns(
         part["sharpe"] = sim.stats.sharpe
         part["max_drawdown"] = sim.stats.max_drawdown
         part["n_trades"] = sim.stats.n_trades
+        part["bankrupt"] = sim.stats.bankrupt
         parts.append(part)
     columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return np.concatenate(rets, axis=1), columns
@@ -238,6 +242,9 @@ class WalkForwardReport:
     pbo: dict[str, float]
     oos_dates: list[str]
     oos_returns: list[float]
+    bankrupt_sets: int = 0
+    """Parameter sets of the grid with a bankrupt ticker over the full period (ranked last
+    there; each window counts its own in ``is_bankrupt_sets``)."""
 
 
 def _annualised(tr: float, n: int, ppy: float) -> float:
@@ -283,8 +290,7 @@ def walkforward_bars(
         data = SweepData(strategy, _slice(bars, w.train_start, w.train_end), settings)
         table = sweep_table(data, grid, executor=executor)
         agg = aggregate_by_params(table, names, n_tickers)
-        score = np.where(np.isnan(agg[objective]), -np.inf, agg[objective])
-        best = int(np.argmax(score))
+        best = int(rank_sets(agg, objective)[0])  # a set with a bankrupt ticker comes last
         chosen = grid.take(np.array([best]))
         oos_data = SweepData(strategy, _slice(bars, w.train_start, w.test_end), settings)
         r, cols = grid_returns(oos_data, chosen, first_row=w.test_start - w.train_start)
@@ -309,6 +315,8 @@ def walkforward_bars(
             "oos_objective": _f(oos_agg[objective][0]),
             "is_annual_return": _f(a_is),
             "oos_annual_return": _f(a_oos),
+            "is_bankrupt_sets": int((agg["bankrupt"] > 0).sum()),
+            "oos_bankrupt_tickers": int(oos_agg["bankrupt"][0]),
         })
     oos = np.concatenate(oos_parts)
     idx = np.concatenate(oos_idx)
@@ -329,8 +337,7 @@ def walkforward_bars(
     full = SweepData(strategy, bars, settings)
     rets, cols = grid_returns(full, grid)
     agg = aggregate_by_params(cols, names, n_tickers)
-    score = np.where(np.isnan(agg[objective]), -np.inf, agg[objective])
-    opt = int(np.argmax(score))
+    opt = int(rank_sets(agg, objective)[0])
     hood = neighbourhood(grid, opt)
     hood_mean = float(np.nanmean(agg[objective][hood]))
     peak = float(agg[objective][opt])
@@ -372,6 +379,7 @@ def walkforward_bars(
         pbo=pbo,
         oos_dates=[str(d) for d in dates[idx]],
         oos_returns=[_f(x) for x in oos],
+        bankrupt_sets=int((agg["bankrupt"] > 0).sum()),
     )
 
 

@@ -21,7 +21,7 @@ from quantdb.kernels.simulate import SweepStats, sweep_stats
 from quantdb.settings import SettingsError, SimSettings
 
 FIELDS = ("final_equity", "total_return", "sharpe", "max_drawdown", "n_trades",
-          "ambiguous_exits")
+          "ambiguous_exits", "bankrupt", "bankrupt_bar")
 
 
 def panel(rng: np.random.Generator, n: int, k: int) -> tuple[np.ndarray, ...]:
@@ -115,6 +115,29 @@ def test_close_only_bars_and_trades_happen(rng: np.random.Generator) -> None:
     same(fused, general_path((c, c, c, c), f, s, st))
     assert fused.n_trades.min() > 0
     assert np.isfinite(fused.sharpe).all()
+
+
+@pytest.mark.parametrize("fill", ["close", "next-open"])
+@pytest.mark.parametrize("fractional", [True, False])
+def test_bankrupt_columns_equal_the_general_path(
+    rng: np.random.Generator, fill: str, fractional: bool
+) -> None:
+    """Issue 12: the margin rule per column. A long is wiped out by a low at or below zero
+    with its cash spent (ticker 1's lows go negative: a spread, a future), or by an exit fee
+    larger than what is left (ticker 3 crashes 99.5 % under a fixed fee); everything after is
+    flat. Bit-identical, bankruptcy bar included."""
+    ohlc = panel(rng, 400, 5)
+    ohlc[2][250:260, 1] = -1.0  # lows below zero
+    for a in ohlc:
+        a[200:, 3] *= 0.005  # a crash
+    f, s = windows(rng, 30, 40)
+    st = SimSettings(cash=1_000.0, fill=fill, fractional=fractional, commission_fixed=20.0)
+    fused = sma_cross_stats(*ohlc, f, s, settings=st)
+    same(fused, general_path(ohlc, f, s, st))
+    bank = fused.bankrupt.reshape(len(f), 5)
+    assert bank[:, 1].any() and bank[:, 3].any() and not bank.all()
+    assert (fused.final_equity >= 0.0).all() and (fused.max_drawdown >= -1.0).all()
+    assert (fused.bankrupt_bar[fused.bankrupt] >= 200).all()
 
 
 def test_one_ticker_1d_input(rng: np.random.Generator) -> None:

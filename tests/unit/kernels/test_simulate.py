@@ -117,6 +117,37 @@ def test_stop_entry_fills_at_level_or_gap_open() -> None:
     assert r.trades["entry_price"].tolist() == [104.0]
 
 
+
+def test_a_new_signal_replaces_the_pending_entry_order() -> None:
+    """Issue 12, part 5: a second signal while a stop entry is pending used to be dropped,
+    and the first order then expired, so adding a signal removed a trade. Now the new signal
+    cancels the pending order and places its own (level from its close, a fresh time in
+    force), as backtesting.py does with ``exclusive_orders=True`` (with ``order_tif_bars=1``
+    the two never overlap, so its default agrees too)."""
+    ohlc = bars(*[(10.0, hi, 10.0, 10.0) for hi in (10, 10, 10, 11, 10, 10)])
+    kw = {"order_type": "stop", "entry_offset": 0.05, "order_tif_bars": 1}
+    alone = run(ohlc, sig(6, 2), sig(6), **kw)
+    both = run(ohlc, sig(6, 1, 2), sig(6), **kw)
+    assert alone.trades[["entry_index", "entry_price"]].tolist() == [(3, 10.5)]
+    assert both.trades[["entry_index", "entry_price"]].tolist() == [(3, 10.5)]
+
+
+def test_the_replacing_order_has_its_own_level_and_time_in_force() -> None:
+    # limit buys 2 % under the signal close, alive 2 bars. Signal 0 (close 100): level 98;
+    # signal 1 (close 102): level 99.96, alive on bars 2 and 3. Bar 2's low 99 fills the new
+    # order at its level; the old one (98) would not have filled there.
+    ohlc = bars((100, 100, 100, 100), (102, 102, 101, 102), (101, 101, 99, 100),
+                (100, 100, 100, 100), (100,) * 4)
+    r = run(ohlc, sig(5, 0, 1), sig(5), order_type="limit", entry_offset=0.02,
+            order_tif_bars=2, sizing="shares", sizing_value=1.0)
+    assert r.trades[["entry_index", "entry_price"]].tolist() == [(2, pytest.approx(99.96))]
+    # the replaced order's time in force restarts: signals 0 and 2, touched on bar 4 only
+    ohlc = bars((100,) * 4, (100,) * 4, (100,) * 4, (100,) * 4, (99, 99, 97, 98), (98,) * 4)
+    r = run(ohlc, sig(6, 0, 2), sig(6), order_type="limit", entry_offset=0.02,
+            order_tif_bars=2, sizing="shares", sizing_value=1.0)
+    assert r.trades[["entry_index", "entry_price"]].tolist() == [(4, 98.0)]
+
+
 # --------------------------------------------------------------------------- exits
 def test_gap_through_stop_fills_at_open() -> None:
     ohlc = bars((100, 100, 100, 100), (90, 92, 88, 91), (91,) * 4)
