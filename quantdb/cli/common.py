@@ -67,7 +67,7 @@ def open_db(db: Path, *, write: bool, create: bool = False, known_schema: bool =
     database = Database(db)
     try:
         if known_schema:
-            require_known_schema(database)
+            require_known_schema(database, writer=write)
         if write:
             database.require_healthy()
             apply_migrations(database)

@@ -128,21 +128,28 @@ def _refuse_mismatch(
         raise MigrationError(msg)
 
 
-def require_known_schema(db: Database, folder: Path | None = None) -> None:
+def _markers(conn: sqlite3.Connection) -> tuple[int, dict[int, tuple[str, str]]]:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0]), _recorded(conn)
+
+
+def require_known_schema(db: Database, folder: Path | None = None, *, writer: bool = False) -> None:
     """Refuse a database this quantdb cannot read or write: a folder, a file that is not SQLite
     (`NotADatabase`), or a schema newer than the newest migration known here (`MigrationError`,
     exit 2) by either marker, ``PRAGMA user_version`` or a version in ``schema_migrations``.
 
     Readers and writers alike call it (through `quantdb.cli.common.open_db`); a missing or
-    empty file passes (it is a new database). Reads through a ``mode=ro`` connection.
+    empty file passes (it is a new database). Reads through a ``mode=ro`` connection, or the
+    writer connection with ``writer`` (`apply_migrations`, about to write anyway).
     """
     db.require_sqlite()
     if not db.exists:
         return
     try:
-        with db.reader() as conn:
-            user_version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            recorded = _recorded(conn)
+        if writer:
+            user_version, recorded = _markers(db.writer())
+        else:
+            with db.reader() as conn:
+                user_version, recorded = _markers(conn)
     except sqlite3.DatabaseError as exc:
         raise translate_error(exc, db.path) from exc
     known = len(load_migrations(folder))
@@ -163,7 +170,7 @@ def apply_migrations(db: Database, folder: Path | None = None) -> list[int]:
     another process applied meanwhile is skipped (the first read, outside the lock, only
     spares the lock when nothing is pending).
     """
-    require_known_schema(db, folder)
+    require_known_schema(db, folder, writer=True)
     migrations = load_migrations(folder)
     done = applied_migrations(db)
     _refuse_mismatch(db, migrations, done)

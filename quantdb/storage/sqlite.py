@@ -183,7 +183,9 @@ class Database:
         if self.path.is_dir():
             msg = f"{self.path}: is a folder, not a database file; pass the database file with --db"
             raise NotADatabase(msg)
-        if not self.exists:
+        if not self.exists or self._writer is not None or not self._readers.empty():
+            # A connection of this object already reads the file. Opening and closing another
+            # descriptor on it would drop every POSIX lock SQLite holds on it in this process.
             return
         try:
             with open(self.path, "rb") as fh:
