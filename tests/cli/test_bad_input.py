@@ -180,6 +180,7 @@ CASES: list[tuple[str, int]] = [
     ("montecarlo --db {db} --backtest 999", 2),
     ("montecarlo --db {db} --strategy nosuch", 2),
     ("montecarlo --db {db} --strategy momentum --paths 0", 2),
+    ("montecarlo --db {db} --strategy momentum --paths 1000000000", 2),
     ("montecarlo --db {db} --strategy momentum --method magic", 2),
     ("montecarlo --db {db} --strategy momentum --method block --block 0", 2),
     ("montecarlo --db {db} --strategy momentum --ruin 0.5", 2),
