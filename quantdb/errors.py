@@ -46,6 +46,10 @@ class DatabaseDamaged(DatabaseError):
     exit_code = 1
 
 
+class NotADatabase(DatabaseError):
+    """``--db`` names a folder or a file that is not SQLite: bad input (exit 2), nothing is read."""
+
+
 class DatabaseFull(DatabaseError):
     """The disk (or max_page_count) is full; the transaction was rolled back."""
 

@@ -49,7 +49,7 @@ leaders_app = typer.Typer(help="Volume leaders per day, week and month.", no_arg
 @contextlib.contextmanager
 def _session(db: Path, *, write: bool) -> Iterator[Database]:
     """The database at ``db`` (it must exist to be read), closed when the block ends."""
-    with database_session(db, write=write, create=write) as database:
+    with database_session(db, write=write) as database:
         yield database
 
 

@@ -7,6 +7,7 @@ command that needs it.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -69,8 +70,16 @@ def check(db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:
     """
     from dataclasses import asdict
 
-    database = open_db(db, write=False)
+    from quantdb.errors import MigrationError
+    from quantdb.storage.migrations import require_known_schema
+
+    database = open_db(db, write=False, known_schema=False)
     report = database.check()
+    if report.ok:
+        try:
+            require_known_schema(database)
+        except MigrationError as exc:  # a check that fails: a problem (exit 1), not bad input
+            report = dataclasses.replace(report, ok=False, problems=[*report.problems, str(exc)])
     gaps = None
     if report.ok:
         from quantdb.services.records.calendar import ticker_gaps

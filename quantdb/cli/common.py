@@ -47,24 +47,32 @@ UnusedDbPath = Annotated[
 ]
 
 
-def open_db(db: Path, *, write: bool, create: bool = False) -> Database:
+def open_db(db: Path, *, write: bool, create: bool = False, known_schema: bool = True) -> Database:
     """The one way a command opens its database.
 
     A missing file is refused with one line (`NotFound`, exit 2) unless ``create`` (the commands
-    that bring data in: init, migrate, prices import, track, demo). ``write`` checks the file's
-    health first (a damaged database refuses writes) and upgrades the schema in place; a reader
-    opens it as it is.
+    that bring data in: init, migrate, prices import, demo). A folder, a file that is not SQLite
+    and a schema newer than this quantdb are refused for readers and writers alike (exit 2;
+    `quantdb.storage.migrations.require_known_schema`) unless ``known_schema`` is False (`check`,
+    which reports them as problems). ``write`` checks the file's health first (a damaged database
+    refuses writes) and upgrades the schema in place; a reader opens it as it is.
     """
-    from quantdb.storage.migrations import apply_migrations
+    from quantdb.storage.migrations import apply_migrations, require_known_schema
     from quantdb.storage.sqlite import Database
 
-    if not create and not db.exists():
+    if not create and not db.is_dir() and not db.exists():
         msg = f"{db}: no such database; create it with `quantdb init` (or pass --db)"
         raise NotFound(msg)
     database = Database(db)
-    if write:
-        database.require_healthy()
-        apply_migrations(database)
+    try:
+        if known_schema:
+            require_known_schema(database, writer=write)
+        if write:
+            database.require_healthy()
+            apply_migrations(database)
+    except BaseException:
+        database.close()
+        raise
     return database
 
 

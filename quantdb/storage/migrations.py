@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from quantdb.errors import MigrationError
-from quantdb.storage.sqlite import Database
+from quantdb.storage.sqlite import Database, translate_error
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _FK_OFF = "-- quantdb: foreign_keys=off"
@@ -128,6 +128,40 @@ def _refuse_mismatch(
         raise MigrationError(msg)
 
 
+def _markers(conn: sqlite3.Connection) -> tuple[int, dict[int, tuple[str, str]]]:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0]), _recorded(conn)
+
+
+def require_known_schema(db: Database, folder: Path | None = None, *, writer: bool = False) -> None:
+    """Refuse a database this quantdb cannot read or write: a folder, a file that is not SQLite
+    (`NotADatabase`), or a schema newer than the newest migration known here (`MigrationError`,
+    exit 2) by either marker, ``PRAGMA user_version`` or a version in ``schema_migrations``.
+
+    Readers and writers alike call it (through `quantdb.cli.common.open_db`); a missing or
+    empty file passes (it is a new database). Reads through a ``mode=ro`` connection, or the
+    writer connection with ``writer`` (`apply_migrations`, about to write anyway).
+    """
+    db.require_sqlite()
+    if not db.exists:
+        return
+    try:
+        if writer:
+            user_version, recorded = _markers(db.writer())
+        else:
+            with db.reader() as conn:
+                user_version, recorded = _markers(conn)
+    except sqlite3.DatabaseError as exc:
+        raise translate_error(exc, db.path) from exc
+    known = len(load_migrations(folder))
+    newest = max(user_version, max(recorded, default=0))
+    if newest > known:
+        msg = (
+            f"{db.path}: schema version {newest} is newer than this quantdb knows ({known}); "
+            "upgrade quantdb to use this database"
+        )
+        raise MigrationError(msg)
+
+
 def apply_migrations(db: Database, folder: Path | None = None) -> list[int]:
     """Bring ``db`` up to the newest schema; return the versions applied now (maybe none).
 
@@ -136,6 +170,7 @@ def apply_migrations(db: Database, folder: Path | None = None) -> list[int]:
     another process applied meanwhile is skipped (the first read, outside the lock, only
     spares the lock when nothing is pending).
     """
+    require_known_schema(db, folder, writer=True)
     migrations = load_migrations(folder)
     done = applied_migrations(db)
     _refuse_mismatch(db, migrations, done)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from quantdb._paths import make_folder
-from quantdb.errors import DatabaseDamaged, DatabaseError, DatabaseFull, NotFound
+from quantdb.errors import DatabaseDamaged, DatabaseError, DatabaseFull, NotADatabase, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +158,44 @@ class Database:
             msg = f"{self.path}: no such database; create it with `quantdb init`"
             raise NotFound(msg)
         uri = f"{self.path.as_uri()}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-        apply_pragmas(conn, readonly=True)
+        if self._on_read_only_media():
+            # WAL needs a -shm file beside the database; on read-only media none can be made, and
+            # no writer can exist either: read the file as it is (SQLite's immutable=1).
+            uri += "&immutable=1"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            apply_pragmas(conn, readonly=True)
+        except sqlite3.DatabaseError as exc:
+            raise translate_error(exc, self.path) from exc
         return conn
+
+    def _on_read_only_media(self) -> bool:
+        """The folder cannot take a -wal/-shm file and none exists: nobody can be writing."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        shm = self.path.with_name(self.path.name + "-shm")
+        return not os.access(self.path.parent, os.W_OK) and not wal.exists() and not shm.exists()
+
+    def require_sqlite(self) -> None:
+        """Refuse a path that is a folder or a file that is not SQLite (`NotADatabase`, exit 2).
+
+        A missing or empty file passes (it is a new database).
+        """
+        if self.path.is_dir():
+            msg = f"{self.path}: is a folder, not a database file; pass the database file with --db"
+            raise NotADatabase(msg)
+        if not self.exists or self._writer is not None or not self._readers.empty():
+            # A connection of this object already reads the file. Opening and closing another
+            # descriptor on it would drop every POSIX lock SQLite holds on it in this process.
+            return
+        try:
+            with open(self.path, "rb") as fh:
+                header = fh.read(16)
+        except OSError as exc:
+            msg = f"{self.path}: cannot read the database file ({exc.strerror})"
+            raise DatabaseError(msg) from exc
+        if header != SQLITE_HEADER:
+            msg = f"{self.path}: not a SQLite database (bad file header); pass a quantdb database with --db"
+            raise NotADatabase(msg)
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
@@ -422,13 +457,9 @@ class Database:
         Runs ``PRAGMA quick_check`` (O(size), without the index cross-checks of
         integrity_check) so that write commands stay fast on a large database.
         """
+        self.require_sqlite()
         if not self.exists:
             return
-        with open(self.path, "rb") as fh:
-            header = fh.read(16)
-        if header != SQLITE_HEADER:
-            msg = f"{self.path}: not a SQLite database (bad file header); refusing to write"
-            raise DatabaseDamaged(msg)
         try:
             rows = [r[0] for r in self.writer().execute("PRAGMA quick_check")]
         except sqlite3.DatabaseError as exc:

@@ -36,6 +36,7 @@ from quantdb.services.reports import analysis, charts, data
 from quantdb.services.reports.analysis import SUMMARY_METRICS, TRADE_METRICS
 from quantdb.services.reports.bundle import COLUMN_KINDS, fmt
 from quantdb.services.reports.dashboard import html_table, metric_table
+from quantdb.storage.migrations import require_known_schema
 from quantdb.storage.sqlite import Database
 from quantdb.web import legacy, templates
 
@@ -312,6 +313,8 @@ def create_app(db_path: str | Path, *, allowed_hosts: tuple[str, ...] = ALLOWED_
     ------
     NotFound
         The database file does not exist (the app never creates one).
+    DatabaseError
+        The path is a folder or not SQLite, or its schema is newer than this quantdb.
     """
     path = Path(db_path)
     if not path.is_file():
@@ -335,7 +338,13 @@ def create_app(db_path: str | Path, *, allowed_hosts: tuple[str, ...] = ALLOWED_
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))],
         exception_handlers={HTTPException: http_error},
     )
-    app.state.db = Database(path)
+    database = Database(path)
+    try:
+        require_known_schema(database)  # refuse now rather than answer 500 to every page
+    except BaseException:
+        database.close()
+        raise
+    app.state.db = database
     return app
 
 

@@ -33,7 +33,7 @@ CASES: list[tuple[str, int]] = [
     # -- storage: init, check, backup, restore, prices import
     ("init --db {file}/quant.db", 2),
     ("init --db {dir}", 2),
-    ("init --db {file}", 1),  # not SQLite: the health check refuses to write (exit 1)
+    ("init --db {file}", 2),  # not SQLite: refused before anything is written
     ("check --db {missing}", 2),
     ("check --db {dir}", 2),
     ("check --db {file}", 1),  # not a database: the check fails (exit 1)
@@ -53,7 +53,7 @@ CASES: list[tuple[str, int]] = [
     ("calendar show --db {file}", 2),
     ("calendar set NOPE --db {db}", 2),
     ("calendar set XLON --db {missing}", 2),
-    ("calendar set XLON --db {file}", 1),  # not SQLite: the health check refuses to write
+    ("calendar set XLON --db {file}", 2),  # not SQLite: refused before anything is written
     # -- migration: migrate, verify, rollback, export-json, quarantine
     ("migrate {nodir} --db {new}", 2),
     ("migrate {file} --db {new}", 2),
@@ -97,6 +97,9 @@ CASES: list[tuple[str, int]] = [
     ("perf --db {db} --period hourly", 2),
     ("perf --db {db} --strategy nosuch", 2),
     ("perf --db {db} --capital abc", 2),
+    ("perf --db {db} --capital 0", 2),
+    ("perf --db {db} --capital -1", 2),
+    ("perf --db {db} --capital nan", 2),
     ("perf --db {missing}", 2),
     ("metrics {missing}", 2),
     ("metrics {dir}", 2),
@@ -131,6 +134,7 @@ CASES: list[tuple[str, int]] = [
     ("backtest sma-cross --db {db} --fill tomorrow", 2),
     ("backtest sma-cross --db {db} --direction sideways", 2),
     ("backtest sma-cross --db {db} --tickers NOSUCH", 2),
+    ("backtest sma-cross --db {db} --tickers ,", 2),
     ("backtest sma-cross --db {missing}", 2),
     ("backtest nosuch --db {db}", 2),
     ("backtest sma-cross --prices {missing}", 2),
@@ -152,6 +156,11 @@ CASES: list[tuple[str, int]] = [
     ("sweep sma-cross --db {db} --grid fast=5,10 --commission -1", 2),
     ("sweep sma-cross --db {db} --grid fast=5,10 --objective luck", 2),
     ("sweep sma-cross --db {db} --grid fast=5,10 --workers 0", 2),
+    ("sweep sma-cross --db {db} --grid fast=5,10 --workers -2", 2),
+    ("sweep sma-cross --db {db} --grid fast=5,10 --top -1", 2),
+    ("sweep sma-cross --db {db} --grid fast=5,10 --top 0", 2),
+    ("sweep sma-cross --db {db} --grid fast=5,10 --grid fast=20,30", 2),
+    ("walkforward sma-cross --db {db} --grid fast=5,10 --grid fast=20,30", 2),
     ("sweep sma-cross --db {db} --grid fast=5,10 --chunk 0", 2),
     ("sweep sma-cross --db {db} --grid fast=5,10 --out {file}", 2),
     ("sweep sma-cross --db {db} --grid fast=5,10 --heatmap {dir}", 2),
@@ -171,6 +180,7 @@ CASES: list[tuple[str, int]] = [
     ("montecarlo --db {db} --backtest 999", 2),
     ("montecarlo --db {db} --strategy nosuch", 2),
     ("montecarlo --db {db} --strategy momentum --paths 0", 2),
+    ("montecarlo --db {db} --strategy momentum --paths 1000000000", 2),
     ("montecarlo --db {db} --strategy momentum --method magic", 2),
     ("montecarlo --db {db} --strategy momentum --method block --block 0", 2),
     ("montecarlo --db {db} --strategy momentum --ruin 0.5", 2),

@@ -96,6 +96,9 @@ def equity_arrays(
     conn: sqlite3.Connection, *, asof: str, strategy: str | None = None, capital: float = 100_000.0
 ) -> EquityArrays | None:
     """The vectorized equity computation on an open connection (None when there is no trade)."""
+    if not (math.isfinite(capital) and capital > 0):
+        msg = f"capital must be a positive number of currency units, got {capital}"
+        raise ArgumentError(msg)
     rows = conn.execute(Q["equity_trades"], {"asof": asof, "strategy": strategy}).fetchall()
     if not rows:
         return None

@@ -37,6 +37,8 @@ __all__ = ["MC_METHODS", "MonteCarloReport", "SeriesSource", "load_source", "par
 McMethod = Literal["iid", "block", "trades"]
 MC_METHODS: tuple[McMethod, ...] = ("iid", "block", "trades")
 CONE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+#: The most memory the paths (paths x steps float64 values) may take: more is refused up front.
+MEMORY_BUDGET_BYTES = 2 * 2**30
 
 
 class MonteCarloInputError(ArgumentError):
@@ -209,6 +211,15 @@ def run_montecarlo(
         what = "daily returns"
     if sample.size < 2 or not math.isfinite(ppy):
         msg = f"{source.name} has {sample.size} {what}; at least 2 are needed to resample"
+        raise MonteCarloInputError(msg)
+    steps = horizon if horizon is not None else sample.size
+    need = paths * max(steps, 1) * 8
+    if need > MEMORY_BUDGET_BYTES:
+        most = MEMORY_BUDGET_BYTES // (max(steps, 1) * 8)
+        msg = (
+            f"paths={paths} over {steps} steps needs about {need / 2**30:.1f} GiB of path values, "
+            f"above the {MEMORY_BUDGET_BYTES / 2**30:.0f} GiB budget; use at most {most} paths"
+        )
         raise MonteCarloInputError(msg)
     try:
         mc = monte_carlo(

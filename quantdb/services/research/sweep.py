@@ -190,6 +190,9 @@ def sweep_grid(
         if name not in strat.params:
             msg = f"strategy {strategy!r} has no parameter {name!r} (has {', '.join(strat.params)})"
             raise GridError(msg)
+        if name in given:
+            msg = f"--grid {name} given twice ({spec!r} after an earlier --grid {name}=...); give each parameter once"
+            raise GridError(msg)
         given[name] = list(values)
     axes = []
     for name, default in strat.params.items():
@@ -410,6 +413,9 @@ def run_sweep(
 
     if objective not in OBJECTIVES:
         msg = f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"
+        raise SweepError(msg)
+    if not 1 <= top <= 1_000:
+        msg = f"top must be in 1..1000 (best parameter sets stored as backtests), got {top}"
         raise SweepError(msg)
     if resume is not None:
         rows = db.query("SELECT * FROM sweep_runs WHERE id = ?", (resume,))
