@@ -9,7 +9,7 @@ finds a difference, 2 on bad input (one line on stderr).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -26,16 +26,9 @@ from quantdb.cli.common import (
     progress,
 )
 
-if TYPE_CHECKING:
-    from quantdb.storage.sqlite import Database
-
 FolderArg = Annotated[
     Path, typer.Argument(help="A legacy data folder (its files: docs/legacy-format.md).", file_okay=False)
 ]
-
-
-def _open(db: Path, *, write: bool = True) -> Database:
-    return open_db(db, write=write)
 
 
 def _emit(report: Any, json_out: bool, summary: str) -> None:
@@ -108,7 +101,7 @@ def register(app: typer.Typer) -> None:
         from quantdb.services.records.verify import verify_folder
 
         with progress("verify", quiet=json_out):
-            report = verify_folder(_open(db, write=False), folder, max_differences=max_differences)
+            report = verify_folder(open_db(db, write=False), folder, max_differences=max_differences)
         if json_out:
             emit_json(report.to_dict())
         else:
@@ -138,7 +131,7 @@ def register(app: typer.Typer) -> None:
         if (batch is None) == (not last):
             msg = "give exactly one of --batch N or --last"
             raise QuantdbError(msg)
-        report = rollback_batch(_open(db), batch, last=last)
+        report = rollback_batch(open_db(db, write=True), batch, last=last)
         _emit(report, json_out,
               f"batch {report.batch_id} rolled back: deleted {report.deleted}, restored {report.restored}")
 
@@ -155,7 +148,7 @@ def register(app: typer.Typer) -> None:
         from quantdb.services.records.export import export_json as run_export
 
         with progress("export", quiet=json_out):
-            report = run_export(_open(db, write=False), out)
+            report = run_export(open_db(db, write=False), out)
         _emit(report, json_out, f"{report.out_dir}: {sum(report.files.values())} records in {len(report.files)} files")
 
     @quarantine_app.command("list")
@@ -173,7 +166,7 @@ def register(app: typer.Typer) -> None:
         from quantdb.services.records.quarantine import list_quarantine
 
         entries = list_quarantine(
-            _open(db, write=False), include_resolved=include_resolved, batch_id=batch
+            open_db(db, write=False), include_resolved=include_resolved, batch_id=batch
         )
         if json_out:
             emit_json({"count": len(entries), "entries": entries})
@@ -199,7 +192,7 @@ def register(app: typer.Typer) -> None:
         from quantdb.services.records.quarantine import load_fixes, reimport_quarantined
 
         fixes = load_fixes(from_file) if from_file is not None else None
-        report = reimport_quarantined(_open(db), ids=ids or None, fixes=fixes)
+        report = reimport_quarantined(open_db(db, write=True), ids=ids or None, fixes=fixes)
         if json_out:
             emit_json(report.to_dict())
         else:

@@ -7,7 +7,7 @@ A thin shell over ``quantdb.services.reports`` and ``quantdb.web``: every heavy 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -21,9 +21,6 @@ from quantdb.cli.common import (
     progress,
 )
 
-if TYPE_CHECKING:
-    from quantdb.storage.sqlite import Database
-
 report_app = typer.Typer(help="Reports: QuantStats tearsheet, HTML dashboard, Excel and PDF.", no_args_is_help=True)
 
 OutPath = Annotated[Path, typer.Argument(help="File to write.", dir_okay=False)]
@@ -34,10 +31,6 @@ def _done(path: Path, json_out: bool) -> None:
         emit_json({"path": str(path.resolve())})
     else:
         typer.echo(str(path))
-
-
-def _open(db: Path) -> Database:
-    return open_db(db, write=False)
 
 
 @report_app.command("tearsheet")
@@ -53,7 +46,7 @@ def tearsheet(
     from quantdb.services.reports.tearsheet import write_tearsheet
 
     with progress("report tearsheet", quiet=json_out):
-        path = write_tearsheet(_open(db), out, strategy=strategy, backtest_id=backtest)
+        path = write_tearsheet(open_db(db, write=False), out, strategy=strategy, backtest_id=backtest)
     _done(path, json_out)
 
 
@@ -64,7 +57,7 @@ def dashboard(out: OutPath, db: DbPath = DEFAULT_DB, json_out: JsonFlag = False)
     from quantdb.services.reports.dashboard import write_dashboard
 
     with progress("report dashboard", quiet=json_out):
-        path = write_dashboard(_open(db), out)
+        path = write_dashboard(open_db(db, write=False), out)
     _done(path, json_out)
 
 
@@ -75,7 +68,7 @@ def excel(out: OutPath, db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> 
     from quantdb.services.reports.excel import write_workbook
 
     with progress("report workbook", quiet=json_out):
-        path = write_workbook(_open(db), out)
+        path = write_workbook(open_db(db, write=False), out)
     _done(path, json_out)
 
 
@@ -86,7 +79,7 @@ def pdf(out: OutPath, db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> No
     from quantdb.services.reports.pdf import write_pdf
 
     with progress("report pdf", quiet=json_out):
-        path = write_pdf(_open(db), out)
+        path = write_pdf(open_db(db, write=False), out)
     _done(path, json_out)
 
 

@@ -39,10 +39,6 @@ Constraint = Annotated[
 Objective = Annotated[
     str, typer.Option("--objective", help="sharpe, total_return or max_drawdown (mean over tickers).")
 ]
-def _open(db: Path, *, write: bool) -> Any:
-    return open_db(db, write=write)
-
-
 _METRIC_KEYS = frozenset({"total_return", "sharpe", "max_drawdown", "n_trades", "bankrupt", "backtest_id"})
 
 
@@ -91,7 +87,7 @@ def sweep_cmd(
         raise QuantdbError(msg)
     where = universe_of(tickers, universe)
     first, last = parse_date(start, name="--start"), parse_date(end, name="--end")
-    database = _open(db, write=True)
+    database = open_db(db, write=True)
     try:
         with progress("sweep", quiet=json_out) as bar:
             report = run_sweep(
@@ -157,7 +153,7 @@ def walkforward_cmd(
 
     where = universe_of(tickers, universe)
     first, last = parse_date(start, name="--start"), parse_date(end, name="--end")
-    database = _open(db, write=False)
+    database = open_db(db, write=False)
     try:
         with progress("walk-forward", quiet=json_out):
             report = run_walkforward(
@@ -207,7 +203,7 @@ def montecarlo_cmd(
     """
     from quantdb.services.research.montecarlo import load_source, run_montecarlo
 
-    database = _open(db, write=False)
+    database = open_db(db, write=False)
     try:
         source = load_source(database, backtest=backtest, strategy=strategy)
     finally:
