@@ -103,3 +103,28 @@ def test_notebook_runs(
     assert not ours, f"{path.name}: warnings raised by quantdb itself: {ours}"
     figures = sum("image/png" in o.get("data", {}) for c in code for o in c.outputs)
     assert figures >= 1, f"{path.name} drew no figure"
+
+
+def test_notebook_runs_with_jupytext_execute(notebook_db: Path, tmp_path: Path) -> None:
+    """The other way users run a paired notebook: `jupytext --execute` on its `.py` twin
+    (through nbconvert), in a fresh kernel, writing the executed `.ipynb` beside it."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import nbformat
+
+    src = PY[0]
+    work = tmp_path / src.name
+    shutil.copy(src, work)
+    env = {**os.environ, "QUANTDB_NOTEBOOK_DB": str(notebook_db)}
+    env.pop("MPLBACKEND", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupytext", "--to", "ipynb", "--execute", str(work)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    nb = nbformat.read(work.with_suffix(".ipynb"), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count is not None for c in code), "some cells did not run"
