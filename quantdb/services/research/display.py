@@ -65,18 +65,26 @@ def params_text(params: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={value_text(v)}" for k, v in params.items())
 
 
+def _pairs(title: str, rows: Sequence[tuple[str, Any]]) -> str:
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    return f"<table><caption>{_e(title)}</caption><tbody>{body}</tbody></table>"
+
+
 def html_table(title: str, rows: Sequence[tuple[str, Any]]) -> str:
     """A two-column table (name, value) under a caption; every text escaped."""
-    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
-    return f'<div class="quantdb-result"><table><caption>{_e(title)}</caption><tbody>{body}</tbody></table></div>'
+    return f'<div class="quantdb-result">{_pairs(title, rows)}</div>'
 
 
-def html_grid(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]], *, summary: str = "") -> str:
-    """A table with a header row (``summary``: a two-column `html_table` shown above it)."""
+def html_grid(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[Any]], *,
+    summary: tuple[str, Sequence[tuple[str, Any]]] | None = None,
+) -> str:
+    """A table with a header row, below ``summary`` (a caption and its name-value rows)."""
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r) + "</tr>" for r in rows)
     grid = f"<table><caption>{_e(title)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    return f'<div class="quantdb-result">{summary}{grid}</div>'
+    top = "" if summary is None else _pairs(*summary)
+    return f'<div class="quantdb-result">{top}{grid}</div>'
 
 
 def _e(value: Any) -> str:
@@ -148,7 +156,7 @@ def sweep_repr(rep: Any) -> str:
 
 def sweep_html(rep: Any) -> str:
     """The run's summary and its best parameter sets (means over tickers)."""
-    summary = html_table(
+    summary = (
         f"SweepReport: run {rep.run_id}, {rep.strategy}",
         [("parameter sets", rep.combos), ("tickers", rep.tickers), ("status", rep.status),
          ("objective", f"mean {rep.objective} over tickers"),
@@ -178,7 +186,7 @@ def walkforward_repr(rep: Any) -> str:
 def walkforward_html(rep: Any) -> str:
     """The out-of-sample summary and one row a window (chosen set, in- and out-of-sample)."""
     o = rep.oos
-    summary = html_table(
+    summary = (
         f"WalkForwardReport: {rep.strategy}",
         [("windows", len(rep.windows)), ("parameter sets", rep.combos), ("tickers", rep.tickers),
          ("objective", rep.objective),
@@ -212,7 +220,7 @@ def montecarlo_repr(rep: Any) -> str:
 
 def montecarlo_html(rep: Any) -> str:
     """The run's summary and each metric's observed value and distribution."""
-    summary = html_table(
+    summary = (
         f"MonteCarloReport: {rep.source}",
         [("paths", rep.paths), ("method", rep.method), ("seed", rep.seed), ("horizon", rep.horizon),
          ("block", "-" if rep.block is None else num(rep.block)),

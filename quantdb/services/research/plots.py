@@ -222,8 +222,8 @@ def walkforward_figure(rep: WalkForwardReport) -> go.Figure:
                         subplot_titles=["stitched out-of-sample equity (growth of 1)", "windows",
                                         "annualised return of the chosen set"])
     growth = np.cumprod(1.0 + np.nan_to_num(np.asarray(rep.oos_returns, dtype=np.float64)))
-    fig.add_trace(go.Scatter(x=list(rep.oos_dates), y=_values(growth), mode="lines", name="out of sample",
-                             line={"color": "#ff7f0e"}), row=1, col=1)
+    fig.add_trace(go.Scatter(x=list(rep.oos_dates), y=_values(growth), mode="lines",
+                             name="stitched out-of-sample equity", line={"color": "#ff7f0e"}), row=1, col=1)
     is_x: list[str | None] = []
     is_y: list[int | None] = []
     oos_x: list[str | None] = []
