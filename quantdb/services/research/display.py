@@ -91,6 +91,11 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def count(n: Any, noun: str) -> str:
+    """``1 trade``, ``2 trades``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def day(value: Any) -> str:
     """A date (``datetime64``, `datetime.date` or ISO text) as ``YYYY-MM-DD``."""
     return str(value)[:10]
@@ -114,7 +119,7 @@ def backtest_repr(res: Any) -> str:
     params = params_text(res.params)
     return (f"<{type(res).__name__} {res.strategy}{' ' + params if params else ''} | {_period(res.dates)} | "
             f"{tickers_text(res.tickers)} | total return {pct(s.get('total_return'))}, Sharpe "
-            f"{num(s.get('sharpe'))}, {s.get('n_trades', 0)} trades | {ident}>")
+            f"{num(s.get('sharpe'))}, {count(s.get('n_trades', 0), 'trade')} | {ident}>")
 
 
 def backtest_html(res: Any) -> str:
