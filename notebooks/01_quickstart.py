@@ -150,8 +150,9 @@ stats = result.stats()
 }
 
 # %% [markdown]
-# Trades come back as a Polars frame, one row a trade; `equity()` is the curve with the
-# exposure, and `plot()` returns a matplotlib figure (equity and drawdown).
+# `stats()` is a pandas Series (by name, as above; `.to_dict()` for a plain dict), and the
+# result itself prints as one line and shows as a summary table. Trades come back as a Polars
+# frame, one row a trade, dates as dates; `equity()` is the curve with the exposure.
 
 # %%
 result.trades().head(10)
@@ -159,8 +160,17 @@ result.trades().head(10)
 # %%
 result.equity().tail()
 
+# %% [markdown]
+# `plot()` is an interactive Plotly figure: the ticker's price with every entry and exit
+# marked (hover for the trade), the equity against SPY, the drawdown. `qdb.save_html` writes
+# it as one self-contained HTML file that opens offline; `plot_static()` is the matplotlib
+# version (for PDF).
+
 # %%
-result.plot()
+print(repr(result))
+fig = result.plot(volume=True)
+print("saved to", qdb.save_html(fig, Path("quickstart_backtest.html")).resolve())
+fig
 
 # %% [markdown]
 # ## The tearsheet

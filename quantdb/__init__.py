@@ -79,6 +79,7 @@ if TYPE_CHECKING:  # what mypy sees; at run time each name comes from `__getattr
     from quantdb.services.research.backtest import BacktestResult
     from quantdb.services.research.grid import Grid
     from quantdb.services.research.montecarlo import MonteCarloReport
+    from quantdb.services.research.plots import save_html
     from quantdb.services.research.sweep import SweepReport, heatmap, query_results
     from quantdb.services.research.walkforward import WalkForwardReport
     from quantdb.settings import SETTINGS_FIELDS, SettingsError, SimSettings, build_settings
@@ -105,6 +106,7 @@ _EXPORTS: dict[str, str] = {
     # research helpers that need no database
     "heatmap": "quantdb.services.research.sweep",
     "query_results": "quantdb.services.research.sweep",
+    "save_html": "quantdb.services.research.plots",
     "compare_strategies": "quantdb.services.reports.analysis",
     # metrics over 1-D or (periods x series) returns
     **dict.fromkeys(
@@ -225,6 +227,7 @@ __all__ = [
     "rolling_beta",
     "rolling_sharpe",
     "rolling_volatility",
+    "save_html",
     "selection_sharpe",
     "sharpe_ratio",
     "signals",

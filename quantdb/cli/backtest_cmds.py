@@ -38,7 +38,7 @@ def emit_result(result: BacktestResult, *, title: str, keys: Sequence[str], json
             "backtest_id": result.backtest_id,
             "strategy": result.strategy,
             "params": result.params,
-            "stats": result.stats(),
+            "stats": result.stats().to_dict(),
             "trades": [
                 {**row, "entry_date": str(row["entry_date"]), "exit_date": str(row["exit_date"])}
                 for row in result.trades().iter_rows(named=True)

@@ -2,7 +2,8 @@
 
 `quantdb serve`'s app runs under uvicorn on a free 127.0.0.1 port in a background thread; the
 test loads the dashboard and the trade log, clicks a sort, applies a filter, checks that the
-table changed accordingly, and takes screenshots. Skipped when /usr/bin/chromium is missing,
+table changed accordingly, and takes screenshots. A backtest's plot saved as one HTML file is
+opened from disk and must draw its trades without any request. Skipped when /usr/bin/chromium is missing,
 unless QUANTDB_REQUIRE_BROWSER=1 (CI), which makes a missing browser a failure.
 """
 
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from report_fixtures import build_report_db, table_checksum
+from report_fixtures import PRICE_DIR, build_report_db, table_checksum
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -163,3 +164,36 @@ def test_strategy_page_draws_its_charts(server, page):
     page.goto(base + "/strategy/momentum")
     page.wait_for_selector("#eq .main-svg", timeout=20_000)  # plotly drew from /static/plotly.min.js
     assert page.locator("#tradestats tbody tr").count() > 5
+
+
+def test_a_saved_backtest_plot_renders_offline(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`qdb.save_html(result.plot(), path)` opened from disk: plotly draws it with no request
+    (plotly.js is inline) and the entry/exit marker traces hold every trade of the ticker."""
+    from playwright.sync_api import sync_playwright
+
+    from quantdb.services.research.backtest import run_backtest
+    from quantdb.services.research.plots import DIV_ID, save_html
+
+    res = run_backtest("sma-cross", prices_file=PRICE_DIR / "AAPL.csv", store=False)
+    out = save_html(res.plot(volume=True), tmp_path_factory.mktemp("plot") / "backtest.html")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            requests: list[str] = []
+            pg.on("request", lambda r: requests.append(r.url))
+            pg.goto(out.as_uri())
+            pg.wait_for_selector(f"#{DIV_ID} .main-svg", timeout=20_000)
+            counts = pg.evaluate(
+                f"Object.fromEntries(document.getElementById('{DIV_ID}').data"
+                ".map(t => [t.name, (t.x || []).length]))"
+            )
+            points = pg.locator(f"#{DIV_ID} .scatterlayer .trace .points path").count()
+            pg.screenshot(path=str(out.with_suffix(".png")))
+        finally:
+            browser.close()
+    assert counts["entries"] == counts["exits"] == len(res.trade_records) > 0
+    assert counts["AAPL"] > 500 and counts["volume"] == counts["AAPL"]
+    assert points >= 2 * len(res.trade_records)  # the markers were drawn, not only listed
+    assert requests == [out.as_uri()], "the saved plot loaded something besides itself"
+    assert out.with_suffix(".png").stat().st_size > 10_000

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from quantdb._typing import BacktestMode, BoolArray, FloatArray, IntArray
 from quantdb.errors import InputError, QuantdbError
 from quantdb.kernels.simulate import EXIT_REASONS, simulate
 from quantdb.services.research.bars import fingerprint, load_bars, universe_tickers
+from quantdb.services.research.origin import Origin
 from quantdb.services.research.results import store_backtest
 from quantdb.settings import SimSettings, build_settings, merge_settings
 from quantdb.storage.sqlite import Database
@@ -38,6 +39,8 @@ from quantdb.universe import Universe, universe_of
 
 if TYPE_CHECKING:
     import matplotlib.figure
+    import pandas as pd
+    import plotly.graph_objects as go
     import polars as pl
 
 class BacktestError(QuantdbError, ValueError):
@@ -102,9 +105,14 @@ def leaders_mask(close: FloatArray, volume: FloatArray, top: int, *, window: int
     return mask
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class BacktestResult:
-    """A finished backtest: ``.stats()``, ``.trades()``, ``.equity()``, ``.plot()``, ``.tearsheet()``."""
+    """A finished backtest: ``.stats()``, ``.trades()``, ``.equity()``, ``.plot()``, ``.tearsheet()``.
+
+    Its ``repr`` is one line (strategy, parameters, period, total return, Sharpe, trades, id)
+    and Jupyter shows a summary table (``_repr_html_``). ``origin`` says where its bars can be
+    read again (for `plot` and `to_vectorbt`), so the result itself holds no price panel.
+    """
 
     strategy: str
     params: dict[str, float]
@@ -117,13 +125,29 @@ class BacktestResult:
     statistics: dict[str, Any]
     fingerprint: str
     backtest_id: int | None = None
+    origin: Origin | None = field(default=None, compare=False)
 
-    def stats(self) -> dict[str, Any]:
-        """Every metric: equity-curve metrics, trade statistics, ambiguous exits, final equity."""
-        return dict(self.statistics)
+    def __repr__(self) -> str:
+        from quantdb.services.research.display import backtest_repr
+
+        return backtest_repr(self)
+
+    def _repr_html_(self) -> str:
+        from quantdb.services.research.display import backtest_html
+
+        return backtest_html(self)
+
+    def stats(self) -> pd.Series:
+        """Every metric by name, as a pandas Series (backtesting.py's convention): equity-curve
+        metrics, trade statistics, ambiguous exits, final equity (``stats()["sharpe"]``;
+        ``.to_dict()`` for a plain dict). Values keep their types (object dtype)."""
+        import pandas as pd
+
+        return pd.Series(dict(self.statistics), name=self.strategy, dtype=object)
 
     def trades(self) -> pl.DataFrame:
-        """One row per trade: ticker, dates, prices, size, P&L, return, fees, exit reason, bars held."""
+        """One row per trade: ticker, dates (``pl.Date``), prices, size, P&L, return, fees, exit
+        reason, bars held."""
         import polars as pl
 
         t = self.trade_records
@@ -141,23 +165,41 @@ class BacktestResult:
                 "fees": t["fees"],
                 "exit_reason": [EXIT_REASONS[r] for r in t["exit_reason"]],
                 "bars_held": t["bars_held"],
-            }
+            },
+            schema_overrides={"entry_date": pl.Date, "exit_date": pl.Date, "ticker": pl.String,
+                              "exit_reason": pl.String},
         )
 
     def equity(self) -> pl.DataFrame:
-        """The equity curve and exposure per date."""
+        """The equity curve and exposure per date (``date`` a ``pl.Date``)."""
         import polars as pl
 
-        return pl.DataFrame({"date": self.dates, "equity": self.equity_curve, "exposure": self.exposure})
+        return pl.DataFrame(
+            {"date": np.asarray(self.dates).astype("datetime64[D]"), "equity": self.equity_curve,
+             "exposure": self.exposure},
+            schema_overrides={"date": pl.Date},
+        )
 
     def returns(self) -> FloatArray:
         """Daily simple returns of the equity curve (the first day against the starting cash;
         after a bankruptcy at zero, zeros: see `equity_returns`)."""
         return equity_returns(self.equity_curve, self.settings.cash)
 
-    def plot(self) -> matplotlib.figure.Figure:
-        """Equity curve and drawdown (a matplotlib Figure; nothing is shown or saved)."""
+    def plot(self, *, ticker: str | None = None, volume: bool = False) -> go.Figure:
+        """An interactive Plotly figure: the price of ``ticker`` (default: the most traded one)
+        with every entry and exit marked (hover: the trade), the equity against the benchmark,
+        the drawdown, and with ``volume=True`` the volume. Renders in Jupyter; save it as one
+        offline HTML file with ``qdb.save_html(fig, path)``. See
+        `quantdb.services.research.plots.backtest_figure`."""
+        from quantdb.services.research.plots import backtest_figure
+
+        return backtest_figure(self, ticker=ticker, volume=volume)
+
+    def plot_static(self) -> matplotlib.figure.Figure:
+        """Equity curve and drawdown as a matplotlib Figure (for PDF; nothing is shown or saved)."""
         from matplotlib.figure import Figure
+
+        from quantdb.services.research.plots import drawdown_of
 
         fig = Figure(figsize=(10, 6))
         ax1, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
@@ -165,10 +207,18 @@ class BacktestResult:
         ax1.plot(x, self.equity_curve, lw=1.2)
         ax1.set_title(f"{self.strategy} {self.params}")
         ax1.set_ylabel("equity")
-        peak = np.maximum.accumulate(np.maximum(self.equity_curve, self.settings.cash))
-        ax2.fill_between(x, self.equity_curve / peak - 1.0, 0.0, color="tab:red", alpha=0.4)
+        ax2.fill_between(x, drawdown_of(self.equity_curve, self.settings.cash), 0.0, color="tab:red", alpha=0.4)
         ax2.set_ylabel("drawdown")
         return fig
+
+    def to_vectorbt(self) -> Any:
+        """The same trades as a ``vectorbt.Portfolio`` (``Portfolio.from_orders``: each trade's
+        size and prices on its entry and exit dates, its fees as fixed fees of those orders),
+        whose final value and trade count equal this result's. vectorbt is a dev extra
+        (``pip install vectorbt``). See `quantdb.services.research.interop.to_vectorbt`."""
+        from quantdb.services.research.interop import to_vectorbt
+
+        return to_vectorbt(self)
 
     def tearsheet(self, out: str | Path, *, benchmark: Any = None) -> Path:
         """A QuantStats HTML tearsheet of this backtest (benchmark: a pandas Series of returns)."""
@@ -336,6 +386,11 @@ def run_backtest(
         exposure=exposure,
         statistics=stats,
         fingerprint=fingerprint(data.dates, data.tickers, bars),
+        origin=Origin(
+            source="db" if prices_file is None else str(Path(prices_file).absolute()),
+            db_path=None if db is None else str(db.path), start=str(data.dates[0])[:10],
+            end=str(data.dates[-1])[:10], benchmark=benchmark if (benchmark and prices_file is None) else None,
+            mode=mode),
     )
     if store and db is not None:
         source = "db" if prices_file is None else str(Path(prices_file).absolute())

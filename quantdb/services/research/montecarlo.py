@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -32,11 +32,16 @@ from quantdb.kernels.montecarlo import METRICS, monte_carlo, probability_of_ruin
 from quantdb.kernels.periods import TRADING_DAYS
 from quantdb.storage.sqlite import Database
 
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
 __all__ = ["MC_METHODS", "MonteCarloReport", "SeriesSource", "load_source", "parse_mc_method", "run_montecarlo"]
 
 McMethod = Literal["iid", "block", "trades"]
 MC_METHODS: tuple[McMethod, ...] = ("iid", "block", "trades")
 CONE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+#: Bins of the report's histograms of the final return and the maximum drawdown.
+HISTOGRAM_BINS = 40
 #: The most memory the paths (paths x steps float64 values) may take: more is refused up front.
 MEMORY_BUDGET_BYTES = 2 * 2**30
 
@@ -94,6 +99,26 @@ class MonteCarloReport:
     observed: dict[str, float]
     distributions: dict[str, dict[str, float]]
     cone: dict[str, Any] = field(default_factory=dict)
+    histograms: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    """Per-path distributions of ``final_return`` and ``max_drawdown`` as histograms
+    (``edges``: :data:`HISTOGRAM_BINS` + 1 bin edges, ``counts``: paths per bin), for `plot`."""
+
+    def __repr__(self) -> str:
+        from quantdb.services.research.display import montecarlo_repr
+
+        return montecarlo_repr(self)
+
+    def _repr_html_(self) -> str:
+        from quantdb.services.research.display import montecarlo_html
+
+        return montecarlo_html(self)
+
+    def plot(self) -> go.Figure:
+        """The wealth cone and the distributions of the final return and of the maximum
+        drawdown (a Plotly figure; `quantdb.services.research.plots.montecarlo_figure`)."""
+        from quantdb.services.research.plots import montecarlo_figure
+
+        return montecarlo_figure(self)
 
 
 def _returns_from_equity(equity: FloatArray) -> FloatArray:
@@ -247,4 +272,14 @@ def run_montecarlo(
             "quantiles": list(CONE_QUANTILES),
             "wealth": cone.tolist(),
         },
+        histograms={name: _histogram(mc.metric(name)) for name in ("final_return", "max_drawdown")},
     )
+
+
+def _histogram(values: FloatArray) -> dict[str, list[Any]]:
+    """:data:`HISTOGRAM_BINS` equal bins over the finite ``values``: edges and counts."""
+    v = values[np.isfinite(values)]
+    if not v.size:
+        return {"edges": [], "counts": []}
+    counts, edges = np.histogram(v, bins=HISTOGRAM_BINS)
+    return {"edges": edges.tolist(), "counts": counts.astype(np.int64).tolist()}

@@ -57,6 +57,7 @@ from quantdb.services.research.backtest import (
     compute_statistics,
 )
 from quantdb.services.research.bars import fingerprint, load_bars
+from quantdb.services.research.origin import Origin
 from quantdb.services.research.results import store_backtest
 from quantdb.settings import SimSettings, build_settings, merge_settings
 from quantdb.storage.mirror import current_mirror
@@ -79,7 +80,7 @@ _LOOKBACK_DAYS = 14  # calendar days of bars loaded before the first prediction 
 _MAX_SIGNAL_CELLS = 200_000_000  # dates x lanes x tickers of exits="settings" (4 bools each)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # BacktestResult's one-line repr
 class ReplayResult(BacktestResult):
     """A `BacktestResult` of a replay, plus the link between trades and predictions.
 
@@ -395,6 +396,7 @@ def replay_predictions(
         exposure=np.asarray(exposure, dtype=np.float64),
         statistics=stats,
         fingerprint=_fingerprint(data, preds),
+        origin=Origin("db", str(db.path), str(data.dates[0])[:10], str(data.dates[-1])[:10], benchmark="SPY"),
         prediction_ids=preds.ids[ok][who],
         prediction_status={int(i): str(s) for i, s in zip(preds.ids, status, strict=True)},
     )

@@ -71,6 +71,8 @@ from quantdb.storage.sqlite import Database
 from quantdb.universe import Universe, universe_of
 
 if TYPE_CHECKING:  # kept light at import time: numba loads with the first sweep
+    import plotly.graph_objects as go
+
     from quantdb.strategies import Bars
 
 __all__ = [
@@ -314,9 +316,13 @@ def _best(agg: dict[str, np.ndarray], param_names: Sequence[str], objective: str
 
 
 # ----------------------------------------------------------------------------- the run
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SweepReport:
-    """What :func:`run_sweep` did. ``best`` holds the top parameter sets (means over tickers)."""
+    """What :func:`run_sweep` did. ``best`` holds the top parameter sets (means over tickers).
+
+    Its ``repr`` is one line, Jupyter shows the best sets as a table, and :meth:`heatmap`
+    draws the mean of a metric over two parameters (Plotly).
+    """
 
     run_id: int
     strategy: str
@@ -333,6 +339,44 @@ class SweepReport:
     extra: dict[str, Any] = field(default_factory=dict)
     bankrupt_sets: int = 0
     """Parameter sets with at least one bankrupt ticker (ranked after all others)."""
+
+    def __repr__(self) -> str:
+        from quantdb.services.research.display import sweep_repr
+
+        return sweep_repr(self)
+
+    def _repr_html_(self) -> str:
+        from quantdb.services.research.display import sweep_html
+
+        return sweep_html(self)
+
+    def heatmap(
+        self, x: str | None = None, y: str | None = None, metric: str | None = None, *, title: str | None = None
+    ) -> go.Figure:
+        """The mean of ``metric`` (default: the objective) over tickers for each ``(x, y)`` pair
+        of parameters (default: the first two) as a Plotly heatmap; the numbers are those of the
+        module's :func:`heatmap` over the results file.
+
+        Raises
+        ------
+        SweepError
+            the run is not finished (no results file yet), or fewer than two parameters.
+        """
+        from quantdb.services.research.plots import heatmap_figure
+
+        if self.status != "done" or not Path(self.results).is_file():
+            msg = f"sweep run {self.run_id} is {self.status}: finish it with resume={self.run_id} first"
+            raise SweepError(msg)
+        names = [k for k in (self.best[0] if self.best else {}) if k not in RESULT_COLUMNS and k != "backtest_id"]
+        x = x or (names[0] if names else None)
+        y = y or (names[1] if len(names) > 1 else None)
+        if x is None or y is None:
+            msg = f"a heatmap needs two parameters: give x= and y= (this sweep's: {', '.join(names) or 'none'})"
+            raise SweepError(msg)
+        metric = metric or self.objective
+        xs, ys, grid = heatmap(self.results, x, y, metric=metric)
+        return heatmap_figure(xs, ys, grid, x=x, y=y, metric=metric,
+                              title=title or f"{self.strategy}: mean {metric} over {self.tickers} tickers")
 
 
 def run_sweep(

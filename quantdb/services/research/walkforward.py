@@ -64,6 +64,8 @@ from quantdb.storage.sqlite import Database
 from quantdb.universe import Universe, universe_of
 
 if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
     from quantdb.strategies import Bars
 
 __all__ = [
@@ -225,9 +227,10 @@ def neighbourhood(grid: Grid, index: int, /) -> np.ndarray:
     return np.flatnonzero(np.all(np.abs(pos - pos[index]) <= 1, axis=1))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class WalkForwardReport:
-    """The walk-forward result (JSON-friendly: lists and dicts of plain values)."""
+    """The walk-forward result (JSON-friendly: lists and dicts of plain values); a one-line
+    ``repr``, a table of windows in Jupyter and :meth:`plot` (Plotly)."""
 
     strategy: str
     objective: str
@@ -245,6 +248,23 @@ class WalkForwardReport:
     bankrupt_sets: int = 0
     """Parameter sets of the grid with a bankrupt ticker over the full period (ranked last
     there; each window counts its own in ``is_bankrupt_sets``)."""
+
+    def __repr__(self) -> str:
+        from quantdb.services.research.display import walkforward_repr
+
+        return walkforward_repr(self)
+
+    def _repr_html_(self) -> str:
+        from quantdb.services.research.display import walkforward_html
+
+        return walkforward_html(self)
+
+    def plot(self) -> go.Figure:
+        """The stitched out-of-sample equity, each window's in- and out-of-sample rows and their
+        annualised returns (a Plotly figure; `quantdb.services.research.plots.walkforward_figure`)."""
+        from quantdb.services.research.plots import walkforward_figure
+
+        return walkforward_figure(self)
 
 
 def _annualised(tr: float, n: int, ppy: float) -> float:
