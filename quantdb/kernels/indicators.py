@@ -48,6 +48,7 @@ __all__ = [
     "momentum",
     "obv",
     "roc",
+    "trailing_exits",
     "true_range",
     "zscore",
 ]
@@ -292,3 +293,71 @@ def obv(close: FloatArray, volume: FloatArray, /) -> FloatArray:
     first bar already has a value.
     """
     return _shaped(_obv(close, volume), close)
+
+
+# --------------------------------------------------------------------------- trailing stops
+@njit(cache=True)
+def _trailing_exits_nb(high: FloatArray, close: FloatArray, entries: np.ndarray,
+                       distance: FloatArray, exits: np.ndarray) -> np.ndarray:  # pragma: no cover
+    n, k = entries.shape
+    n_tickers = close.shape[1]
+    out = np.zeros((n, k), dtype=np.bool_)
+    for c in range(k):
+        t = c % n_tickers
+        holding = False
+        peak = np.nan
+        for i in range(n):
+            px = close[i, t]
+            if np.isnan(px):
+                continue
+            if holding:
+                h = high[i, t]
+                if not np.isnan(h) and h > peak:
+                    peak = h
+                d = distance[i, c]
+                if exits[i, c] or (not np.isnan(d) and px < peak - d):
+                    out[i, c] = True
+                    holding = False
+            elif entries[i, c] and not exits[i, c]:
+                holding = True
+                peak = high[i, t] if not np.isnan(high[i, t]) else px
+    return out
+
+
+def trailing_exits(
+    high: FloatArray,
+    close: FloatArray,
+    entries: np.ndarray,
+    distance: FloatArray,
+    /,
+    exits: np.ndarray | None = None,
+) -> np.ndarray:
+    """Exit signals of a trailing stop ``distance`` below the highest high since the entry
+    signal (a chandelier exit when ``distance = k * atr``), for long entry signals.
+
+    ``high`` and ``close`` are ``(dates, tickers)``; ``entries``, ``distance`` and ``exits``
+    (other exit signals, kept) are ``(dates, n_sets * tickers)`` in the layout of
+    :mod:`quantdb.kernels.signals` (column ``p * tickers + t``). Per column, the kernel follows
+    the position the signals describe: an entry signal while flat opens it (the peak starts at
+    that bar's high), and the first later bar whose close is below ``peak - distance`` (the
+    peak including that bar), or which has an exit signal, is an exit, after which the next
+    entry signal opens again. Dates where the ticker has no bar (NaN close) are skipped; a
+    NaN distance (the ATR's warm-up) stops nothing.
+
+    The stop follows the *signalled* position: a simulation that skips an entry signal
+    (portfolio full, no cash, a short ``direction``) does not move it. With one ticker and
+    long signals every entry signal taken while flat is a trade, and the two agree.
+    """
+    h = np.ascontiguousarray(_as_2d(high))
+    c = np.ascontiguousarray(_as_2d(close))
+    e = np.ascontiguousarray(entries, dtype=np.bool_)
+    e = e[:, None] if e.ndim == 1 else e
+    d = np.ascontiguousarray(np.broadcast_to(_as_2d(distance), e.shape), dtype=np.float64)
+    x = (np.zeros(e.shape, dtype=np.bool_) if exits is None
+         else np.ascontiguousarray(np.broadcast_to(np.asarray(exits, dtype=np.bool_).reshape(e.shape), e.shape)))
+    if h.shape != c.shape or e.shape[0] != c.shape[0] or e.shape[1] % c.shape[1]:
+        msg = (f"expected high and close of one shape (dates, tickers) and entries of "
+               f"(dates, n_sets * tickers), got {h.shape}, {c.shape} and {e.shape}")
+        raise ArgumentError(msg)
+    out = _trailing_exits_nb(h, c, e, d, x)
+    return out.reshape(np.shape(entries))
