@@ -197,7 +197,7 @@ def test_bad_window_is_rejected(close: np.ndarray) -> None:
 def test_registry_has_the_builtins() -> None:
     assert {"sma-cross", "momentum", "mean-reversion", "volume-breakout", "rsi",
             "bollinger"} <= set(STRATEGIES)
-    with pytest.raises(NotFound, match="no strategy named 'nope'; available: bollinger"):
+    with pytest.raises(NotFound, match="no strategy named 'nope'; available: atr-trailing, bollinger"):
         get_strategy("nope")
 
 
