@@ -214,3 +214,24 @@ def test_indicator_strategies_backtest_and_sweep(db: qdb.QuantDB, tmp_path: Path
     rows = table.filter(pl.all_horizontal(pl.col(k) == float(v) for k, v in defaults.items()))
     assert rows.height == len(TICKERS)
     assert rows["n_trades"].sum() == len(one.trade_records)
+
+
+def test_dates_of_every_kind_give_the_same_panel() -> None:
+    days = ["2024-01-02", "2024-01-03", "2024-01-04"]
+    close = [1.0, 2.0, 3.0]
+    want = qdb.bars_from_frame(pl.DataFrame({"date": days, "X": close}).with_columns(pl.col("date").str.to_date()))
+    frames = [
+        pl.DataFrame({"date": days, "X": close}),  # ISO text
+        pl.DataFrame({"date": days, "X": close}).with_columns(
+            pl.col("date").str.to_datetime().dt.replace_time_zone("America/New_York")),
+        pd.DataFrame({"X": close}, index=pd.DatetimeIndex(days, tz="America/New_York")),
+        pd.DataFrame({"Date": [pd.Timestamp(d).date() for d in days], "X": close}),
+        pd.DataFrame({"X": pd.array([1, 2, 3], dtype="Int64")}, index=pd.Index(days, name="Date")),
+    ]
+    for f in frames:
+        got = qdb.bars_from_frame(f)
+        np.testing.assert_array_equal(got.dates, want.dates)
+        assert got.tickers == ("X",)
+        np.testing.assert_array_equal(got.bars.close, want.bars.close)
+    with pytest.raises(qdb.FrameError, match="column 'date' has no date at row 1"):
+        qdb.bars_from_frame(pl.DataFrame({"date": ["2024-01-02", None, "2024-01-04"], "X": close}))

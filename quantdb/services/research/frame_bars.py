@@ -250,33 +250,28 @@ def _fields(cols: dict[str, _Col]) -> dict[str, FloatArray]:
 
 def _check_dates(days: np.ndarray, ticker_of_row: np.ndarray | None) -> None:
     """Dates strictly increasing (per ticker for a long frame): a duplicate first, then order."""
-    rows = np.arange(len(days))
-    if ticker_of_row is None:
-        groups = [rows]
-        names: list[str | None] = [None]
-    else:
-        names_u, inverse = np.unique(ticker_of_row, return_inverse=True)
-        order = np.argsort(inverse, kind="stable")
-        bounds = np.flatnonzero(np.diff(inverse[order])) + 1
-        groups = np.split(order, bounds)
-        names = [str(names_u[inverse[g[0]]]) for g in groups]
-    for g, name in zip(groups, names, strict=True):
-        d = days[g]
-        seen = np.unique(d, return_index=True, return_counts=True)
-        dup = np.flatnonzero(seen[2] > 1)
-        if dup.size:
-            day = seen[0][dup[0]]
-            at = g[d == day][:2]
-            what = f"date {day}" if name is None else f"(ticker, date) ({name!r}, {day})"
-            msg = f"frame: duplicate {what} at rows {int(at[0])} and {int(at[1])}"
-            raise FrameError(msg)
-        back = np.flatnonzero(np.diff(d.astype(np.int64)) <= 0)
-        if back.size:
-            i = back[0]
-            where = "" if name is None else f" of {name!r}"
-            msg = (f"frame: dates{where} must increase: {d[i + 1]} at row {int(g[i + 1])} comes after "
-                   f"{d[i]} at row {int(g[i])}; sort the frame by date")
-            raise FrameError(msg)
+    n = len(days)
+    codes = np.zeros(n, dtype=np.intp) if ticker_of_row is None else np.unique(ticker_of_row, return_inverse=True)[1]
+    day = days.astype(np.int64)
+
+    def name(row: int) -> str:
+        return "" if ticker_of_row is None else str(ticker_of_row[row])
+
+    by_date = np.lexsort((day, codes))  # stable: equal (ticker, date) rows keep their order
+    dup = np.flatnonzero((codes[by_date][1:] == codes[by_date][:-1]) & (np.diff(day[by_date]) == 0))
+    if dup.size:
+        a, b = int(by_date[dup[0]]), int(by_date[dup[0] + 1])
+        what = f"date {days[a]}" if ticker_of_row is None else f"(ticker, date) ({name(a)!r}, {days[a]})"
+        msg = f"frame: duplicate {what} at rows {a} and {b}"
+        raise FrameError(msg)
+    in_rows = np.argsort(codes, kind="stable")  # each ticker's rows in the frame's order
+    back = np.flatnonzero((codes[in_rows][1:] == codes[in_rows][:-1]) & (np.diff(day[in_rows]) < 0))
+    if back.size:
+        a, b = int(in_rows[back[0]]), int(in_rows[back[0] + 1])
+        where = "" if ticker_of_row is None else f" of {name(a)!r}"
+        msg = (f"frame: dates{where} must increase: {days[b]} at row {b} comes after "
+               f"{days[a]} at row {a}; sort the frame by date")
+        raise FrameError(msg)
 
 
 def _from_long(days: np.ndarray, ticker_col: _Col, fields: dict[str, FloatArray]) -> BarData:
