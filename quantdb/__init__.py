@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # what mypy sees; at run time each name comes from `__getattr
         QuantdbError,
         QuantdbWarning,
     )
-    from quantdb.kernels import signals
+    from quantdb.frames import backtest, bars_from_frame
+    from quantdb.kernels import indicators, signals
     from quantdb.kernels.drawdown import (
         drawdown_series,
         drawdown_table,
@@ -77,6 +78,7 @@ if TYPE_CHECKING:  # what mypy sees; at run time each name comes from `__getattr
     from quantdb.services.live.tracking import Fill, TrackReport
     from quantdb.services.reports.analysis import Comparison, compare_strategies
     from quantdb.services.research.backtest import BacktestResult
+    from quantdb.services.research.frame_bars import FrameError
     from quantdb.services.research.grid import Grid
     from quantdb.services.research.montecarlo import MonteCarloReport
     from quantdb.services.research.plots import save_html
@@ -103,6 +105,9 @@ _EXPORTS: dict[str, str] = {
     "Comparison": "quantdb.services.reports.analysis",
     "PBOResult": "quantdb.kernels.overfitting",
     "SelectionSharpe": "quantdb.kernels.overfitting",
+    # research without a database: a backtest of a pandas or Polars frame
+    "backtest": "quantdb.frames",
+    "bars_from_frame": "quantdb.frames",
     # research helpers that need no database
     "heatmap": "quantdb.services.research.sweep",
     "query_results": "quantdb.services.research.sweep",
@@ -137,6 +142,7 @@ _EXPORTS: dict[str, str] = {
     "Strategy": "quantdb.strategies",
     "Bars": "quantdb.strategies",
     "signals": "quantdb.kernels.signals",
+    "indicators": "quantdb.kernels.indicators",
     # settings, universes, dates
     "SimSettings": "quantdb.settings",
     "SETTINGS_FIELDS": "quantdb.settings",
@@ -157,6 +163,7 @@ _EXPORTS: dict[str, str] = {
     "UniverseError": "quantdb.universe",
     "DateError": "quantdb.dates",
     "StrategyError": "quantdb.strategies",
+    "FrameError": "quantdb.services.research.frame_bars",
 }
 """Each lazily exported name and the module it comes from (a module named after the export
 is itself the export)."""
@@ -175,6 +182,7 @@ __all__ = [
     "ExtensionMissing",
     "FileFormatError",
     "Fill",
+    "FrameError",
     "Grid",
     "InputError",
     "MigrationError",
@@ -200,6 +208,8 @@ __all__ = [
     "__version__",
     "alpha",
     "annual_volatility",
+    "backtest",
+    "bars_from_frame",
     "beta",
     "build_settings",
     "cagr",
@@ -214,6 +224,7 @@ __all__ = [
     "drawdown_table",
     "get_strategy",
     "heatmap",
+    "indicators",
     "information_ratio",
     "kurtosis",
     "max_drawdown",

@@ -201,3 +201,114 @@ def _rsi(bars: Bars, window: FloatArray, lower: FloatArray, upper: FloatArray) -
 def _bollinger(bars: Bars, window: FloatArray, k: FloatArray) -> SignalTuple:
     """Buy when the close crosses below the lower band, sell when it crosses the middle."""
     return signals.bollinger_signals(bars.close, window, k)
+
+
+# --------------------------------------------------------------------------- indicator strategies
+# Built on `quantdb.kernels.indicators`; each loops over parameter *sets* only (an indicator
+# of a distinct window is computed once), never over tickers or dates.
+def _per_set(n_sets: int, block: Callable[[int], tuple[BoolArray, ...]]) -> SignalTuple:
+    """Each parameter set's ``(dates, tickers)`` signals stacked to ``(dates, sets * tickers)``."""
+    blocks = [block(p) for p in range(n_sets)]
+    return tuple(np.hstack([b[i] for b in blocks]) for i in range(len(blocks[0])))
+
+
+@strategy("donchian-breakout", params={"window": 20, "exit_window": 10},
+          grid={"window": range(10, 101, 10), "exit_window": range(5, 51, 5)},
+          constraint="exit_window<=window")
+def _donchian_breakout(bars: Bars, window: FloatArray, exit_window: FloatArray) -> SignalTuple:
+    """Turtle-style channel breakout: long when the close goes above the highest high of the
+    `window` bars before, out when it goes below the lowest low of the `exit_window` bars before."""
+    from quantdb.kernels.indicators import donchian
+
+    cache: dict[int, tuple[FloatArray, FloatArray]] = {}
+
+    def channel(w: int) -> tuple[FloatArray, FloatArray]:
+        if w not in cache:
+            up, lo, _ = donchian(bars.high, bars.low, w)
+            cache[w] = (signals._shift(up), signals._shift(lo))  # the bars before t
+        return cache[w]
+
+    def block(p: int) -> tuple[BoolArray, BoolArray]:
+        upper, _ = channel(int(window[p]))
+        _, lower = channel(int(exit_window[p]))
+        with np.errstate(invalid="ignore"):
+            return bars.close > upper, bars.close < lower
+
+    return _per_set(len(window), block)
+
+
+@strategy("macd-cross", params={"fast": 12, "slow": 26, "signal": 9},
+          grid={"fast": (5, 8, 12, 16, 20), "slow": range(20, 61, 5), "signal": (5, 7, 9, 12)},
+          constraint="fast<slow")
+def _macd_cross(bars: Bars, fast: FloatArray, slow: FloatArray, signal: FloatArray) -> SignalTuple:
+    """Long when the MACD line crosses above its signal line, out on the opposite cross."""
+    from quantdb.kernels.indicators import ema
+
+    emas: dict[int, FloatArray] = {}
+
+    def avg(w: int) -> FloatArray:
+        if w not in emas:
+            emas[w] = ema(bars.close, w)
+        return emas[w]
+
+    def block(p: int) -> tuple[BoolArray, BoolArray]:
+        line = avg(int(fast[p])) - avg(int(slow[p]))
+        sig = ema(line, int(signal[p]))
+        return signals.crossed_above(line, sig), signals.crossed_below(line, sig)
+
+    return _per_set(len(fast), block)
+
+
+@strategy("atr-trailing", params={"window": 20, "atr_window": 14, "atr_mult": 3.0},
+          grid={"window": range(10, 61, 10), "atr_window": (10, 14, 20),
+                "atr_mult": (1.5, 2.0, 2.5, 3.0, 4.0)})
+def _atr_trailing(bars: Bars, window: FloatArray, atr_window: FloatArray,
+                  atr_mult: FloatArray) -> SignalTuple:
+    """Channel breakout (the close above the highest high of the `window` bars before) held
+    until the close falls `atr_mult` x ATR(`atr_window`) below the highest high since the entry
+    signal (a chandelier stop, computed in the signals)."""
+    from quantdb.kernels.indicators import atr, donchian, trailing_exits
+
+    uppers = {int(w): signals._shift(donchian(bars.high, bars.low, int(w)).upper)
+              for w in np.unique(window)}
+    atrs = {int(w): atr(bars.high, bars.low, bars.close, int(w)) for w in np.unique(atr_window)}
+
+    def block(p: int) -> tuple[BoolArray, BoolArray]:
+        with np.errstate(invalid="ignore"):
+            entries = bars.close > uppers[int(window[p])]
+        exits = trailing_exits(bars.high, bars.close, entries, atr_mult[p] * atrs[int(atr_window[p])])
+        return entries, exits
+
+    return _per_set(len(window), block)
+
+
+@strategy("roc-momentum", params={"window": 20, "threshold": 0.05},
+          grid={"window": range(5, 61, 5), "threshold": (0.0, 0.02, 0.05, 0.1)},
+          constraint="threshold>=0")
+def _roc_momentum(bars: Bars, window: FloatArray, threshold: FloatArray) -> SignalTuple:
+    """Long when the `window`-bar rate of change crosses above `threshold` (a fraction), out
+    when it crosses below zero."""
+    from quantdb.kernels.indicators import roc
+
+    rocs = {int(w): roc(bars.close, int(w)) for w in np.unique(window)}
+
+    def block(p: int) -> tuple[BoolArray, BoolArray]:
+        r = rocs[int(window[p])]
+        return signals.crossed_above(r, float(threshold[p])), signals.crossed_below(r, 0.0)
+
+    return _per_set(len(window), block)
+
+
+@strategy("obv-trend", params={"window": 20}, grid={"window": range(10, 101, 10)})
+def _obv_trend(bars: Bars, window: FloatArray) -> SignalTuple:
+    """Long when on-balance volume crosses above its `window`-bar SMA, out when it crosses below."""
+    from quantdb.kernels.indicators import obv
+
+    flow = obv(bars.close, _volume(bars, "obv-trend"))
+    mas = {int(w): signals.rolling_mean(flow, int(w)) for w in np.unique(window)}
+
+    def block(p: int) -> tuple[BoolArray, BoolArray]:
+        m = mas[int(window[p])]
+        return signals.crossed_above(flow, m), signals.crossed_below(flow, m)
+
+    return _per_set(len(window), block)

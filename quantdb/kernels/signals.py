@@ -383,14 +383,26 @@ def rsi(close: FloatArray, windows: ParamLike = 14, /) -> FloatArray:
 
 
 @_on_own_bars(3, np.nan, by=2)
-def atr(high: FloatArray, low: FloatArray, close: FloatArray, /, window: int = 14) -> FloatArray:
-    """Wilder's average true range per ticker over its own bars (the true range reaches back
-    to the ticker's previous close): ``(dates, tickers)``."""
+def _atr(high: FloatArray, low: FloatArray, close: FloatArray, window: int) -> FloatArray:
     h, lo, c = _as_2d(high), _as_2d(low), _as_2d(close)
     pc = _shift(c)
     tr = np.fmax(h - lo, np.fmax(np.abs(h - pc), np.abs(lo - pc)))
     tr[np.isnan(h) | np.isnan(lo)] = np.nan
-    return _wilder_nb(np.ascontiguousarray(tr), int(window))
+    return _wilder_nb(np.ascontiguousarray(tr), window)
+
+
+def atr(high: FloatArray, low: FloatArray, close: FloatArray, /, window: int = 14) -> FloatArray:
+    """Wilder's average true range per ticker over its own bars, shaped like ``close``.
+
+    The true range reaches back to the ticker's previous close (``high - low`` on its first
+    bar); Wilder's smoothing is seeded with the mean of the first ``window`` true ranges, then
+    ``atr = (atr_prev * (window - 1) + tr) / window``, so the first ``window - 1`` bars are
+    NaN. TA-Lib's ``ATR`` seeds from the second bar's true range (it has no previous close on
+    the first) and vectorbt's ``ATR`` is an EMA with ``alpha = 2 / (window + 1)``: both
+    differ in the seed or the rate, not in the true range.
+    """
+    w = int(_windows(np.array([window], dtype=np.float64))[0])
+    return np.asarray(_atr(high, low, close, w)).reshape(np.shape(close))
 
 
 @_on_own_bars(1, np.nan)

@@ -86,6 +86,47 @@ def bars_from_db(
     return BarData(dates, names, bars, str(db.path))
 
 
+def load_backtest_bars(
+    where: Universe,
+    *,
+    db: Database | None = None,
+    prices_file: str | Path | None = None,
+    frame: Any = None,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+) -> BarData:
+    """The loading step of a backtest: the bars of the database's columnar mirror, of a price
+    file, or of a DataFrame; everything after it (signals, simulation, statistics, storage) is
+    the same code whatever the source.
+
+    A frame is read by `quantdb.services.research.frame_bars.bars_from_frame` and cut to the
+    universe and period with the database loader's rules (`select_bars`); a ``sector:NAME``
+    universe reads the sectors of ``db``.
+    """
+    if frame is not None:
+        from quantdb.services.research.frame_bars import bars_from_frame, select_bars
+
+        if prices_file is not None:
+            msg = "give a frame or a price file (--prices), not both"
+            raise BacktestError(msg)
+        if where.kind == "sector" and db is None:
+            msg = f"the universe {where} needs a database (db=) that records sectors; give tickers instead"
+            raise BacktestError(msg)
+        wanted = universe_tickers(db, where) if db is not None else (
+            list(where.tickers) if where.kind == "list" else None)
+        read = frame if isinstance(frame, BarData) else bars_from_frame(frame)
+        return select_bars(read, wanted, start, end)
+    if prices_file is not None:
+        if where.kind != "all":
+            msg = f"a backtest of a price file trades that file's ticker: drop the universe {where}"
+            raise BacktestError(msg)
+        return bars_from_file(prices_file)
+    if db is None:
+        msg = "a backtest needs a database (--db) or a price file (--prices)"
+        raise BacktestError(msg)
+    return bars_from_db(db, universe_tickers(db, where), start, end)
+
+
 def leaders_mask(close: FloatArray, volume: FloatArray, top: int, *, window: int = 20) -> BoolArray:
     """True where a ticker is among the ``top`` by trailing dollar volume known the day before.
 
@@ -308,6 +349,7 @@ def run_backtest(
     store: bool = True,
     benchmark: str | None = "SPY",
     mode: BacktestMode = "portfolio",
+    frame: Any = None,
     **options: Any,
 ) -> BacktestResult:
     """Run the strategy ``name`` and (with ``store`` and a ``db``) record it.
@@ -317,6 +359,9 @@ def run_backtest(
     name : a registered strategy (`quantdb.strategies.STRATEGIES`).
     db : the database to read bars from and store into; optional with ``prices_file``.
     prices_file : a Yahoo-style CSV instead of the database's bars.
+    frame : a pandas or Polars frame of prices, or the `BarData` read from one
+        (`quantdb.services.research.frame_bars.bars_from_frame`), instead of the database's
+        bars; with a ``db`` the result is stored there (source ``"frame"``; no benchmark).
     tickers, universe : which tickers, at most one of them (default: every ticker); read by
         `quantdb.universe.parse_universe` (``"AAPL"``, ``["AAPL", "MSFT"]``, ``"sector:NAME"``,
         ``"leaders:N"``, ``"list:A,B"``).
@@ -343,16 +388,7 @@ def run_backtest(
     strat = get_strategy(name)
     full_params = strat.full_params(params)
     where = universe_of(tickers, universe)
-    if prices_file is not None:
-        if where.kind != "all":
-            msg = f"a backtest of a price file trades that file's ticker: drop the universe {where}"
-            raise BacktestError(msg)
-        data = bars_from_file(prices_file)
-    else:
-        if db is None:
-            msg = "a backtest needs a database (--db) or a price file (--prices)"
-            raise BacktestError(msg)
-        data = bars_from_db(db, universe_tickers(db, where), start, end)
+    data = load_backtest_bars(where, db=db, prices_file=prices_file, frame=frame, start=start, end=end)
     bars = data.bars
     st = build_settings(merge_settings(settings, options), n_tickers=len(data.tickers), portfolio=portfolio)
     sig = strat.signals(bars, **full_params)
@@ -369,7 +405,8 @@ def run_backtest(
     )
     equity, exposure = _curves(result.equity, result.exposure)
     bench = None
-    if benchmark and db is not None and prices_file is None:
+    from_db = frame is None and prices_file is None
+    if benchmark and db is not None and from_db:
         from quantdb.services.benchmark import benchmark_on_dates
 
         bench = benchmark_on_dates(db, benchmark, data.dates)
@@ -393,8 +430,8 @@ def run_backtest(
             mode=mode),
     )
     if store and db is not None:
-        source = "db" if prices_file is None else str(Path(prices_file).absolute())
-        bench_name = benchmark if (benchmark and prices_file is None) else None
+        source = "db" if from_db else "frame" if frame is not None else str(Path(str(prices_file)).absolute())
+        bench_name = benchmark if (benchmark and from_db) else None
         res = dataclasses.replace(res, backtest_id=store_backtest(
             db, res, universe=str(where), source=source, mode=mode, benchmark=bench_name))
     return res

@@ -14,7 +14,8 @@ The stored shape (``settings_json``, version 2)::
      "tickers": ["AAPL", "MSFT"], "start": "2016-01-04", "end": "2018-12-31",
      "source": "db", "mode": "portfolio", "benchmark": "SPY", "replay": null}
 
-``source`` is ``"db"`` or the absolute path of the price file; ``mode`` is ``"portfolio"``
+``source`` is ``"db"``, the absolute path of the price file, or ``"frame"`` (a DataFrame:
+`quantdb.frames.backtest`, which cannot be rerun from the database); ``mode`` is ``"portfolio"``
 (shared cash) or ``"independent"`` (each ticker its own cash, the equity the mean of the
 tickers' curves: a sweep's rows); ``replay`` names a prediction replay's strategy, period,
 exits and bar rule. Version 1 rows (quantdb 0.1: a backtest's flat dict of settings plus
@@ -502,6 +503,10 @@ def rerun_backtest(db: Database, backtest_id: int, *, store: bool = False) -> Ba
         res = replay_predictions(db, str(r["strategy"]), start=r.get("start"), end=r.get("end"),
                                  exits=r.get("exits", "own"), bars=r.get("bars", "intrabar"),
                                  settings=sb.settings, store=store)
+    elif sb.source == "frame":
+        msg = (f"backtest {backtest_id} ran on a DataFrame, which the database does not hold: "
+               "run qdb.backtest(frame, ...) on the frame again")
+        raise ResultsError(msg)
     elif sb.source != "db":
         res = run_backtest(sb.strategy, db=db, prices_file=sb.source, params=sb.params, settings=sb.settings,
                            mode=sb.mode, store=store, benchmark=sb.benchmark)

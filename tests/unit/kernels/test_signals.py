@@ -134,7 +134,7 @@ def test_atr_is_wilder_true_range(rng: np.random.Generator) -> None:
     h, lo = c + rng.random(100), c - rng.random(100)
     pc = np.r_[np.nan, c[:-1]]
     tr = np.fmax(h - lo, np.fmax(abs(h - pc), abs(lo - pc)))
-    np.testing.assert_allclose(sg.atr(h, lo, c, 10)[:, 0], _ref_wilder(tr, 10), rtol=1e-12,
+    np.testing.assert_allclose(sg.atr(h, lo, c, 10), _ref_wilder(tr, 10), rtol=1e-12,
                                equal_nan=True)
 
 
@@ -197,7 +197,7 @@ def test_bad_window_is_rejected(close: np.ndarray) -> None:
 def test_registry_has_the_builtins() -> None:
     assert {"sma-cross", "momentum", "mean-reversion", "volume-breakout", "rsi",
             "bollinger"} <= set(STRATEGIES)
-    with pytest.raises(NotFound, match="no strategy named 'nope'; available: bollinger"):
+    with pytest.raises(NotFound, match="no strategy named 'nope'; available: atr-trailing, bollinger"):
         get_strategy("nope")
 
 
