@@ -235,3 +235,25 @@ def test_dates_of_every_kind_give_the_same_panel() -> None:
         np.testing.assert_array_equal(got.bars.close, want.bars.close)
     with pytest.raises(qdb.FrameError, match="column 'date' has no date at row 1"):
         qdb.bars_from_frame(pl.DataFrame({"date": ["2024-01-02", None, "2024-01-04"], "X": close}))
+
+
+def test_a_frame_result_plots_its_prices_and_converts_to_vectorbt(db: qdb.QuantDB, long: pl.DataFrame) -> None:
+    """A frame cannot be read again, so its result keeps the bars it ran on: the chart draws
+    the traded ticker's price with its trades (no benchmark: a frame has none) and
+    `to_vectorbt` rebuilds the same portfolio, as for a database result."""
+    pytest.importorskip("vectorbt")
+    frame = long.filter(pl.col("ticker").is_in(TICKERS))
+    res = qdb.backtest(frame, "sma-cross", params={"fast": 10, "slow": 30}, commission=0.001)
+    assert res.origin is not None and res.origin.source == "frame" and res.origin.benchmark is None
+    fig = res.plot()
+    names = [t.name for t in fig.data]
+    ticker = names[0]
+    assert ticker in TICKERS and names[1:3] == ["entries", "exits"] and "SPY" not in names
+    want = db.backtest("sma-cross", tickers=sorted(TICKERS), store=False, params={"fast": 10, "slow": 30},
+                       commission=0.001)
+    price = next(t for t in fig.data if t.name == ticker)
+    got_ref = next(t for t in want.plot().data if t.name == ticker)
+    np.testing.assert_array_equal(np.asarray(price.y, dtype=float), np.asarray(got_ref.y, dtype=float))
+    pf = res.to_vectorbt()
+    assert float(pf.final_value()) == pytest.approx(res.statistics["final_equity"], rel=1e-9)
+    assert int(pf.trades.count()) == len(res.trade_records)

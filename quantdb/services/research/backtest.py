@@ -406,6 +406,8 @@ def run_backtest(
     equity, exposure = _curves(result.equity, result.exposure)
     bench = None
     from_db = frame is None and prices_file is None
+    source = "db" if from_db else "frame" if frame is not None else str(Path(str(prices_file)).absolute())
+    bench_name = benchmark if (benchmark and from_db) else None
     if benchmark and db is not None and from_db:
         from quantdb.services.benchmark import benchmark_on_dates
 
@@ -424,14 +426,11 @@ def run_backtest(
         statistics=stats,
         fingerprint=fingerprint(data.dates, data.tickers, bars),
         origin=Origin(
-            source="db" if prices_file is None else str(Path(prices_file).absolute()),
-            db_path=None if db is None else str(db.path), start=str(data.dates[0])[:10],
-            end=str(data.dates[-1])[:10], benchmark=benchmark if (benchmark and prices_file is None) else None,
-            mode=mode),
+            source=source, db_path=None if db is None else str(db.path), start=str(data.dates[0])[:10],
+            end=str(data.dates[-1])[:10], benchmark=bench_name, mode=mode,
+            frame_bars=(data.dates, data.tickers, bars) if frame is not None else None),
     )
     if store and db is not None:
-        source = "db" if from_db else "frame" if frame is not None else str(Path(str(prices_file)).absolute())
-        bench_name = benchmark if (benchmark and from_db) else None
         res = dataclasses.replace(res, backtest_id=store_backtest(
             db, res, universe=str(where), source=source, mode=mode, benchmark=bench_name))
     return res

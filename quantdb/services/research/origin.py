@@ -12,7 +12,7 @@ and the mode of the run. `Origin.bars` reads the bars of the tickers a chart or
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +35,8 @@ class Origin:
     ``source`` is ``"db"`` (the bars of the database at ``db_path``) or the absolute path of the
     price file; ``start`` and ``end`` the result's first and last date (ISO); ``benchmark`` the
     ticker the result is compared with (None: none, e.g. a price file's backtest); ``mode``
-    ``"portfolio"`` (shared cash) or ``"independent"`` (each ticker its own cash).
+    ``"portfolio"`` (shared cash) or ``"independent"`` (each ticker its own cash). A frame's
+    result (``source == "frame"``) keeps its bars in ``frame_bars``.
     """
 
     source: str
@@ -44,6 +45,9 @@ class Origin:
     end: str
     benchmark: str | None = None
     mode: BacktestMode = "portfolio"
+    #: the bars of a frame's backtest (``source == "frame"``): a frame cannot be read again,
+    #: so its result keeps the panel it ran on (the user's own data, already in memory)
+    frame_bars: tuple[np.ndarray, tuple[str, ...], Bars] | None = field(default=None, repr=False, compare=False)
 
     def bars(self, tickers: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...], Bars]:
         """``(dates, tickers, Bars)`` of ``tickers`` over the result's period, adjusted as the
@@ -54,6 +58,15 @@ class Origin:
         NotFound
             the database or the price file is gone.
         """
+        if self.source == "frame":
+            if self.frame_bars is None:
+                msg = "this result's frame was not kept: backtest the frame again"
+                raise NotFound(msg)
+            dates, have, b = self.frame_bars
+            cols = [have.index(t) for t in tickers if t in have]
+            return dates, tuple(have[c] for c in cols), replace(
+                b, open=b.open[:, cols], high=b.high[:, cols], low=b.low[:, cols], close=b.close[:, cols],
+                volume=None if b.volume is None else b.volume[:, cols])
         if self.source == "db":
             from quantdb.services.research.bars import load_bars
 
