@@ -33,7 +33,8 @@ from quantdb.services.research.bars import fingerprint, load_bars, universe_tick
 from quantdb.services.research.results import store_backtest
 from quantdb.settings import SimSettings, build_settings, merge_settings
 from quantdb.storage.sqlite import Database
-from quantdb.strategies import Bars, get_strategy
+from quantdb.strategies import Bars
+from quantdb.strategy_loader import StrategyRef, resolve_strategy
 from quantdb.universe import Universe, universe_of
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ def compute_statistics(
 
 
 def run_backtest(
-    name: str,
+    name: StrategyRef,
     *,
     db: Database | None = None,
     prices_file: str | Path | None = None,
@@ -264,7 +265,9 @@ def run_backtest(
 
     Parameters
     ----------
-    name : a registered strategy (`quantdb.strategies.STRATEGIES`).
+    name : the strategy: a registered name (`quantdb.strategies.STRATEGIES`), a
+        ``file.py:func`` or ``module:func`` spec, an entry point, a `Strategy` or a function
+        (`quantdb.strategy_loader.resolve_strategy`); the stored result records its source.
     db : the database to read bars from and store into; optional with ``prices_file``.
     prices_file : a Yahoo-style CSV instead of the database's bars.
     tickers, universe : which tickers, at most one of them (default: every ticker); read by
@@ -290,7 +293,7 @@ def run_backtest(
         msg = f"mode must be 'portfolio' or 'independent', got {mode!r}"
         raise BacktestError(msg)
     portfolio = mode == "portfolio"
-    strat = get_strategy(name)
+    strat = resolve_strategy(name)
     full_params = strat.full_params(params)
     where = universe_of(tickers, universe)
     if prices_file is not None:
@@ -326,7 +329,7 @@ def run_backtest(
     stats = compute_statistics(equity, st.cash, result.trades, int(result.ambiguous_exits.sum()), bench,
                                bankrupt_on=bankrupt_date(data.dates, result.stats.bankrupt_bar))
     res = BacktestResult(
-        strategy=name,
+        strategy=strat.name,
         params=full_params,
         settings=st,
         dates=data.dates,
@@ -341,7 +344,8 @@ def run_backtest(
         source = "db" if prices_file is None else str(Path(prices_file).absolute())
         bench_name = benchmark if (benchmark and prices_file is None) else None
         res = dataclasses.replace(res, backtest_id=store_backtest(
-            db, res, universe=str(where), source=source, mode=mode, benchmark=bench_name))
+            db, res, universe=str(where), source=source, mode=mode, benchmark=bench_name,
+            strategy_source=strat.source()))
     return res
 
 
