@@ -91,15 +91,51 @@ def function_origin(func: Callable[..., Any]) -> tuple[str, str | None]:
     return f"module {module}", f"{module}:{qualname}"
 
 
+def _code_names(code: Any) -> set[str]:
+    """Global names a code object and the code objects nested in it (comprehensions,
+    inner functions) refer to."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _code_names(const)
+    return names
+
+
+def _own_helpers(func: Callable[..., Any]) -> list[Callable[..., Any]]:
+    """``func`` and every function of its module it reaches through module globals
+    (recursively): the code a strategy runs, short of other packages."""
+    seen: dict[int, Callable[..., Any]] = {}
+    todo = [func]
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen[id(f)] = f
+        code = getattr(f, "__code__", None)
+        glb = getattr(f, "__globals__", {})
+        for name in sorted(_code_names(code)) if code is not None else ():
+            g = glb.get(name)
+            if inspect.isfunction(g) and g.__module__ == f.__module__:
+                todo.append(g)
+    return list(seen.values())
+
+
 def source_sha256(func: Callable[..., Any]) -> str:
-    """sha256 of a function's source text (``inspect.getsource``), else of its code object's
-    bytes and constants: a stored result records it, so a rerun can tell the code changed."""
-    try:
-        text = inspect.getsource(func).encode()
-    except (OSError, TypeError):
-        code = getattr(func, "__code__", None)
-        text = (b"" if code is None else code.co_code + repr(code.co_consts).encode())
-    return hashlib.sha256(text).hexdigest()
+    """sha256 of the source text of a strategy function and of the functions of its module it
+    calls (``inspect.getsource``; else each code object's bytes and constants): a stored
+    result records it, so a rerun can tell the code changed."""
+    import linecache
+
+    h = hashlib.sha256()
+    for f in _own_helpers(func):
+        try:
+            linecache.checkcache(inspect.getsourcefile(f) or "")
+            text = inspect.getsource(f).encode()
+        except (OSError, TypeError):
+            code = getattr(f, "__code__", None)
+            text = b"" if code is None else code.co_code + repr(code.co_consts).encode()
+        h.update(getattr(f, "__qualname__", "?").encode() + b"\0" + text + b"\0")
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -231,7 +267,7 @@ def _restore_strategy(
     """The other half of `Strategy.__reduce__` (runs in the worker)."""
     import pickle
 
-    return Strategy(name, pickle.loads(func_bytes), params, grid, constraint, doc, origin, spec)  # noqa: S301
+    return Strategy(name, pickle.loads(func_bytes), params, grid, constraint, doc, origin, spec)
 
 
 STRATEGIES: dict[str, Strategy] = {}

@@ -105,7 +105,7 @@ def load_strategy_file(path: str | Path) -> ModuleType:
     except StrategyError:
         sys.modules.pop(name, None)
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a user's file may raise anything: one line, exit 2
         sys.modules.pop(name, None)
         msg = f"{p}: running it raised {type(exc).__name__}: {exc}"
         raise StrategySpecError(msg) from None
@@ -196,7 +196,7 @@ def _from_entry_point(ep: EntryPoint) -> Strategy:
     dist = ep.dist.name if ep.dist is not None else "?"
     try:
         obj = ep.load()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - an installed package may raise anything: one line
         msg = (f"entry point {ep.name!r} of {dist} ({ep.value}) cannot be loaded: "
                f"{type(exc).__name__}: {exc}")
         raise StrategySpecError(msg) from None
