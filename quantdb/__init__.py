@@ -82,7 +82,16 @@ if TYPE_CHECKING:  # what mypy sees; at run time each name comes from `__getattr
     from quantdb.services.research.sweep import SweepReport, heatmap, query_results
     from quantdb.services.research.walkforward import WalkForwardReport
     from quantdb.settings import SETTINGS_FIELDS, SettingsError, SimSettings, build_settings
-    from quantdb.strategies import STRATEGIES, Bars, Strategy, StrategyError, get_strategy, strategy
+    from quantdb.strategies import (
+        STRATEGIES,
+        Bars,
+        Strategy,
+        StrategyError,
+        StrategyOutputError,
+        get_strategy,
+        strategy,
+    )
+    from quantdb.strategy_loader import StrategySpecError, list_strategies, resolve_strategy
     from quantdb.universe import Universe, UniverseError, parse_universe
 
 _EXPORTS: dict[str, str] = {
@@ -134,6 +143,8 @@ _EXPORTS: dict[str, str] = {
     "get_strategy": "quantdb.strategies",
     "Strategy": "quantdb.strategies",
     "Bars": "quantdb.strategies",
+    "resolve_strategy": "quantdb.strategy_loader",
+    "list_strategies": "quantdb.strategy_loader",
     "signals": "quantdb.kernels.signals",
     # settings, universes, dates
     "SimSettings": "quantdb.settings",
@@ -155,6 +166,8 @@ _EXPORTS: dict[str, str] = {
     "UniverseError": "quantdb.universe",
     "DateError": "quantdb.dates",
     "StrategyError": "quantdb.strategies",
+    "StrategyOutputError": "quantdb.strategies",
+    "StrategySpecError": "quantdb.strategy_loader",
 }
 """Each lazily exported name and the module it comes from (a module named after the export
 is itself the export)."""
@@ -190,6 +203,8 @@ __all__ = [
     "SimSettings",
     "Strategy",
     "StrategyError",
+    "StrategyOutputError",
+    "StrategySpecError",
     "SweepReport",
     "TrackReport",
     "Universe",
@@ -214,6 +229,7 @@ __all__ = [
     "heatmap",
     "information_ratio",
     "kurtosis",
+    "list_strategies",
     "max_drawdown",
     "omega_ratio",
     "parse_date",
@@ -221,6 +237,7 @@ __all__ = [
     "pbo_cscv",
     "probabilistic_sharpe_ratio",
     "query_results",
+    "resolve_strategy",
     "r_squared",
     "rolling_beta",
     "rolling_sharpe",
