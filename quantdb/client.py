@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from quantdb.services.research.backtest import BacktestResult
     from quantdb.services.research.grid import Grid
     from quantdb.services.research.montecarlo import MonteCarloReport
+    from quantdb.services.research.replay import ReplayResult
     from quantdb.services.research.sweep import SweepReport
     from quantdb.services.research.walkforward import WalkForwardReport
     from quantdb.settings import SimSettings
@@ -178,6 +179,16 @@ class QuantDB:
 
         self.close_duckdb()
         return run_sweep(self.db, strategy, **options)
+
+    def replay(self, strategy: str, /, **options: Any) -> ReplayResult:
+        """Replay a live strategy's recorded predictions as a backtest
+        (`quantdb.services.research.replay.replay_predictions`: ``exits``, ``bars``, ``start``,
+        ``end``, ``store``, ``exit_strategy`` (your own strategy's exit signals, with
+        ``exits="settings"``), ``exit_params`` and every simulation setting by name)."""
+        from quantdb.services.research.replay import replay_predictions
+
+        self.close_duckdb()
+        return replay_predictions(self.db, strategy, **options)
 
     def walkforward(self, strategy: StrategyRef, /, **options: Any) -> WalkForwardReport:
         """Walk-forward analysis (`quantdb.services.research.walkforward.run_walkforward`)."""

@@ -3,7 +3,7 @@
 The strategies live in a file of their own (tests/fixtures/user_strategies/my_strategies.py,
 written as the convention of quantdb/strategies.py says), a script, or an installed package's
 entry point. From the command line (`backtest`, `sweep` with process workers and with Dask,
-`walkforward`) they give the same numbers as the same function run in this process through
+`walkforward`, `replay --exit-strategy`) they give the same numbers as the same function run in this process through
 the notebook API; `quantdb strategies` lists them with their origin; a bad spec or a wrong
 return is one line and exit 2; a stored result records the strategy's source, and a rerun
 after the code changed warns; a script without a main guard runs a parallel sweep once.
@@ -281,3 +281,30 @@ def test_a_script_without_main_guard_sweeps_in_parallel_once(dbfile: Path, tmp_p
     with qdb.connect(dbfile) as db:  # each sweep wrote its run once
         rows = db.query("SELECT count(*) FROM sweep_runs WHERE strategy = 'script-cross'")
     assert rows[0][0] == 2
+
+
+# ----------------------------------------------------------------------------- replay
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The legacy sample migrated: predictions of five strategies, and their prices."""
+    path = tmp_path_factory.mktemp("userstrat_replay") / "quant.db"
+    res = CliRunner().invoke(app, ["migrate", str(ROOT / "tests" / "fixtures" / "legacy_sample"), "--db", str(path)])
+    assert res.exit_code == 0, res.output
+    return path
+
+
+def test_replay_closes_on_your_strategy_exits(sample_db: Path) -> None:
+    args = ["replay", "momentum", "--exits", "settings", "--exit-strategy", f"{USER_FILE}:breakout",
+            "--exit-param", "exit_window=5", "--max-hold", "60"]
+    doc = _cli(args, sample_db)
+    with qdb.connect(sample_db) as db:
+        res = db.replay("momentum", exits="settings", exit_strategy=_user_module().breakout,
+                        exit_params={"exit_window": 5}, max_hold_bars=60, store=False)
+        plain = db.replay("momentum", exits="settings", max_hold_bars=60, store=False)
+        again = db.rerun_backtest(doc["backtest_id"])  # the exit strategy found by its recorded spec
+    assert doc["stats"]["final_equity"] == res.stats()["final_equity"] == again.stats()["final_equity"]
+    reasons = res.stats()["exit_reasons"]
+    assert reasons.get("signal", 0) > 0 and "signal" not in plain.stats()["exit_reasons"]
+    assert res.stats()["predictions"] == plain.stats()["predictions"]  # the same entries, other exits
+    with pytest.raises(ArgumentError, match="exits='settings'"), qdb.connect(sample_db) as db:
+        db.replay("momentum", exit_strategy="sma-cross", store=False)

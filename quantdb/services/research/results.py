@@ -540,9 +540,19 @@ def rerun_backtest(
         from quantdb.services.research.replay import replay_predictions
 
         r = sb.replay
+        exit_strat = None
+        if r.get("exit_strategy"):
+            source = r["exit_strategy"]
+            exit_strat, changed = (resolve_strategy(strategy), False) if strategy is not None else \
+                resolve_recorded(str(source.get("name")), source)
+            if changed:
+                msg = (f"backtest {backtest_id}: the code of exit strategy {exit_strat.name!r} changed since it "
+                       f"was stored ({source.get('origin')}): the numbers may differ")
+                warnings.warn(msg, StrategyChangedWarning, stacklevel=2)
         res = replay_predictions(db, str(r["strategy"]), start=r.get("start"), end=r.get("end"),
                                  exits=r.get("exits", "own"), bars=r.get("bars", "intrabar"),
-                                 settings=sb.settings, store=store)
+                                 settings=sb.settings, store=store, exit_strategy=exit_strat,
+                                 exit_params=r.get("exit_params") if exit_strat is not None else None)
     elif sb.source != "db":
         assert strat is not None
         res = run_backtest(strat, db=db, prices_file=sb.source, params=sb.params, settings=sb.settings,
