@@ -184,6 +184,14 @@ def test_a_wrong_return_is_one_line(dbfile: Path, func: str, says: str) -> None:
     assert isinstance(info.value, ArgumentError)
 
 
+def test_a_wrong_return_in_a_worker_process_is_one_line(dbfile: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["sweep", f"{USER_FILE}:wrong_shape", "--grid", "window=1,2,3,4", "--workers", "2",
+                                   "--tickers", "AAPL,MSFT", "--out", str(tmp_path), "--db", str(dbfile)])
+    assert res.exit_code == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "its entries is an array of dtype bool and shape (756, 1)" in lines[0], res.stderr
+
+
 def test_bad_specs_are_one_line(dbfile: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.py"
     broken.write_text("def f(bars, window=3):\n    return (\n")
