@@ -85,7 +85,16 @@ if TYPE_CHECKING:  # what mypy sees; at run time each name comes from `__getattr
     from quantdb.services.research.sweep import SweepReport, heatmap, query_results
     from quantdb.services.research.walkforward import WalkForwardReport
     from quantdb.settings import SETTINGS_FIELDS, SettingsError, SimSettings, build_settings
-    from quantdb.strategies import STRATEGIES, Bars, Strategy, StrategyError, get_strategy, strategy
+    from quantdb.strategies import (
+        STRATEGIES,
+        Bars,
+        Strategy,
+        StrategyError,
+        StrategyOutputError,
+        get_strategy,
+        strategy,
+    )
+    from quantdb.strategy_loader import StrategySpecError, list_strategies, resolve_strategy
     from quantdb.universe import Universe, UniverseError, parse_universe
 
 _EXPORTS: dict[str, str] = {
@@ -141,6 +150,8 @@ _EXPORTS: dict[str, str] = {
     "get_strategy": "quantdb.strategies",
     "Strategy": "quantdb.strategies",
     "Bars": "quantdb.strategies",
+    "resolve_strategy": "quantdb.strategy_loader",
+    "list_strategies": "quantdb.strategy_loader",
     "signals": "quantdb.kernels.signals",
     "indicators": "quantdb.kernels.indicators",
     # settings, universes, dates
@@ -164,6 +175,8 @@ _EXPORTS: dict[str, str] = {
     "DateError": "quantdb.dates",
     "StrategyError": "quantdb.strategies",
     "FrameError": "quantdb.services.research.frame_bars",
+    "StrategyOutputError": "quantdb.strategies",
+    "StrategySpecError": "quantdb.strategy_loader",
 }
 """Each lazily exported name and the module it comes from (a module named after the export
 is itself the export)."""
@@ -200,6 +213,8 @@ __all__ = [
     "SimSettings",
     "Strategy",
     "StrategyError",
+    "StrategyOutputError",
+    "StrategySpecError",
     "SweepReport",
     "TrackReport",
     "Universe",
@@ -227,6 +242,7 @@ __all__ = [
     "indicators",
     "information_ratio",
     "kurtosis",
+    "list_strategies",
     "max_drawdown",
     "omega_ratio",
     "parse_date",
@@ -235,6 +251,7 @@ __all__ = [
     "probabilistic_sharpe_ratio",
     "query_results",
     "r_squared",
+    "resolve_strategy",
     "rolling_beta",
     "rolling_sharpe",
     "rolling_volatility",

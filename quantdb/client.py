@@ -38,9 +38,11 @@ if TYPE_CHECKING:
     from quantdb.services.research.backtest import BacktestResult
     from quantdb.services.research.grid import Grid
     from quantdb.services.research.montecarlo import MonteCarloReport
+    from quantdb.services.research.replay import ReplayResult
     from quantdb.services.research.sweep import SweepReport
     from quantdb.services.research.walkforward import WalkForwardReport
     from quantdb.settings import SimSettings
+    from quantdb.strategy_loader import StrategyRef
     from quantdb.universe import Universe
 
 
@@ -144,8 +146,11 @@ class QuantDB:
 
     # -- research (each closes DuckDB's attach first: these write their results) ------------
 
-    def backtest(self, strategy: str, /, **options: Any) -> BacktestResult:
+    def backtest(self, strategy: StrategyRef, /, **options: Any) -> BacktestResult:
         """Run and store one backtest (`quantdb.services.research.backtest.run_backtest`).
+
+        ``strategy``: a name, your own function (``@qdb.strategy`` or plain), a `Strategy`, a
+        ``"file.py:func"`` or ``"module:func"`` spec, or an entry point's name.
 
         Keywords: ``tickers``/``universe``, ``start``/``end``, ``params``, ``store``,
         ``benchmark``, and every simulation setting by name (``commission=0.001``,
@@ -156,15 +161,18 @@ class QuantDB:
         self.close_duckdb()
         return run_backtest(strategy, db=self.db, **options)
 
-    def rerun_backtest(self, backtest_id: int, /, *, store: bool = False) -> BacktestResult:
+    def rerun_backtest(
+        self, backtest_id: int, /, *, store: bool = False, strategy: StrategyRef | None = None
+    ) -> BacktestResult:
         """Run the stored backtest ``backtest_id`` again from what was recorded (same data,
-        identical numbers; compare ``fingerprint``)."""
+        identical numbers; compare ``fingerprint``). ``strategy`` gives the function when the
+        recorded one cannot be found (a notebook's); a changed strategy code warns."""
         from quantdb.services.research.results import rerun_backtest
 
         self.close_duckdb()
-        return rerun_backtest(self.db, backtest_id, store=store)
+        return rerun_backtest(self.db, backtest_id, store=store, strategy=strategy)
 
-    def sweep(self, strategy: str | None = None, /, **options: Any) -> SweepReport:
+    def sweep(self, strategy: StrategyRef | None = None, /, **options: Any) -> SweepReport:
         """A parameter sweep (`quantdb.services.research.sweep.run_sweep`), results to Parquet and
         the database; ``db.sweep(resume=RUN_ID)`` finishes a stopped one."""
         from quantdb.services.research.sweep import run_sweep
@@ -172,7 +180,17 @@ class QuantDB:
         self.close_duckdb()
         return run_sweep(self.db, strategy, **options)
 
-    def walkforward(self, strategy: str, /, **options: Any) -> WalkForwardReport:
+    def replay(self, strategy: str, /, **options: Any) -> ReplayResult:
+        """Replay a live strategy's recorded predictions as a backtest
+        (`quantdb.services.research.replay.replay_predictions`: ``exits``, ``bars``, ``start``,
+        ``end``, ``store``, ``exit_strategy`` (your own strategy's exit signals, with
+        ``exits="settings"``), ``exit_params`` and every simulation setting by name)."""
+        from quantdb.services.research.replay import replay_predictions
+
+        self.close_duckdb()
+        return replay_predictions(self.db, strategy, **options)
+
+    def walkforward(self, strategy: StrategyRef, /, **options: Any) -> WalkForwardReport:
         """Walk-forward analysis (`quantdb.services.research.walkforward.run_walkforward`)."""
         from quantdb.services.research.walkforward import run_walkforward
 
@@ -181,7 +199,7 @@ class QuantDB:
 
     def trial_returns(
         self,
-        strategy: str,
+        strategy: StrategyRef,
         /,
         *,
         grid_specs: Sequence[str] = (),
@@ -203,13 +221,15 @@ class QuantDB:
         from quantdb.services.research.sweep import SweepData, sweep_grid
         from quantdb.services.research.walkforward import grid_returns
         from quantdb.settings import build_settings, merge_settings
+        from quantdb.strategy_loader import resolve_strategy
         from quantdb.universe import universe_of
 
-        grid = sweep_grid(strategy, grid_specs, constraints)
+        strat = resolve_strategy(strategy)
+        grid = sweep_grid(strat, grid_specs, constraints)
         wanted = universe_tickers(self.db, universe_of(tickers, universe), gate_ok=False)
         _, names, bars = load_bars(self.db, wanted, start, end)
         st = build_settings(merge_settings(settings, options), n_tickers=len(names), portfolio=False)
-        returns, _ = grid_returns(SweepData(strategy, bars, st), grid)
+        returns, _ = grid_returns(SweepData(strat, bars, st), grid)
         return returns, grid
 
     def montecarlo(

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from quantdb.client import QuantDB
     from quantdb.services.research.backtest import BacktestResult, BarData
     from quantdb.storage.sqlite import Database
+    from quantdb.strategy_loader import StrategyRef
 
 __all__ = ["backtest", "bars_from_frame"]
 
@@ -58,7 +59,7 @@ def _database(db: QuantDB | Database | str | Path | None) -> Iterator[Database |
 
 def backtest(
     frame: Any,
-    strategy: str,
+    strategy: StrategyRef,
     /,
     *,
     db: QuantDB | Database | str | Path | None = None,
@@ -73,7 +74,9 @@ def backtest(
         ticker's OHLC(V) (a date index or ``date`` column; backtesting.py's frame), wide closes
         (one column per ticker), or pandas two-level ``(field, ticker)`` columns; see
         ``docs/backtesting.md``, "Backtests of a DataFrame".
-    strategy : a registered strategy name (``qdb.STRATEGIES``).
+    strategy : a registered strategy name (``qdb.STRATEGIES``), your own function (decorated
+        with ``@qdb.strategy`` or plain) or a spec (``my_strategies.py:breakout``): anything
+        `quantdb.strategy_loader.resolve_strategy` takes.
     db : a `QuantDB`, or the path of a database, to store the result in (``store=True`` by
         default then) and to read a ``sector:NAME`` universe's tickers from; the prices still
         come from ``frame``.

@@ -11,12 +11,24 @@ decorated function::
               constraint="fast<slow")
     def sma_cross(bars, fast, slow):
         return signals.sma_cross(bars.close, fast, slow)
+
+Your own strategy is the same kind of function, written anywhere (a notebook, a script, a
+file, an installed package): `quantdb.strategy_loader.resolve_strategy` turns a name, a
+``file.py:func`` or ``module:func`` spec, an entry point, a `Strategy` or a function into a
+`Strategy`, and every door (CLI, notebook API, services, workers) goes through it. A
+`Strategy` pickles its function by value when it cannot be imported by name in another
+process (``__main__``, a notebook, a file loaded by path: cloudpickle), so process pools and
+Dask workers run it unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -24,13 +36,106 @@ from quantdb._typing import BoolArray, FloatArray
 from quantdb.errors import ArgumentError, NotFound
 from quantdb.kernels import signals
 
-__all__ = ["STRATEGIES", "Bars", "Strategy", "get_strategy", "strategy"]
+__all__ = [
+    "FILE_MODULE_PREFIX",
+    "STRATEGIES",
+    "Bars",
+    "Strategy",
+    "StrategyError",
+    "StrategyOutputError",
+    "get_strategy",
+    "strategy",
+]
 
 SignalTuple = tuple[BoolArray, ...]
 StrategyFunc = Callable[..., SignalTuple]
 
+FILE_MODULE_PREFIX = "_quantdb_file_"
+"""Module names of strategy files loaded by path (`quantdb.strategy_loader.load_strategy_file`)."""
+
+BUILTIN = "builtin"
+
+
 class StrategyError(ArgumentError):
     """A strategy's parameters or grid are not what it declares."""
+
+
+class StrategyOutputError(StrategyError):
+    """A strategy function returned something other than its boolean signal matrices."""
+
+
+def _describe(value: object) -> str:
+    """What a strategy returned, in a few words (type, and shape/dtype of an array)."""
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype} and shape {value.shape}"
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+def function_origin(func: Callable[..., Any]) -> tuple[str, str | None]:
+    """Where ``func`` comes from, and a spec that finds it again in another process (or None).
+
+    ``("builtin", name)`` is set by the registry itself; here: ``("file <path>",
+    "<path>:<func>")`` for a file loaded by path, ``("module <mod>", "<mod>:<func>")`` for an
+    importable module, ``("__main__", None)`` for a script or a notebook (and a function made
+    inside another function), which no other process can import by name.
+    """
+    module = getattr(func, "__module__", None) or "__main__"
+    qualname = getattr(func, "__qualname__", getattr(func, "__name__", "?"))
+    if module.startswith(FILE_MODULE_PREFIX):
+        path = getattr(sys.modules.get(module), "__file__", None) or module
+        return f"file {path}", f"{path}:{qualname}"
+    if module in ("__main__", "__mp_main__") or "<locals>" in qualname or "<lambda>" in qualname:
+        return "__main__", None
+    return f"module {module}", f"{module}:{qualname}"
+
+
+def _code_names(code: Any) -> set[str]:
+    """Global names a code object and the code objects nested in it (comprehensions,
+    inner functions) refer to."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _code_names(const)
+    return names
+
+
+def _own_helpers(func: Callable[..., Any]) -> list[Callable[..., Any]]:
+    """``func`` and every function of its module it reaches through module globals
+    (recursively): the code a strategy runs, short of other packages."""
+    seen: dict[int, Callable[..., Any]] = {}
+    todo = [func]
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen[id(f)] = f
+        code = getattr(f, "__code__", None)
+        glb = getattr(f, "__globals__", {})
+        for name in sorted(_code_names(code)) if code is not None else ():
+            g = glb.get(name)
+            if inspect.isfunction(g) and g.__module__ == f.__module__:
+                todo.append(g)
+    return list(seen.values())
+
+
+def source_sha256(func: Callable[..., Any]) -> str:
+    """sha256 of the source text of a strategy function and of the functions of its module it
+    calls (``inspect.getsource``; else each code object's bytes and constants): a stored
+    result records it, so a rerun can tell the code changed."""
+    import linecache
+
+    h = hashlib.sha256()
+    for f in _own_helpers(func):
+        try:
+            linecache.checkcache(inspect.getsourcefile(f) or "")
+            text = inspect.getsource(f).encode()
+        except (OSError, TypeError):
+            code = getattr(f, "__code__", None)
+            text = b"" if code is None else code.co_code + repr(code.co_consts).encode()
+        h.update(getattr(f, "__qualname__", "?").encode() + b"\0" + text + b"\0")
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -60,6 +165,31 @@ class Strategy:
     grid: Mapping[str, tuple[float, ...]]
     constraint: str | None = None
     doc: str = field(default="", compare=False)
+    origin: str = field(default=BUILTIN, compare=False)
+    spec: str | None = field(default=None, compare=False)
+
+    def source(self) -> dict[str, Any]:
+        """What a stored result records of the strategy: its name, ``origin`` (builtin,
+        ``entry point DIST``, ``file PATH``, ``module NAME``, ``__main__``), the ``spec`` that
+        finds it again (None for ``__main__``), its function's module and name, and the
+        ``sha256`` of its source."""
+        return {
+            "name": self.name,
+            "origin": self.origin,
+            "spec": self.spec,
+            "module": getattr(self.func, "__module__", None),
+            "function": getattr(self.func, "__qualname__", None),
+            "sha256": source_sha256(self.func),
+        }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle through cloudpickle: a function defined in ``__main__``, a notebook or a file
+        loaded by path travels by value (a worker process could not import it by name);
+        one of an importable module, by reference."""
+        import cloudpickle
+
+        return (_restore_strategy, (cloudpickle.dumps(self.func), self.name, dict(self.params),
+                                    dict(self.grid), self.constraint, self.doc, self.origin, self.spec))
 
     def signals(self, bars: Bars, /, **params: object) -> SignalTuple:
         """Signals for one or many parameter sets (defaults fill what is not given).
@@ -79,13 +209,28 @@ class Strategy:
         arrays = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64))
                                        for v in values.values()))
         kwargs = dict(zip(values, arrays, strict=True))
+        n_cols = (arrays[0].size if arrays else 1) * bars.close.shape[1]
         ob = signals.own_bars(bars.close)
         if ob is None:
-            return self.func(bars, **kwargs)
+            return self._checked(self.func(bars, **kwargs), bars.close.shape[0], n_cols)
         packed = Bars(ob.pack(bars.open), ob.pack(bars.high), ob.pack(bars.low),
                       ob.pack(bars.close), None if bars.volume is None else ob.pack(bars.volume))
-        out = self.func(packed, **kwargs)
-        return tuple(ob.unpack(np.asarray(o, dtype=np.bool_), False) for o in out)
+        out = self._checked(self.func(packed, **kwargs), bars.close.shape[0], n_cols)
+        return tuple(ob.unpack(o, False) for o in out)
+
+    def _checked(self, out: object, n_dates: int, n_cols: int) -> SignalTuple:
+        """``out`` as the signal tuple, or `StrategyOutputError` saying what was expected."""
+        want = (f"(entries, exits) or (entries, exits, short_entries, short_exits), "
+                f"each a bool array of shape (dates, parameter sets x tickers) = ({n_dates}, {n_cols})")
+        if not isinstance(out, tuple | list) or len(out) not in (2, 4):
+            msg = f"strategy {self.name!r} must return {want}; got {_describe(out)}"
+            raise StrategyOutputError(msg)
+        names = ("entries", "exits", "short_entries", "short_exits")
+        for label, o in zip(names, out, strict=False):
+            if not isinstance(o, np.ndarray) or o.dtype != np.bool_ or o.shape != (n_dates, n_cols):
+                msg = f"strategy {self.name!r} must return {want}; its {label} is {_describe(o)}"
+                raise StrategyOutputError(msg)
+        return tuple(out)
 
     def full_params(self, given: Mapping[str, float] | None = None, /) -> dict[str, float]:
         """One parameter set: ``given`` over the defaults, each a finite number.
@@ -115,26 +260,51 @@ class Strategy:
         return out
 
 
+def _restore_strategy(
+    func_bytes: bytes, name: str, params: dict[str, float], grid: dict[str, tuple[float, ...]],
+    constraint: str | None, doc: str, origin: str, spec: str | None,
+) -> Strategy:
+    """The other half of `Strategy.__reduce__` (runs in the worker)."""
+    import pickle
+
+    return Strategy(name, pickle.loads(func_bytes), params, grid, constraint, doc, origin, spec)
+
+
 STRATEGIES: dict[str, Strategy] = {}
 
 
 def strategy(
-    name: str, *, params: Mapping[str, float], grid: Mapping[str, Iterable[float]],
+    name: str, *, params: Mapping[str, float], grid: Mapping[str, Iterable[float]] | None = None,
     constraint: str | None = None,
 ) -> Callable[[StrategyFunc], StrategyFunc]:
-    """Register ``func`` as strategy ``name`` with its defaults, grid and constraint."""
+    """Register ``func`` as strategy ``name`` with its defaults, sweep grid and constraint.
+
+    The function is returned unchanged, so it can be passed to any door as it is (the
+    resolver finds its registered `Strategy`). Registering a name again from the same module
+    and function (a notebook cell run twice, a file loaded again) replaces it; a built-in
+    name, or a name registered by another function, is refused.
+    """
+    grid = {} if grid is None else grid
 
     def register(func: StrategyFunc) -> StrategyFunc:
-        if name in STRATEGIES:
-            msg = f"strategy {name!r} is already registered"
+        if not callable(func):
+            msg = f"@strategy({name!r}) decorates a function, got {_describe(func)}"
+            raise StrategyError(msg)
+        origin, spec = function_origin(func)
+        if func.__module__ == __name__:
+            origin, spec = BUILTIN, name
+        old = STRATEGIES.get(name)
+        if old is not None and (old.origin == BUILTIN or (old.func.__module__, old.func.__qualname__)
+                                != (func.__module__, func.__qualname__)):
+            msg = f"strategy {name!r} is already registered ({old.origin}): choose another name"
             raise StrategyError(msg)
         bad = set(grid) - set(params)
         if bad:
             msg = f"strategy {name!r}: grid names {sorted(bad)} are not parameters"
             raise StrategyError(msg)
-        STRATEGIES[name] = Strategy(name, func, dict(params),
-                                    {k: tuple(v) for k, v in grid.items()}, constraint,
-                                    (func.__doc__ or "").strip())
+        made = Strategy(name, func, dict(params), {k: tuple(v) for k, v in grid.items()}, constraint,
+                        (func.__doc__ or "").strip(), origin, spec)
+        STRATEGIES[name] = made
         return func
 
     return register

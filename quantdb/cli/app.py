@@ -43,6 +43,24 @@ calendar_app = typer.Typer(
 app.add_typer(calendar_app, name="calendar")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from quantdb._version import __version__
+
+        typer.echo(f"quantdb {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print quantdb's version and exit."),
+    ] = False,
+) -> None:
+    """quantdb: legacy JSON -> SQLite, DuckDB scans, vectorized backtests, sweeps and reports."""
+
+
 @app.command("init")
 @handle_errors
 def init(db: DbPath = DEFAULT_DB, json_out: JsonFlag = False) -> None:

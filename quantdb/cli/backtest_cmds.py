@@ -54,26 +54,38 @@ def register(app: typer.Typer) -> None:
 
     @app.command("strategies")
     @handle_errors
-    def strategies(db: UnusedDbPath = None, json_out: JsonFlag = False) -> None:
-        """The built-in strategies with their default parameters, sweep grid and constraint."""
-        from quantdb.strategies import STRATEGIES
+    def strategies(
+        specs: Annotated[list[str] | None, typer.Argument(
+            help="Your strategy files or modules to load first: my.py, my.py:func, package.module, package.module:func.",
+            show_default=False)] = None,
+        db: UnusedDbPath = None,
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Every strategy: built-in, from installed packages' entry points (group quantdb.strategies) and from the files or modules given; with its parameters, sweep grid, constraint and origin.
+
+        Example: quantdb strategies my_strategies.py --json
+        """
+        from quantdb.strategy_loader import list_strategies
 
         doc: dict[str, dict[str, Any]] = {
-            name: {
+            s.name: {
                 "params": dict(s.params),
                 "grid": {k: [v[0], v[-1], len(v)] for k, v in s.grid.items()},
                 "constraint": s.constraint,
                 "doc": s.doc,
+                "origin": s.origin,
+                "spec": s.spec,
             }
-            for name, s in sorted(STRATEGIES.items())
+            for s in list_strategies(specs or ())
         }
         if json_out:
             emit_json(doc)
             return
         print_table(
             "strategies",
-            ["name", "params", "constraint", "what it does"],
-            [[n, ", ".join(f"{k}={v:g}" for k, v in d["params"].items()), d["constraint"] or "", d["doc"]] for n, d in doc.items()],
+            ["name", "params", "constraint", "origin", "what it does"],
+            [[n, ", ".join(f"{k}={v:g}" for k, v in d["params"].items()), d["constraint"] or "", d["origin"],
+              d["doc"].splitlines()[0] if d["doc"] else ""] for n, d in doc.items()],
         )
 
     @app.command("backtests")
@@ -106,7 +118,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     @simulation_options
     def backtest(
-        name: Annotated[str, typer.Argument(help="Strategy: sma-cross, momentum, mean-reversion, volume-breakout, rsi, bollinger.")],
+        name: Annotated[str, typer.Argument(help="Strategy: a name (quantdb strategies), or your own: file.py:function, package.module:function, an entry point's name.")],
         tickers: Tickers = None,
         universe: UniverseOpt = None,
         start: Start = None,
@@ -151,5 +163,5 @@ def register(app: typer.Typer) -> None:
             result.tearsheet(tearsheet, benchmark=bench)
         keys = ["final_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "n_trades",
                 "win_rate", "profit_factor", "ambiguous_exits"]
-        emit_result(result, title=f"{name} {result.params} (backtest {result.backtest_id})", keys=keys,
+        emit_result(result, title=f"{result.strategy} {result.params} (backtest {result.backtest_id})", keys=keys,
                     json_out=json_out)

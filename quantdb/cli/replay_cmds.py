@@ -3,7 +3,9 @@
 A thin shell over :func:`quantdb.services.research.replay.replay_predictions`: ``--exits own`` uses
 each prediction's target, stop and timeframe; ``--exits settings`` replaces them with
 ``--stop-loss`` / ``--take-profit`` / ``--trailing-stop`` / ``--max-hold`` ("what if my exits
-had been different?"). The result is stored in backtest_results as ``replay:STRATEGY``.
+had been different?"); ``--exit-strategy SPEC`` (with ``--exits settings``) closes them on a
+strategy's exit signals as well: a name, ``file.py:function``, ``module:function`` or an entry
+point. The result is stored in backtest_results as ``replay:STRATEGY``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def register(app: typer.Typer) -> None:
         start: Annotated[str | None, typer.Option(help="First prediction day (YYYY-MM-DD).")] = None,
         end: Annotated[str | None, typer.Option(help="Last prediction day and last bar (YYYY-MM-DD).")] = None,
         store: Annotated[bool, typer.Option("--store/--no-store", help="Record the result in backtest_results.")] = True,
+        exit_strategy: Annotated[str | None, typer.Option("--exit-strategy", help="With --exits settings: a strategy whose exit signals close the trades too (a name, file.py:function, package.module:function, an entry point).")] = None,
+        exit_param: Annotated[list[str] | None, typer.Option("--exit-param", help="A parameter of --exit-strategy, name=value (repeat).")] = None,
         *,
         sim: dict[str, Any],
         db: DbPath = DEFAULT_DB,
@@ -40,6 +44,7 @@ def register(app: typer.Typer) -> None:
 
         Example: quantdb replay momentum --exits settings --stop-loss 0.05 --max-hold 10 --json
         """
+        from quantdb.cli.options import parse_param_texts
         from quantdb.dates import parse_date
         from quantdb.services.research.replay import replay_predictions
 
@@ -48,6 +53,7 @@ def register(app: typer.Typer) -> None:
         result = replay_predictions(
             database, strategy, start=first, end=last, exits=exits, settings=sim,  # type: ignore[arg-type]
             bars=bars, store=store,  # type: ignore[arg-type]
+            exit_strategy=exit_strategy, exit_params=parse_param_texts(exit_param, option="--exit-param") or None,
         )
         keys = ["final_equity", "total_return", "sharpe", "max_drawdown", "n_trades", "win_rate",
                 "profit_factor", "ambiguous_exits", "exit_reasons", "prediction_status"]

@@ -43,7 +43,7 @@ _METRIC_KEYS = frozenset({"total_return", "sharpe", "max_drawdown", "n_trades", 
 
 
 def sweep_cmd(
-    name: Annotated[str | None, typer.Argument(help="Strategy (sma-cross, momentum, ...); not needed with --resume.")] = None,
+    name: Annotated[str | None, typer.Argument(help="Strategy: a name (quantdb strategies), file.py:function, package.module:function or an entry point's name; not needed with --resume.")] = None,
     grid: Grid = None,
     constraint: Constraint = None,
     tickers: Tickers = None,
@@ -122,7 +122,7 @@ def sweep_cmd(
 
 
 def walkforward_cmd(
-    name: Annotated[str, typer.Argument(help="Strategy (sma-cross, momentum, ...).")],
+    name: Annotated[str, typer.Argument(help="Strategy: a name (quantdb strategies), file.py:function, package.module:function or an entry point's name.")],
     grid: Grid = None,
     constraint: Constraint = None,
     train: Annotated[int, typer.Option("--train", help="Training window, in bars.")] = 504,

@@ -103,10 +103,12 @@ def test_every_door_stores_the_same_versioned_shape(stored: dict[str, Any]) -> N
     ids = [stored["backtest"].backtest_id, *(b["backtest_id"] for b in stored["sweep"].best),
            stored["replay"].backtest_id]
     keys = {"version", "strategy", "params", "simulation", "universe", "tickers", "start", "end", "source",
-            "mode", "benchmark", "replay"}
+            "mode", "benchmark", "replay", "strategy_source"}
     for i in ids:
         sb = load_backtest(db, i)
         assert sb.version == 2 and set(sb.settings_doc) == keys, i
+        source = sb.settings_doc["strategy_source"]  # a replay runs no strategy function
+        assert (source is None) if sb.replay else (source["origin"] == "builtin" and len(source["sha256"]) == 64)
         assert sb.settings_doc["simulation"] == settings_to_json(sb.settings)
         assert sb.source == "db" and sb.cash == sb.settings.cash
     assert load_backtest(db, ids[0]).mode == "portfolio"

@@ -34,7 +34,8 @@ from quantdb.services.research.origin import Origin
 from quantdb.services.research.results import store_backtest
 from quantdb.settings import SimSettings, build_settings, merge_settings
 from quantdb.storage.sqlite import Database
-from quantdb.strategies import Bars, get_strategy
+from quantdb.strategies import Bars
+from quantdb.strategy_loader import StrategyRef, resolve_strategy
 from quantdb.universe import Universe, universe_of
 
 if TYPE_CHECKING:
@@ -336,7 +337,7 @@ def compute_statistics(
 
 
 def run_backtest(
-    name: str,
+    name: StrategyRef,
     *,
     db: Database | None = None,
     prices_file: str | Path | None = None,
@@ -356,7 +357,9 @@ def run_backtest(
 
     Parameters
     ----------
-    name : a registered strategy (`quantdb.strategies.STRATEGIES`).
+    name : the strategy: a registered name (`quantdb.strategies.STRATEGIES`), a
+        ``file.py:func`` or ``module:func`` spec, an entry point, a `Strategy` or a function
+        (`quantdb.strategy_loader.resolve_strategy`); the stored result records its source.
     db : the database to read bars from and store into; optional with ``prices_file``.
     prices_file : a Yahoo-style CSV instead of the database's bars.
     frame : a pandas or Polars frame of prices, or the `BarData` read from one
@@ -385,7 +388,7 @@ def run_backtest(
         msg = f"mode must be 'portfolio' or 'independent', got {mode!r}"
         raise BacktestError(msg)
     portfolio = mode == "portfolio"
-    strat = get_strategy(name)
+    strat = resolve_strategy(name)
     full_params = strat.full_params(params)
     where = universe_of(tickers, universe)
     data = load_backtest_bars(where, db=db, prices_file=prices_file, frame=frame, start=start, end=end)
@@ -415,7 +418,7 @@ def run_backtest(
     stats = compute_statistics(equity, st.cash, result.trades, int(result.ambiguous_exits.sum()), bench,
                                bankrupt_on=bankrupt_date(data.dates, result.stats.bankrupt_bar))
     res = BacktestResult(
-        strategy=name,
+        strategy=strat.name,
         params=full_params,
         settings=st,
         dates=data.dates,
@@ -432,7 +435,8 @@ def run_backtest(
     )
     if store and db is not None:
         res = dataclasses.replace(res, backtest_id=store_backtest(
-            db, res, universe=str(where), source=source, mode=mode, benchmark=bench_name))
+            db, res, universe=str(where), source=source, mode=mode, benchmark=bench_name,
+            strategy_source=strat.source()))
     return res
 
 

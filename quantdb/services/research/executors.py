@@ -17,12 +17,21 @@ each task:
 
 Workers never open the database: they get arrays and parameters, and return arrays. The
 driver alone writes.
+
+Safe in a script without an ``if __name__ == "__main__":`` guard: while worker processes
+start (the pool's whole life, a local Dask cluster's start), :func:`main_hidden` hides the
+``__main__`` module's file and spec from multiprocessing's preparation data, so a worker
+never runs the caller's script again (which would raise RuntimeError in the worker and, worse,
+run the script's own writes twice). The strategy reaches the workers by value instead
+(`quantdb.strategies.Strategy` pickles its function with cloudpickle).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Literal, Protocol, Self
@@ -34,6 +43,7 @@ __all__ = [
     "Executor",
     "ExecutorError",
     "LocalExecutor",
+    "main_hidden",
     "make_executor",
     "worker_count",
 ]
@@ -78,6 +88,33 @@ def worker_count(workers: int | None) -> int:
     return int(workers)
 
 
+@contextlib.contextmanager
+def main_hidden() -> Iterator[None]:
+    """Hide ``__main__``'s ``__file__`` and ``__spec__`` (restored on exit).
+
+    multiprocessing's ``spawn`` and ``forkserver`` start methods send them to each new process,
+    which then imports the caller's script (or ``python -m`` module) as ``__mp_main__``: the
+    whole script again, in every worker, when it has no main guard. Without them a worker
+    starts from quantdb's own modules only; what it runs arrives pickled.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    missing = object()
+    saved = {k: main.__dict__.get(k, missing) for k in ("__file__", "__spec__")}
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is missing:
+                main.__dict__.pop(k, None)
+            else:
+                main.__dict__[k] = v
+
+
 def _init_worker(shared: Any) -> None:
     global _SHARED
     _SHARED = shared
@@ -118,7 +155,8 @@ class LocalExecutor:
         if self.start_method == "forkserver" and self.preload:
             ctx.set_forkserver_preload(self.preload)
         n = min(self.workers, len(items))
-        with ProcessPoolExecutor(
+        # workers start on demand while tasks are submitted: __main__ stays hidden throughout
+        with main_hidden(), ProcessPoolExecutor(
             max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(shared,)
         ) as pool:
             # at most 2 tasks in flight per worker: results are consumed as they come
@@ -179,10 +217,11 @@ class DaskExecutor:
                 # worker processes talk over tcp on 127.0.0.1 only; thread workers use the
                 # in-process transport (no socket at all)
                 where = {"host": "127.0.0.1"} if processes else {}
-                self._cluster = dist.LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=processes,
-                    dashboard_address=None, silence_logs=40, **where,
-                )
+                with main_hidden():  # worker processes must not run the caller's script
+                    self._cluster = dist.LocalCluster(
+                        n_workers=n, threads_per_worker=1, processes=processes,
+                        dashboard_address=None, silence_logs=40, **where,
+                    )
                 self._client = dist.Client(self._cluster)
         except OSError as exc:
             msg = f"cannot reach the Dask scheduler at {self.address}: {exc}"

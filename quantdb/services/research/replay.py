@@ -13,7 +13,12 @@ a portfolio?" and, with ``exits="settings"``, "what if my exits had been differe
 ``exits="settings"``
     the predictions' levels are ignored; the global ``stop_loss`` / ``take_profit`` /
     ``trailing_stop`` / ``max_hold_bars`` of the given settings apply, run through
-    :func:`quantdb.kernels.simulate.simulate` in portfolio mode. Predictions that may overlap
+    :func:`quantdb.kernels.simulate.simulate` in portfolio mode; with ``exit_strategy`` a
+    strategy's exit signals (any reference `quantdb.strategy_loader.resolve_strategy` takes:
+    a name, your own function, ``file.py:func``) close the trades too: a long prediction on
+    its ``exits``, a short one on its ``short_exits`` (none when it returns two matrices),
+    computed on the replay's bars (from a little before the first prediction: a long
+    indicator signals nothing until it has its history). Predictions that may overlap
     on one ticker go to separate columns ("lanes": column ``lane * tickers + ticker``), so that
     each is its own trade as in ``"own"``; a prediction goes to the first lane whose previous
     trade has surely ended (known from ``max_hold_bars``; without it every prediction of a
@@ -67,6 +72,8 @@ from quantdb.universe import Universe
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from quantdb.strategy_loader import StrategyRef
 
 __all__ = ["OUTCOME_OF_REASON", "REPLAY_DEFAULTS", "ReplayResult", "exit_outcomes", "replay_predictions"]
 
@@ -219,13 +226,17 @@ def _lanes(sig: IntArray, col: IntArray, close: FloatArray, settings: SimSetting
 
 
 def _run_settings(
-    data: BarData, sig: IntArray, col: IntArray, side: FloatArray, st: SimSettings
+    data: BarData, sig: IntArray, col: IntArray, side: FloatArray, st: SimSettings,
+    signal_exits: tuple[BoolArray, BoolArray | None] | None = None,
 ) -> tuple[np.ndarray, IntArray, FloatArray, FloatArray, int, BoolArray, int]:
     """exits="settings" through `simulate`; returns trades, their prediction index, equity,
-    exposure, ambiguous exits, the per-prediction filled flag and the bankruptcy bar (-1)."""
-    if all(getattr(st, k) is None for k in ("stop_loss", "take_profit", "trailing_stop", "max_hold_bars")):
+    exposure, ambiguous exits, the per-prediction filled flag and the bankruptcy bar (-1).
+    ``signal_exits``: a strategy's ``(exits, short_exits)``, ``(dates, tickers)``, as well."""
+    levels = ("stop_loss", "take_profit", "trailing_stop", "max_hold_bars")
+    if signal_exits is None and all(getattr(st, k) is None for k in levels):
         msg = ("exits='settings' needs at least one of stop_loss, take_profit, trailing_stop, max_hold_bars "
-               "(otherwise every trade is held to the last day); use exits='own' for the predictions' own exits")
+               "or an exit_strategy (otherwise every trade is held to the last day); use exits='own' for "
+               "the predictions' own exits")
         raise ArgumentError(msg)
     b = data.bars
     n, k = b.close.shape
@@ -244,8 +255,13 @@ def _run_settings(
     le[sig[side > 0], column[side > 0]] = True
     se[sig[side < 0], column[side < 0]] = True
     none = np.zeros(shape, dtype=np.bool_)
+    lx, sx = none, none
+    if signal_exits is not None:  # column lane * k + ticker: the ticker's signals in every lane
+        lx = np.ascontiguousarray(np.tile(signal_exits[0], (1, n_lanes)))
+        if signal_exits[1] is not None:
+            sx = np.ascontiguousarray(np.tile(signal_exits[1], (1, n_lanes)))
     run = dataclasses.replace(st, direction="both")
-    res = simulate(b.open, b.high, b.low, b.close, le, none, se, none, settings=run, portfolio=True)
+    res = simulate(b.open, b.high, b.low, b.close, le, lx, se, sx, settings=run, portfolio=True)
     t = res.trades
     # the prediction of each trade: in its column, the last signal before (next-open) or at
     # (close) its entry bar; predictions of one column never overlap, so it is unique
@@ -279,6 +295,8 @@ def replay_predictions(
     settings: Mapping[str, Any] | SimSettings | None = None,
     bars: BarRule = "intrabar",
     store: bool = True,
+    exit_strategy: StrategyRef | None = None,
+    exit_params: Mapping[str, float] | None = None,
     **options: Any,
 ) -> ReplayResult:
     """Replay the recorded predictions of ``strategy`` as a portfolio backtest.
@@ -297,6 +315,9 @@ def replay_predictions(
     bars : with ``"own"``: ``"intrabar"`` or ``"close"`` (levels judged on closes, the legacy
         rule). ``"settings"`` always works intrabar (as every backtest).
     store : write the result to backtest_results (strategy ``replay:<strategy>``).
+    exit_strategy, exit_params : with ``"settings"``, a strategy whose exit signals close the
+        trades as well (its parameters: ``exit_params`` over its defaults); the stored result
+        records its source, and a rerun finds it again.
 
     Returns
     -------
@@ -317,6 +338,18 @@ def replay_predictions(
         raise ArgumentError(msg)
     if exits == "settings" and bars != "intrabar":
         msg = "bars='close' applies to exits='own' only (exits='settings' runs the intrabar backtest rules)"
+        raise ArgumentError(msg)
+    exit_strat = None
+    if exit_strategy is not None:
+        from quantdb.strategy_loader import resolve_strategy
+
+        if exits != "settings":
+            msg = "an exit_strategy closes trades with exits='settings' (--exits settings), not with the predictions' own exits"
+            raise ArgumentError(msg)
+        exit_strat = resolve_strategy(exit_strategy)
+        exit_values = exit_strat.full_params(exit_params)
+    elif exit_params:
+        msg = "exit_params needs an exit_strategy"
         raise ArgumentError(msg)
     st = build_settings(merge_settings(settings, options), n_tickers=1, base=REPLAY_DEFAULTS)
     if exits == "own":
@@ -345,6 +378,10 @@ def replay_predictions(
         raise NotFound(msg)
     # trim the leading bars before the first signal (a flat start would dilute the returns)
     lo = int(sig[ok].min())
+    signal_exits: tuple[BoolArray, BoolArray | None] | None = None
+    if exit_strat is not None:  # on every bar loaded: the lookback serves as warm-up
+        out = exit_strat.signals(data.bars, **exit_values)
+        signal_exits = (out[1][lo:], out[3][lo:] if len(out) == 4 else None)
     data = BarData(
         data.dates[lo:], data.tickers,
         Bars(open=np.ascontiguousarray(data.bars.open[lo:]), high=np.ascontiguousarray(data.bars.high[lo:]),
@@ -378,7 +415,8 @@ def replay_predictions(
         s_sim = s_ok.copy()
         if st.fill == "close":  # the first close after the day (simulate has one fill rule)
             s_sim[late] = _next_valid(adj)[s_ok[late] + 1, c_ok[late]]
-        trades, who, equity, exposure, ambiguous, filled, bank_bar = _run_settings(data, s_sim, c_ok, side, st)
+        trades, who, equity, exposure, ambiguous, filled, bank_bar = _run_settings(data, s_sim, c_ok, side, st,
+                                                                                   signal_exits)
         status[ok] = np.where(filled, "traded", "not_filled")
         status[ok[~filled & (s_sim >= len(data.dates) - 1)]] = "no_bar_after"
     stats = compute_statistics(equity, st.cash, trades, ambiguous,
@@ -401,7 +439,10 @@ def replay_predictions(
         prediction_status={int(i): str(s) for i, s in zip(preds.ids, status, strict=True)},
     )
     if store:
-        replay = {"strategy": strategy.strip(), "start": first, "end": last, "exits": exits, "bars": bars}
+        replay: dict[str, Any] = {"strategy": strategy.strip(), "start": first, "end": last, "exits": exits,
+                                  "bars": bars}
+        if exit_strat is not None:
+            replay |= {"exit_strategy": exit_strat.source(), "exit_params": exit_values}
         res = dataclasses.replace(res, backtest_id=store_backtest(
             db, res, universe=str(Universe("list", data.tickers)), source="db", replay=replay))
     return res

@@ -12,13 +12,20 @@ The stored shape (``settings_json``, version 2)::
     {"version": 2, "strategy": "sma-cross", "params": {"fast": 10.0, "slow": 40.0},
      "simulation": {...every SimSettings field...}, "universe": "list:AAPL,MSFT",
      "tickers": ["AAPL", "MSFT"], "start": "2016-01-04", "end": "2018-12-31",
-     "source": "db", "mode": "portfolio", "benchmark": "SPY", "replay": null}
+     "source": "db", "mode": "portfolio", "benchmark": "SPY", "replay": null,
+     "strategy_source": {"name": "sma-cross", "origin": "builtin", "spec": "sma-cross",
+                         "module": "quantdb.strategies", "function": "_sma_cross",
+                         "sha256": "..."}}
 
 ``source`` is ``"db"``, the absolute path of the price file, or ``"frame"`` (a DataFrame:
 `quantdb.frames.backtest`, which cannot be rerun from the database); ``mode`` is ``"portfolio"``
 (shared cash) or ``"independent"`` (each ticker its own cash, the equity the mean of the
 tickers' curves: a sweep's rows); ``replay`` names a prediction replay's strategy, period,
-exits and bar rule. Version 1 rows (quantdb 0.1: a backtest's flat dict of settings plus
+exits and bar rule; ``strategy_source`` (`quantdb.strategies.Strategy.source`: origin
+``builtin``, ``entry point DIST``, ``file PATH``, ``module NAME`` or ``__main__``; the spec
+that finds it again; the sha256 of its source) is absent from rows stored before quantdb
+recorded it. :func:`rerun_backtest` finds the strategy by that spec (else by name) and warns
+with `StrategyChangedWarning` when its code changed. Version 1 rows (quantdb 0.1: a backtest's flat dict of settings plus
 ``tickers``/``universe``/``source``; a sweep's ``{"simulation", "tickers": N, "aggregate"}``;
 hand-written ``{"capital": ...}``) are read too, their setting names mapped by
 `quantdb.settings.settings_from_json`.
@@ -55,6 +62,8 @@ from quantdb.universe import Universe, UniverseError, parse_universe
 
 if TYPE_CHECKING:
     from quantdb.services.research.backtest import BacktestResult
+    from quantdb.strategies import Strategy
+    from quantdb.strategy_loader import StrategyRef
 
 __all__ = [
     "RESULTS_VERSION",
@@ -63,6 +72,7 @@ __all__ = [
     "ResultsError",
     "StoredBacktest",
     "StoredEquity",
+    "StrategyChangedWarning",
     "delete_sweep_backtests",
     "list_backtests",
     "load_backtest",
@@ -96,6 +106,10 @@ class ResultsError(QuantdbError, ValueError):
 
 class DataChangedWarning(QuantdbWarning):
     """A rerun saw other data than the stored backtest (its fingerprint differs)."""
+
+
+class StrategyChangedWarning(QuantdbWarning):
+    """A rerun runs strategy code other than the stored backtest's (its source's sha256 differs)."""
 
 
 def utc_timestamp(when: datetime | None = None) -> str:
@@ -182,6 +196,7 @@ def settings_document(
     mode: BacktestMode = "portfolio",
     benchmark: str | None = None,
     replay: Mapping[str, Any] | None = None,
+    strategy_source: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The version 2 ``settings_json`` of a result: everything a rerun needs."""
     day = res.dates.astype("datetime64[D]").astype(str)
@@ -198,6 +213,7 @@ def settings_document(
         "mode": mode,
         "benchmark": benchmark,
         "replay": None if replay is None else dict(replay),
+        "strategy_source": None if strategy_source is None else dict(strategy_source),
     }
 
 
@@ -212,6 +228,7 @@ def store_backtest(
     replay: Mapping[str, Any] | None = None,
     sweep_run_id: int | None = None,
     sweep: Mapping[str, Any] | None = None,
+    strategy_source: Mapping[str, Any] | None = None,
 ) -> int:
     """Write a result to backtest_results, backtest_trades and backtest_equity; return its id.
 
@@ -227,6 +244,8 @@ def store_backtest(
     sweep_run_id, sweep : a sweep's row: its run, and its ranking figures (``rank``,
         ``objective`` and the means over tickers), kept in ``stats_json["sweep"]`` and in the
         ``sharpe`` and ``max_dd`` columns.
+    strategy_source : `quantdb.strategies.Strategy.source` of the strategy that ran (origin,
+        spec, module, function, sha256 of its code), kept in ``settings_json``.
     """
     from quantdb.kernels.simulate import EXIT_REASONS
 
@@ -238,7 +257,7 @@ def store_backtest(
         sharpe, mdd = sweep.get("sharpe"), sweep.get("max_drawdown")
     mdd = _num(mdd)
     doc = settings_document(res, universe=universe, source=source, mode=mode, benchmark=benchmark,
-                            replay=replay)
+                            replay=replay, strategy_source=strategy_source)
     with db.atomic() as conn:
         conn.execute("INSERT INTO strategies (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (res.strategy,))
         strategy_id = conn.execute("SELECT id FROM strategies WHERE name = ?", (res.strategy,)).fetchone()[0]
@@ -473,7 +492,9 @@ def load_trades(
 
 
 # ----------------------------------------------------------------------------- rerun
-def rerun_backtest(db: Database, backtest_id: int, *, store: bool = False) -> BacktestResult:
+def rerun_backtest(
+    db: Database, backtest_id: int, *, store: bool = False, strategy: StrategyRef | None = None,
+) -> BacktestResult:
     """Run a stored backtest again from its recorded inputs: the same data gives identical
     trades and equity.
 
@@ -481,14 +502,22 @@ def rerun_backtest(db: Database, backtest_id: int, *, store: bool = False) -> Ba
     tickers, period and settings, independent), a prediction replay, a price-file backtest.
     When the data's fingerprint differs from the stored one, a `DataChangedWarning` says so.
 
+    The strategy is found from its recorded source (a file, a module, an entry point; then by
+    name in the registry), or is ``strategy`` when given (a notebook's function). When its
+    code's sha256 differs from the recorded one, a `StrategyChangedWarning` says so (the
+    rerun still runs: the numbers may differ).
+
     Raises
     ------
     NotFound
         no such backtest.
     ResultsError
         a version 1 row that recorded settings this quantdb does not know, or no tickers.
+    quantdb.strategy_loader.StrategySpecError
+        the recorded strategy cannot be found any more.
     """
     from quantdb.services.research.backtest import run_backtest
+    from quantdb.strategy_loader import resolve_recorded, resolve_strategy
 
     sb = load_backtest(db, backtest_id)
     if sb.unknown_settings:
@@ -496,19 +525,42 @@ def rerun_backtest(db: Database, backtest_id: int, *, store: bool = False) -> Ba
                f"({', '.join(sb.unknown_settings)}): it cannot be rerun identically")
         raise ResultsError(msg)
     res: BacktestResult
+    recorded = sb.settings_doc.get("strategy_source") if sb.replay is None else None
+    strat: Strategy | None = None
+    if sb.replay is None:
+        if strategy is not None:
+            strat = resolve_strategy(strategy)
+            changed = bool(recorded and recorded.get("sha256") and strat.source()["sha256"] != recorded["sha256"])
+        else:
+            strat, changed = resolve_recorded(sb.strategy, recorded)
+        if changed:
+            msg = (f"backtest {backtest_id}: the code of strategy {strat.name!r} changed since it was stored "
+                   f"({recorded.get('origin') if recorded else '?'}): the numbers may differ")
+            warnings.warn(msg, StrategyChangedWarning, stacklevel=2)
     if sb.replay is not None:
         from quantdb.services.research.replay import replay_predictions
 
         r = sb.replay
+        exit_strat = None
+        if r.get("exit_strategy"):
+            source = r["exit_strategy"]
+            exit_strat, changed = (resolve_strategy(strategy), False) if strategy is not None else \
+                resolve_recorded(str(source.get("name")), source)
+            if changed:
+                msg = (f"backtest {backtest_id}: the code of exit strategy {exit_strat.name!r} changed since it "
+                       f"was stored ({source.get('origin')}): the numbers may differ")
+                warnings.warn(msg, StrategyChangedWarning, stacklevel=2)
         res = replay_predictions(db, str(r["strategy"]), start=r.get("start"), end=r.get("end"),
                                  exits=r.get("exits", "own"), bars=r.get("bars", "intrabar"),
-                                 settings=sb.settings, store=store)
+                                 settings=sb.settings, store=store, exit_strategy=exit_strat,
+                                 exit_params=r.get("exit_params") if exit_strat is not None else None)
     elif sb.source == "frame":
         msg = (f"backtest {backtest_id} ran on a DataFrame, which the database does not hold: "
                "run qdb.backtest(frame, ...) on the frame again")
         raise ResultsError(msg)
     elif sb.source != "db":
-        res = run_backtest(sb.strategy, db=db, prices_file=sb.source, params=sb.params, settings=sb.settings,
+        assert strat is not None
+        res = run_backtest(strat, db=db, prices_file=sb.source, params=sb.params, settings=sb.settings,
                            mode=sb.mode, store=store, benchmark=sb.benchmark)
     else:
         if not sb.tickers:
@@ -520,7 +572,8 @@ def rerun_backtest(db: Database, backtest_id: int, *, store: bool = False) -> Ba
             asked = None
         where = (Universe("leaders", tickers=sb.tickers, top=asked.top) if asked is not None and asked.kind == "leaders"
                  else Universe("list", sb.tickers))
-        res = run_backtest(sb.strategy, db=db, universe=where, start=sb.start, end=sb.end, params=sb.params,
+        assert strat is not None
+        res = run_backtest(strat, db=db, universe=where, start=sb.start, end=sb.end, params=sb.params,
                            settings=sb.settings, mode=sb.mode, store=store, benchmark=sb.benchmark)
     if res.fingerprint != sb.fingerprint:
         msg = (f"backtest {backtest_id}: the data changed since it was stored (fingerprint "

@@ -73,7 +73,8 @@ from quantdb.universe import Universe, universe_of
 if TYPE_CHECKING:  # kept light at import time: numba loads with the first sweep
     import plotly.graph_objects as go
 
-    from quantdb.strategies import Bars
+    from quantdb.strategies import Bars, Strategy
+    from quantdb.strategy_loader import StrategyRef
 
 __all__ = [
     "BYTES_PER_CELL",
@@ -108,9 +109,13 @@ class SweepError(QuantdbError, ValueError):
 # ----------------------------------------------------------------------------- workers
 @dataclass(frozen=True)
 class SweepData:
-    """What every worker needs, shipped once per worker: prices, strategy, settings."""
+    """What every worker needs, shipped once per worker: prices, strategy, settings.
 
-    strategy: str
+    ``strategy`` is a registered name or a `quantdb.strategies.Strategy` (which pickles its
+    function by value when a worker could not import it: a script's, a notebook's, a file's).
+    """
+
+    strategy: str | Strategy
     bars: Bars
     settings: SimSettings
     periods_per_year: float = 252.0
@@ -134,11 +139,12 @@ def run_chunk(data: SweepData, task: ChunkTask) -> dict[str, np.ndarray]:
     """
     from quantdb.kernels.fastsweep import fast_path_supported, sma_cross_stats
     from quantdb.kernels.simulate import sweep_stats
-    from quantdb.strategies import get_strategy
+    from quantdb.strategies import BUILTIN
+    from quantdb.strategy_loader import resolve_strategy
 
-    strat = get_strategy(data.strategy)
+    strat = resolve_strategy(data.strategy)
     bars = data.bars
-    if fast_path_supported(strat.name, data.settings):
+    if strat.origin == BUILTIN and fast_path_supported(strat.name, data.settings):
         # fused signals + simulation, no signal matrices: the same numbers as below (the
         # one fused strategy is sma-cross; defaults fill what the grid does not give)
         given = {k: task.params.get(k, v) for k, v in strat.params.items()}
@@ -173,7 +179,7 @@ def default_chunk(n_dates: int, n_tickers: int, *, memory_budget: int = DEFAULT_
 
 
 def sweep_grid(
-    strategy: str,
+    strategy: StrategyRef,
     grid_specs: Iterable[str] = (),
     constraints: Iterable[str] | None = None,
 ) -> Grid:
@@ -183,14 +189,14 @@ def sweep_grid(
     grid, else the default value. ``constraints=None`` uses the strategy's own constraint;
     an explicit list (possibly empty) replaces it.
     """
-    from quantdb.strategies import get_strategy
+    from quantdb.strategy_loader import resolve_strategy
 
-    strat = get_strategy(strategy)
+    strat = resolve_strategy(strategy)
     given: dict[str, list[Any]] = {}
     for spec in grid_specs:
         name, values = parse_grid_spec(spec)
         if name not in strat.params:
-            msg = f"strategy {strategy!r} has no parameter {name!r} (has {', '.join(strat.params)})"
+            msg = f"strategy {strat.name!r} has no parameter {name!r} (has {', '.join(strat.params) or 'none'})"
             raise GridError(msg)
         if name in given:
             msg = f"--grid {name} given twice ({spec!r} after an earlier --grid {name}=...); give each parameter once"
@@ -381,7 +387,7 @@ class SweepReport:
 
 def run_sweep(
     db: Database,
-    strategy: str | None = None,
+    strategy: StrategyRef | None = None,
     *,
     grid_specs: Iterable[str] = (),
     constraints: Iterable[str] | None = None,
@@ -411,7 +417,11 @@ def run_sweep(
     db
         The database (read for prices; the run row and best results are written to it).
     strategy
-        A registered strategy name (not needed with ``resume``).
+        A strategy (not needed with ``resume``): a name, a ``file.py:func`` or ``module:func``
+        spec, an entry point, a `quantdb.strategies.Strategy` or a function
+        (`quantdb.strategy_loader.resolve_strategy`). Workers get its function by value when
+        they could not import it (a script's, a notebook's, a file's). The run records its
+        source; resuming a run whose strategy code changed since is refused.
     grid_specs, constraints
         ``--grid`` and ``--constraint`` texts (see :func:`sweep_grid`).
     tickers, universe, start, end
@@ -454,6 +464,7 @@ def run_sweep(
         unknown strategy, ticker or run id; GridError / SettingsError on bad options.
     """
     from quantdb.services.research.executors import make_executor
+    from quantdb.strategy_loader import resolve_recorded, resolve_strategy
 
     if objective not in OBJECTIVES:
         msg = f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"
@@ -468,7 +479,11 @@ def run_sweep(
             raise NotFound(msg)
         row = rows[0]
         saved = json.loads(row["settings_json"])
-        strategy = row["strategy"]
+        strat, changed = resolve_recorded(row["strategy"], saved.get("strategy_source"))
+        if changed:
+            msg = (f"sweep run {resume}: the code of strategy {strat.name!r} changed since it started "
+                   f"({saved['strategy_source'].get('origin')}); resuming would mix two versions: start a new sweep")
+            raise SweepError(msg)
         grid = Grid.from_json(row["grid_json"])
         names_saved, start, end = saved["tickers"], saved["start"], saved["end"]
         settings = settings_from_json(saved["simulation"])
@@ -481,7 +496,8 @@ def run_sweep(
         if strategy is None:
             msg = "give a strategy name (or resume=RUN_ID)"
             raise SweepError(msg)
-        grid = sweep_grid(strategy, grid_specs, constraints)
+        strat = resolve_strategy(strategy)
+        grid = sweep_grid(strat, grid_specs, constraints)
         out = Path(out_dir) if out_dir is not None else db.path.parent / "sweeps"
         run_id = -1
     if resume is None:
@@ -498,19 +514,19 @@ def run_sweep(
         share = math.ceil(len(grid) / (4 * max(1, workers)))
         chunk = min(default_chunk(n_dates, n_tickers), max(1, share))
     chunk = int(chunk)
-    assert strategy is not None
     if resume is None:
         saved = {
             "tickers": list(names), "start": str(dates[0]), "end": str(dates[-1]),
             "simulation": settings_to_json(settings), "objective": objective, "chunk": chunk, "top": top,
             "data_fingerprint": fingerprint(dates, names, bars),
+            "strategy_source": strat.source(),
         }
         out.mkdir(parents=True, exist_ok=True)
         with db.atomic() as conn:
             cur = conn.execute(
                 "INSERT INTO sweep_runs (strategy, grid_json, settings_json, combos, results_path, "
                 "status, created_at, quantdb_version) VALUES (?, ?, ?, ?, NULL, 'running', ?, ?)",
-                (strategy, grid.to_json(), json.dumps(saved), len(grid), utc_timestamp(), __version__),
+                (strat.name, grid.to_json(), json.dumps(saved), len(grid), utc_timestamp(), __version__),
             )
             run_id = int(cur.lastrowid or 0)
             results_path = (out / f"sweep-{run_id}.parquet").absolute()
@@ -534,7 +550,7 @@ def run_sweep(
         best = _best(agg, grid.names, objective, top)
         for b, i in zip(best, sweep_backtest_ids(db, run_id), strict=False):
             b["backtest_id"] = i
-        return SweepReport(run_id, strategy, len(grid), n_tickers, str(results_path), best,
+        return SweepReport(run_id, strat.name, len(grid), n_tickers, str(results_path), best,
                            len(tasks), len(tasks), chunk, objective, memory_bound,
                            bankrupt_sets=int((agg["bankrupt"] > 0).sum()))
     chunks_dir = _chunk_dir(out, run_id)
@@ -545,7 +561,7 @@ def run_sweep(
         todo = todo[:max_chunks]
     if on_total is not None:
         on_total(sum(len(next(iter(t.params.values()))) for t in todo))
-    data = SweepData(strategy, bars, settings)
+    data = SweepData(strat, bars, settings)
     if todo:
         ex = make_executor(executor, workers=workers, address=address, processes=dask_processes,
                            preload=["quantdb.services.research.sweep", "quantdb.kernels.simulate",
@@ -566,7 +582,7 @@ def run_sweep(
             ex.close()
     finished = all((chunks_dir / f"chunk-{t.index:05d}.parquet").exists() for t in tasks)
     if not finished:
-        return SweepReport(run_id, strategy, len(grid), n_tickers, str(results_path), [],
+        return SweepReport(run_id, strat.name, len(grid), n_tickers, str(results_path), [],
                            len(tasks), len(done), chunk, objective, memory_bound, status="running")
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -582,11 +598,11 @@ def run_sweep(
     del table
     agg = aggregate_by_params(columns, list(grid.names), n_tickers)
     best = _best(agg, grid.names, objective, top)
-    _record_best(db, run_id, strategy, best, saved, objective)
+    _record_best(db, run_id, strat, best, saved, objective)
     for t in tasks:
         (chunks_dir / f"chunk-{t.index:05d}.parquet").unlink(missing_ok=True)
     chunks_dir.rmdir()
-    return SweepReport(run_id, strategy, len(grid), n_tickers, str(results_path), best,
+    return SweepReport(run_id, strat.name, len(grid), n_tickers, str(results_path), best,
                        len(tasks), len(done), chunk, objective, memory_bound,
                        bankrupt_sets=int((agg["bankrupt"] > 0).sum()))
 
@@ -601,7 +617,7 @@ def _result_columns(table: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
 
 
 def _record_best(
-    db: Database, run_id: int, strategy: str, best: list[dict[str, Any]], saved: dict[str, Any],
+    db: Database, run_id: int, strategy: Strategy, best: list[dict[str, Any]], saved: dict[str, Any],
     objective: str,
 ) -> None:
     """The driver's write at the end: each best parameter set as a full backtest, and the run done.
@@ -630,7 +646,7 @@ def _record_best(
             figures = {m: row[m] for m in RESULT_COLUMNS}
             row["backtest_id"] = store_backtest(
                 db, res, universe=str(universe), source="db", mode="independent", benchmark="SPY",
-                sweep_run_id=run_id,
+                sweep_run_id=run_id, strategy_source=strategy.source(),
                 sweep={"run_id": run_id, "rank": rank, "objective": objective, "aggregate": "mean over tickers",
                        **figures},
             )

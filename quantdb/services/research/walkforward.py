@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from quantdb.strategies import Bars
+    from quantdb.strategy_loader import StrategyRef
 
 __all__ = [
     "WalkForwardReport",
@@ -181,9 +182,9 @@ def grid_returns(
     with ``columns`` as :func:`quantdb.services.research.sweep.run_chunk` gives them.
     """
     from quantdb.kernels.simulate import simulate
-    from quantdb.strategies import get_strategy
+    from quantdb.strategy_loader import resolve_strategy
 
-    strat = get_strategy(data.strategy)
+    strat = resolve_strategy(data.strategy)
     bars = data.bars
     n_rows, n_tickers = bars.close.shape
     size = chunk or default_chunk(n_rows, n_tickers)
@@ -279,7 +280,7 @@ def _f(x: Any) -> float:
 def walkforward_bars(
     dates: np.ndarray,
     bars: Bars,
-    strategy: str,
+    strategy: StrategyRef,
     grid: Grid,
     *,
     settings: SimSettings,
@@ -292,7 +293,13 @@ def walkforward_bars(
     n_splits: int = 16,
     executor: Any = None,
 ) -> WalkForwardReport:
-    """Walk-forward analysis on in-memory panels (the database-free core of the command)."""
+    """Walk-forward analysis on in-memory panels (the database-free core of the command).
+
+    ``strategy``: any reference `quantdb.strategy_loader.resolve_strategy` takes.
+    """
+    from quantdb.strategy_loader import resolve_strategy
+
+    strategy = resolve_strategy(strategy)
     if objective not in OBJECTIVES:
         msg = f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"
         raise WalkForwardError(msg)
@@ -385,7 +392,7 @@ def walkforward_bars(
                    "prob_oos_loss": _f(res.prob_oos_loss),
                    "degradation_slope": _f(res.degradation_slope)}
     return WalkForwardReport(
-        strategy=strategy, objective=objective, tickers=n_tickers, combos=len(grid),
+        strategy=strategy.name, objective=objective, tickers=n_tickers, combos=len(grid),
         windows=rows,
         oos={
             "total_return": _f(total_return(oos)), "cagr": _f(cagr(oos, periods_per_year=ppy)),
@@ -415,7 +422,7 @@ def _axis_profile(grid: Grid, opt: int, name: str) -> list[tuple[Any, int]]:
 
 def run_walkforward(
     db: Database,
-    strategy: str,
+    strategy: StrategyRef,
     *,
     grid_specs: Iterable[str] = (),
     constraints: Iterable[str] | None = None,
@@ -437,10 +444,14 @@ def run_walkforward(
 
     ``tickers``/``universe``, ``start``/``end`` and the settings (``settings=`` or setting
     keywords) are read as `quantdb.services.research.sweep.run_sweep` reads them: each ticker
-    is its own account.
+    is its own account. ``strategy``: a name, a ``file.py:func`` or ``module:func`` spec, an
+    entry point, a `quantdb.strategies.Strategy` or a function
+    (`quantdb.strategy_loader.resolve_strategy`).
     """
     from quantdb.services.research.executors import LocalExecutor
+    from quantdb.strategy_loader import resolve_strategy
 
+    strategy = resolve_strategy(strategy)
     grid = sweep_grid(strategy, grid_specs, constraints)
     wanted = universe_tickers(db, universe_of(tickers, universe), gate_ok=False)
     dates, names, bars = load_bars(db, wanted, start, end)
