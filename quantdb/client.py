@@ -31,10 +31,11 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
 
-    from quantdb._typing import FloatArray
+    from quantdb._typing import FloatArray, OffCalendarPolicy
     from quantdb.services.live.performance import PerformanceReport
     from quantdb.services.live.risk import RiskReport
     from quantdb.services.live.tracking import Fill, TrackReport
+    from quantdb.services.records.prices import PriceImportReport
     from quantdb.services.research.backtest import BacktestResult
     from quantdb.services.research.grid import Grid
     from quantdb.services.research.montecarlo import MonteCarloReport
@@ -143,6 +144,20 @@ class QuantDB:
     def tickers(self) -> list[str]:
         """Every ticker symbol in the database, sorted."""
         return sorted(r[0] for r in self.db.query(Q["ticker_ids"]))
+
+    def import_prices(
+        self, *paths: str | Path, off_calendar: OffCalendarPolicy = "keep"
+    ) -> PriceImportReport:
+        """Load daily bars from Yahoo-style CSV or Parquet files (a folder: its ``*.csv`` and
+        ``*.parquet``) as ``quantdb prices import`` does, through the same function
+        (`quantdb.services.records.prices.import_price_files`): every file checked before
+        anything is written, one batch in one transaction, re-importing the same bars changes
+        nothing. A CSV without a ticker column is named after its file (``AAPL.csv``).
+        """
+        from quantdb.services.records.prices import import_price_files
+
+        self.close_duckdb()  # a write: DuckDB's attach would hold a stale view
+        return import_price_files(self.db, paths, off_calendar=off_calendar)
 
     # -- research (each closes DuckDB's attach first: these write their results) ------------
 

@@ -24,6 +24,9 @@ PY = sorted(NOTEBOOKS.glob("[0-9]*.py"))
 #: A warning printed by the kernel whose source file is inside the quantdb package.
 QUANTDB_WARNING = re.compile(r"quantdb/[\w/]+\.py:\d+: \w*Warning: [^\n]*")
 
+#: The outputs that are figures: a matplotlib PNG or a Plotly figure (its JSON for the frontend).
+FIGURE_KINDS = ("image/png", "application/vnd.plotly.v1+json")
+
 pytestmark = pytest.mark.slow
 
 
@@ -101,7 +104,7 @@ def test_notebook_runs(
     )
     ours = QUANTDB_WARNING.findall(stderr)
     assert not ours, f"{path.name}: warnings raised by quantdb itself: {ours}"
-    figures = sum("image/png" in o.get("data", {}) for c in code for o in c.outputs)
+    figures = sum(any(kind in o.get("data", {}) for kind in FIGURE_KINDS) for c in code for o in c.outputs)
     assert figures >= 1, f"{path.name} drew no figure"
 
 
