@@ -166,32 +166,30 @@ def test_strategy_page_draws_its_charts(server, page):
     assert page.locator("#tradestats tbody tr").count() > 5
 
 
-def test_a_saved_backtest_plot_renders_offline(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_a_saved_backtest_plot_renders_offline(tmp_path_factory: pytest.TempPathFactory, page) -> None:
     """`qdb.save_html(result.plot(), path)` opened from disk: plotly draws it with no request
-    (plotly.js is inline) and the entry/exit marker traces hold every trade of the ticker."""
-    from playwright.sync_api import sync_playwright
-
+    (plotly.js is inline) and the entry/exit marker traces hold every trade of the ticker.
+    (A page of its own in the module's browser: a second `sync_playwright` cannot start
+    while the fixture's is running.)"""
     from quantdb.services.research.backtest import run_backtest
     from quantdb.services.research.plots import DIV_ID, save_html
 
     res = run_backtest("sma-cross", prices_file=PRICE_DIR / "AAPL.csv", store=False)
     out = save_html(res.plot(volume=True), tmp_path_factory.mktemp("plot") / "backtest.html")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-            requests: list[str] = []
-            pg.on("request", lambda r: requests.append(r.url))
-            pg.goto(out.as_uri())
-            pg.wait_for_selector(f"#{DIV_ID} .main-svg", timeout=20_000)
-            counts = pg.evaluate(
-                f"Object.fromEntries(document.getElementById('{DIV_ID}').data"
-                ".map(t => [t.name, (t.x || []).length]))"
-            )
-            points = pg.locator(f"#{DIV_ID} .scatterlayer .trace .points path").count()
-            pg.screenshot(path=str(out.with_suffix(".png")))
-        finally:
-            browser.close()
+    pg = page.context.new_page()
+    try:
+        requests: list[str] = []
+        pg.on("request", lambda r: requests.append(r.url))
+        pg.goto(out.as_uri())
+        pg.wait_for_selector(f"#{DIV_ID} .main-svg", timeout=20_000)
+        counts = pg.evaluate(
+            f"Object.fromEntries(document.getElementById('{DIV_ID}').data"
+            ".map(t => [t.name, (t.x || []).length]))"
+        )
+        points = pg.locator(f"#{DIV_ID} .scatterlayer .trace .points path").count()
+        pg.screenshot(path=str(out.with_suffix(".png")))
+    finally:
+        pg.close()
     assert counts["entries"] == counts["exits"] == len(res.trade_records) > 0
     assert counts["AAPL"] > 500 and counts["volume"] == counts["AAPL"]
     assert points >= 2 * len(res.trade_records)  # the markers were drawn, not only listed
