@@ -22,6 +22,13 @@ POSITIONS = {"LONG": "LONG", "SHORT": "SHORT", "BUY": "LONG", "SELL": "SHORT"}
 PREDICTION_STATUSES = frozenset({"open", "hit_target", "stopped", "expired"})
 TRADE_STATUSES = frozenset({"OPEN", "CLOSED", "CANCELLED"})
 SIDES = frozenset({"long", "short"})
+#: The widest whole number a column holds (SQLite INTEGER is 64-bit): volumes, ranks, hold days.
+MAX_WHOLE = 2**63 - 1
+#: The longest timeframe read as trading days (100 years); a longer one is a typo, not a horizon.
+MAX_TIMEFRAME_DAYS = 100 * 252
+#: Integer ids written as numbers must be exact: a float (orjson reads a 20+ digit integer as
+#: one) is exact only below 2**53; longer ids belong in text.
+MAX_NUMERIC_ID = 2**53
 CAP_SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
 
 
@@ -88,7 +95,10 @@ def to_number(value: Any) -> float | None:
     if isinstance(value, bool):
         raise Bad("bad_value", f"expected a number, got {value!r}")
     if isinstance(value, int):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise Bad("out_of_range", f"expected a number, got an integer of {len(str(abs(value)))} digits") from None
     if is_missing(value):
         return None
     if isinstance(value, str):
@@ -119,6 +129,8 @@ def to_volume(value: Any) -> int | None:
         raise Bad("negative_volume", f"expected a volume >= 0, got {value!r}")
     if out != int(out):
         raise Bad("bad_value", f"expected a whole number of shares traded, got {value!r}")
+    if out > MAX_WHOLE:
+        raise Bad("out_of_range", f"expected a volume below 2**63, got {value!r}")
     return int(out)
 
 
@@ -200,6 +212,12 @@ def to_timeframe(value: Any) -> tuple[str | None, int | None]:
         raise Bad(
             "bad_value",
             f"expected a timeframe such as 5d, 1w, 1m or a number of days >= 1, got {value!r}",
+        )
+    if days > MAX_TIMEFRAME_DAYS:
+        shown = text if len(text) <= 24 else f"{text[:12]}...({len(text)} characters)"
+        raise Bad(
+            "out_of_range",
+            f"expected a timeframe of at most {MAX_TIMEFRAME_DAYS} trading days (100 years), got {shown}",
         )
     return text, days
 
@@ -287,6 +305,8 @@ def to_int_or_none(value: Any, *, minimum: int) -> int | None:
         return None
     if out != int(out) or out < minimum:
         raise Bad("bad_value", f"expected a whole number >= {minimum}, got {value!r}")
+    if out > MAX_WHOLE:
+        raise Bad("out_of_range", f"expected a whole number below 2**63, got {value!r}")
     return int(out)
 
 
@@ -304,6 +324,9 @@ def legacy_id(value: Any) -> str:
     if isinstance(value, float):
         if not value.is_integer():
             raise Bad("bad_value", f"expected an integer or text id, got {value!r}")
+        if abs(value) >= MAX_NUMERIC_ID:
+            msg = f"a numeric id of {value:.0f} is too long to read exactly; write it as text"
+            raise Bad("out_of_range", msg)
         return str(int(value))
     if isinstance(value, int):
         return str(value)

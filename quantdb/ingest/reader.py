@@ -46,6 +46,10 @@ PRICE_COLUMNS = {
 REQUIRED_PRICE_COLUMNS = ("date", "open", "high", "low", "close", "volume")
 
 
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 20
+
+
 def _where(data: bytes, pos: int) -> str:
     line = data.count(b"\n", 0, pos) + 1
     col = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
@@ -76,16 +80,22 @@ def load_json_ex(path: str | Path) -> tuple[Any, bool]:
     data = data.removeprefix(BOM)
     if not data.strip():
         raise FileFormatError(path, "byte 0", "the file is empty; expected a JSON document")
-    try:
-        return orjson.loads(data), False
-    except orjson.JSONDecodeError:
-        pass
+    # orjson reads an integer beyond 64 bits as a float, silently dropping digits: a run of 20
+    # digits anywhere (one C pass, no regex) sends the file to the exact parser instead.
+    if _LONG_DIGITS not in data.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(data), False
+        except orjson.JSONDecodeError:
+            pass
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FileFormatError(path, _where(data, exc.start), "not UTF-8 text") from exc
     try:
-        return json.loads(text), True
+        try:
+            return json.loads(text), True
+        except RecursionError:  # legal JSON nested deeper than Python's parser recurses
+            return json.loads(clip_deep(text)), True
     except json.JSONDecodeError as exc:
         raw = text.encode("utf-8")
         where = _where(raw, len(text[: exc.pos].encode("utf-8")))
@@ -94,6 +104,39 @@ def load_json_ex(path: str | Path) -> tuple[Any, bool]:
             where = _where(raw, len(raw.rstrip()))
             reason = f"the file ends in the middle of the document, it looks truncated ({exc.msg})"
         raise FileFormatError(path, where, reason) from exc
+
+
+#: Containers nested deeper than this (the legacy records are 3 or 4 levels deep) are kept as
+#: text: `clip_deep` turns each into a string that starts with `TOO_DEEP`, and the record that
+#: holds it is quarantined (rule ``too_deep``) with its raw original, never a crash.
+MAX_DEPTH = 64
+TOO_DEEP = "\x00quantdb:nested deeper than 64 levels:"
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def clip_deep(text: str, max_depth: int = MAX_DEPTH) -> str:
+    """``text`` with every container opened below ``max_depth`` levels replaced by a JSON
+    string holding its text (prefixed with `TOO_DEEP`), so the standard parser can read the
+    rest; strings are skipped whole, so brackets inside them do not count."""
+    out: list[str] = []
+    depth = 0
+    start = -1  # where the clipped container began, or -1
+    last = 0
+    for m in _JSON_TOKEN.finditer(text):
+        tok = m.group()
+        if tok[0] == '"':
+            continue
+        if tok in "[{":
+            depth += 1
+            if depth == max_depth + 1 and start < 0:
+                start = m.start()
+        else:
+            depth -= 1
+            if depth == max_depth and start >= 0:
+                out += [text[last:start], json.dumps(TOO_DEEP + text[start : m.end()])]
+                last, start = m.end(), -1
+    out.append(text[last:])
+    return "".join(out)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import orjson
 from quantdb.errors import FileFormatError
 from quantdb.ingest import normalize as nz
 from quantdb.ingest.normalize import Bad
-from quantdb.ingest.reader import PriceFile
+from quantdb.ingest.reader import MAX_DEPTH, TOO_DEEP, PriceFile
 
 PREDICTION_COLUMNS = (
     "legacy_id", "date", "timestamp", "timestamp_utc", "timestamp_kind", "strategy", "ticker",
@@ -96,15 +96,68 @@ class ParsedFile:
 
 
 def raw_json(record: Any, has_nan: bool) -> str:
-    """The record as JSON text; a record holding NaN keeps the ``NaN`` literal it was written with."""
-    if has_nan:
-        return json.dumps(record, ensure_ascii=False)
-    return orjson.dumps(record).decode()
+    """The record as JSON text; a record holding NaN keeps the ``NaN`` literal it was written with.
+
+    What orjson cannot write (an integer beyond 64 bits, a lone surrogate such as ``"\\ud800"``)
+    is written by the standard library, a lone surrogate as the ``\\ud800`` escape it was read
+    from (SQLite stores UTF-8, which has no lone surrogates).
+    """
+    if not has_nan:
+        try:
+            return orjson.dumps(record).decode()
+        except TypeError:
+            pass
+    text = json.dumps(record, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(record)
+    return text
+
+
+#: The widest integer SQLite stores (and the legacy ids, ranks and volumes must fit in).
+INT64_MAX = 2**63 - 1
+
+
+def extreme_value(record: Any, where: str = "*") -> Problem | None:
+    """A legal JSON value the database cannot hold, anywhere in ``record``: an integer beyond
+    64 bits, a number too large for a float (``1e400``), a lone surrogate (``"\\ud800"``) or a
+    container nested deeper than `reader.MAX_DEPTH`. Only files that needed the standard
+    library's parser can hold them (orjson refuses each), so only those are walked."""
+    if isinstance(record, dict):
+        for k, v in record.items():
+            field = where if where != "*" else str(k)
+            p = extreme_value(k, field) or extreme_value(v, field)
+            if p is not None:
+                return p
+    elif isinstance(record, list):
+        for v in record:
+            p = extreme_value(v, where)
+            if p is not None:
+                return p
+    elif isinstance(record, str):
+        if record.startswith(TOO_DEEP):
+            return Problem(where, "too_deep", f"a value nested deeper than {MAX_DEPTH} levels (kept as text)")
+        if not record.isascii():
+            try:
+                record.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad = record[exc.start]
+                return Problem(where, "bad_text", f"a lone surrogate \\u{ord(bad):04x} is not text (invalid UTF-16)")
+    elif isinstance(record, bool):
+        return None
+    elif isinstance(record, int):
+        if not -INT64_MAX - 1 <= record <= INT64_MAX:
+            digits = len(str(abs(record)))
+            return Problem(where, "out_of_range", f"an integer of {digits} digits is beyond the 64-bit range")
+    elif isinstance(record, float) and math.isinf(record):
+        return Problem(where, "out_of_range", "a number too large for a float (written as 1e400 or Infinity)")
+    return None
 
 
 def _has_nan(record: Any) -> bool:
     if isinstance(record, float):
-        return math.isnan(record)
+        return not math.isfinite(record)  # NaN, or an overflowing 1e400 read as inf
     if isinstance(record, dict):
         return any(_has_nan(v) for v in record.values())
     if isinstance(record, list):
@@ -129,6 +182,12 @@ def _run(
     """Apply ``convert(key, record, field_slot, flags)`` to each record, catching `Bad` per record."""
     for key, rec in records:
         raw = raw_json(rec, has_nan and _has_nan(rec))
+        extreme = (extreme_value(key, "key") or extreme_value(rec)) if has_nan else None
+        if extreme is not None:
+            if key is not None and extreme.field == "key":  # kept as its escape, like the raw
+                key = key.encode("utf-8", "backslashreplace").decode()
+            parsed.add(raw, key, None, extreme, None)
+            continue
         if not isinstance(rec, dict):
             problem = Problem(
                 "*", "bad_record", f"expected a JSON object, got {type(rec).__name__}"
@@ -388,7 +447,7 @@ def _prices_columnwise(pf: PriceFile, parsed: ParsedFile) -> bool:
     for c, vals in nums.items():
         x = np.asarray(vals, dtype=np.float64)
         if c == "volume":
-            ok = (x >= 0.0) & (x < np.inf) & (x == np.floor(x))
+            ok = (x >= 0.0) & (x < 2.0**63) & (x == np.floor(x))
         else:
             ok = (x > 0.0) & (x < np.inf)
         if not ok.all():
@@ -467,7 +526,7 @@ def read_prices(pf: PriceFile) -> ParsedFile:
             for x in (o, h, lo, c, a):
                 if x is not None and not 0.0 < x < inf:
                     raise ValueError
-            if v is not None and not (0.0 <= v < inf and v == int(v)):
+            if v is not None and not (0.0 <= v < 2.0**63 and v == int(v)):
                 raise ValueError
             if h is not None and lo is not None and h < lo:
                 raise ValueError

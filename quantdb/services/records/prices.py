@@ -15,6 +15,8 @@ import is refused (``"refuse"``).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +34,7 @@ from quantdb.errors import ArgumentError, FileFormatError, InputError
 from quantdb.services.records.calendar import database_calendar
 from quantdb.storage.queries import Q
 from quantdb.storage.sqlite import Database
+from quantdb.universe import symbol_problem
 
 LONG_COLUMNS = ("ticker", "date", "open", "high", "low", "close", "adj_close", "volume")
 _HEADER_ALIASES = {
@@ -70,8 +73,44 @@ def file_calendar_gaps(frame: pl.DataFrame, calendar: str) -> dict[str, Any]:
 
 
 def symbol_from_filename(path: Path) -> str:
-    """``BRK-B.csv`` -> ``BRK.B``: files write the class dot as a dash."""
-    return path.stem.upper().replace("-", ".")
+    """``BRK-B.csv`` -> ``BRK.B``: files write the class dot as a dash.
+
+    Raises
+    ------
+    FileFormatError
+        the name does not make a ticker (``..csv``, ``A B.csv``, 21+ characters): the rule
+        of `quantdb.universe.check_symbol`.
+    """
+    symbol = path.stem.replace("-", ".")
+    problem = symbol_problem(symbol)
+    if problem is not None:
+        raise FileFormatError(path, "name", f"the ticker taken from the file name: {problem}")
+    return symbol.strip().upper()
+
+
+#: The widest whole number SQLite stores: a volume at or above it cannot be kept.
+_VOLUME_LIMIT = 2.0**63
+
+
+def _check_field_counts(path: Path, data: bytes) -> None:
+    """Refuse a CSV row with more or fewer fields than the header (Polars pads a short row
+    with nulls without a word, and refuses a long one without saying which row)."""
+    lines = data.splitlines()
+    if not lines:
+        return
+    if b'"' in data:  # quoted fields may hold commas: count them the careful way
+        rows = csv.reader(io.StringIO(data.decode("utf-8", "replace")))
+        counts = [len(r) if any(c.strip() for c in r) else 0 for r in rows]
+    else:
+        counts = [line.count(b",") + 1 if line.strip() else 0 for line in lines]
+    header = data.decode("utf-8", "replace").splitlines()[0].split(",") if counts else []
+    n = counts[0]
+    for i, got in enumerate(counts[1:], start=2):
+        if got and got != n:
+            fld = _HEADER_ALIASES.get(header[got].strip().lower(), header[got].strip()) if got < n else "*"
+            reason = (f"expected {n} comma-separated values, got {got}"
+                      + (f": {', '.join(h.strip() for h in header[got:])} missing" if got < n else ""))
+            raise InputError(path, i, fld, reason)
 
 
 def _normalize_headers(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
@@ -92,17 +131,23 @@ def _normalize_headers(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
 def read_price_file(path: str | Path) -> pl.DataFrame:
     """Read one Yahoo-style CSV or a Parquet file into the long layout of ``LONG_COLUMNS``."""
     path = Path(path)
-    if path.suffix.lower() == ".parquet":
-        frame = pl.read_parquet(path)
-    elif path.suffix.lower() == ".csv":
-        try:
-            frame = pl.read_csv(
-                path, infer_schema=False, null_values=["null", "NaN", "nan", ""], encoding="utf8-lossy"
-            )
-        except pl.exceptions.PolarsError as exc:
-            raise FileFormatError(path, "CSV", str(exc).splitlines()[0]) from exc
-    else:
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
         raise FileFormatError(path, "name", "expected a .csv or .parquet file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FileFormatError(path, "path", f"cannot read it: {exc.strerror or exc}") from None
+    try:
+        if suffix == ".parquet":
+            frame = pl.read_parquet(data)
+        else:
+            _check_field_counts(path, data)
+            frame = pl.read_csv(
+                data, infer_schema=False, null_values=["null", "NaN", "nan", ""], encoding="utf8-lossy"
+            )
+    except pl.exceptions.PolarsError as exc:
+        raise FileFormatError(path, suffix[1:].upper(), str(exc).splitlines()[0]) from exc
     frame = _normalize_headers(frame, path)
     if "ticker" not in frame.columns:
         frame = frame.with_columns(pl.lit(symbol_from_filename(path)).alias("ticker"))
@@ -118,11 +163,22 @@ def read_price_file(path: str | Path) -> pl.DataFrame:
         *[pl.col(c).cast(pl.String).alias(f"_{c}_raw") for c in ("open", "high", "low", "close", "adj_close", "volume")],
     )
     validate_prices(out, path)
+    _check_tickers(out, path)
     return out.select(*LONG_COLUMNS).with_columns(pl.col("volume").round(0).cast(pl.Int64))
 
 
+def _check_tickers(frame: pl.DataFrame, path: Path) -> None:
+    """Every symbol of a ``ticker`` column follows the one rule (`quantdb.universe.check_symbol`)."""
+    for sym in frame["ticker"].unique(maintain_order=True).to_list():
+        problem = symbol_problem(sym)
+        if problem is not None:
+            i = int(frame["ticker"].eq_missing(sym).arg_max())
+            raise InputError(path, int(frame["_row"][i]), "ticker", problem)
+
+
 def validate_prices(frame: pl.DataFrame, path: Path) -> None:
-    """Raise `InputError` at the first bad row: unparseable number, bad date, price <= 0, high < low."""
+    """Raise `InputError` at the first bad row: unparseable or infinite number, bad date,
+    price <= 0, a volume that is not a whole number below 2**63, high < low."""
     row_col = frame["_row"] if "_row" in frame.columns else pl.Series(range(1, frame.height + 1))
     parsed = frame["date"].str.to_date("%Y-%m-%d", strict=False)
     bad = parsed.is_null() & frame["date"].is_not_null()
@@ -138,6 +194,19 @@ def validate_prices(frame: pl.DataFrame, path: Path) -> None:
             if unparsed.any():
                 i = int(unparsed.arg_max())  # type: ignore[arg-type]
                 raise InputError(path, int(row_col[i]), col, f"expected a number, got {frame[raw][i]!r}")
+        infinite = ~frame[col].is_finite().fill_null(True)
+        if infinite.any():
+            i = int(infinite.arg_max())  # type: ignore[arg-type]
+            got = frame[raw][i] if raw in frame.columns else frame[col][i]
+            raise InputError(path, int(row_col[i]), col, f"expected a finite number, got {got!r}")
+        if col == "volume":
+            wide = (frame[col] >= _VOLUME_LIMIT).fill_null(False)
+            part = ((frame[col] % 1) != 0).fill_null(False)
+            for bad, rule in ((wide, "must be below 2**63"), (part, "must be a whole number of shares")):
+                if bad.any():
+                    i = int(bad.arg_max())  # type: ignore[arg-type]
+                    got = frame[raw][i] if raw in frame.columns else frame[col][i]
+                    raise InputError(path, int(row_col[i]), col, f"{rule}, got {got!r}")
         limit_ok = frame[col] >= 0 if col == "volume" else frame[col] > 0
         bad = ~limit_ok.fill_null(True)
         if bad.any():

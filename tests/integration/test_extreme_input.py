@@ -1,0 +1,178 @@
+"""Issue 16, item 10: legal but extreme JSON in the legacy files.
+
+Each value below is valid JSON (RFC 8259 sets no limit on digits, depth or surrogate pairing)
+that the database cannot hold as it is: the record that carries it is quarantined with the
+field and the reason, the other records of the same file still import, and ``verify`` still
+accounts for every record. Never a traceback, never a whole migration lost to one value.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from quantdb.cli.app import app
+from quantdb.services.records.migrate import migrate_folder
+from quantdb.services.records.quarantine import list_quarantine
+from quantdb.services.records.verify import verify_folder
+from quantdb.storage.sqlite import Database
+
+PRED = {"id": "p1", "date": "2016-01-04", "strategy": "momentum", "ticker": "AAA", "position": "LONG",
+        "confidence": 0.6, "target": 11.0, "stop_loss": 9.0, "timeframe": "1w", "entry_price": 10.0,
+        "status": "open"}  # fmt: skip
+TRADE = {"trade_id": 1, "prediction_id": "p1", "ticker": "AAA", "side": "long", "entry_date": "2016-01-04",
+         "entry_price": 10.0, "shares": 100, "exit_date": "2016-01-08", "exit_price": 11.0, "status": "CLOSED",
+         "pnl": 98.0, "fees": 2.0}  # fmt: skip
+
+#: case -> (file, field, the JSON text written in place of that field's value, quarantine rule)
+EXTREME: dict[str, tuple[str, str, str, str]] = {
+    "40-digit id": ("predictions", "id", "1" * 40, "out_of_range"),
+    "40-digit trade id": ("trades", "trade_id", "1" * 40, "out_of_range"),
+    "20-digit trade id (beyond 64 bits)": ("trades", "trade_id", str(2**64 - 1), "out_of_range"),
+    "30-digit timeframe": ("predictions", "timeframe", "9" * 30, "out_of_range"),
+    "30-digit timeframe as text": ("predictions", "timeframe", json.dumps("9" * 30 + "d"), "out_of_range"),
+    "100,000-deep notes": ("predictions", "notes", "[" * 100_000 + "]" * 100_000, "too_deep"),
+    "100,000-deep trade field": ("trades", "notes", "{\"a\":" * 100_000 + "1" + "}" * 100_000, "too_deep"),
+    "lone surrogate in notes": ("predictions", "notes", '"\\ud800"', "bad_text"),
+    "lone surrogate ticker": ("trades", "ticker", '"x\\ud800"', "bad_text"),
+    "1e400 target": ("predictions", "target", "1e400", "out_of_range"),
+    "1e400 entry price": ("trades", "entry_price", "1e400", "out_of_range"),
+    "400-digit entry price": ("predictions", "entry_price", "9" * 400, "out_of_range"),
+    "400-digit shares": ("trades", "shares", "9" * 400, "out_of_range"),
+    "25-digit fees": ("trades", "fees", "1" * 25, "out_of_range"),
+    "400-digit notes": ("predictions", "notes", "9" * 400, "out_of_range"),
+}
+MARK = "__EXTREME__"
+
+
+def _folder(root: Path, kind: str, field: str, text: str) -> Path:
+    """Three good predictions and trades; record 1 of ``kind`` has ``field`` = ``text`` (raw JSON)."""
+    root.mkdir()
+    preds = [PRED | {"id": f"p{i}"} for i in range(3)]
+    trades = [TRADE | {"trade_id": i, "prediction_id": f"p{i}"} for i in range(3)]
+    (preds if kind == "predictions" else trades)[1][field] = MARK
+    pred_doc = json.dumps({"predictions": preds, "last_updated": "2016-02-01"})
+    trade_doc = json.dumps(trades)
+    if kind == "predictions":
+        pred_doc = pred_doc.replace(f'"{MARK}"', text)
+    else:
+        trade_doc = trade_doc.replace(f'"{MARK}"', text)
+    (root / "predictions_data.json").write_text(pred_doc, encoding="ascii")
+    (root / "trades_data.json").write_text(trade_doc, encoding="ascii")
+    return root
+
+
+@pytest.mark.parametrize("case", list(EXTREME))
+def test_extreme_value_is_quarantined_and_the_rest_imports(db: Database, tmp_path: Path, case: str) -> None:
+    kind, field, text, rule = EXTREME[case]
+    folder = _folder(tmp_path / "legacy", kind, field, text)
+    report = migrate_folder(db, folder)
+    name = f"{kind}_data.json"
+    counts = report.files[name]
+    assert (counts.read, counts.imported, counts.quarantined) == (3, 2, 1), counts
+    (q,) = list_quarantine(db)
+    assert (q.file, q.position, q.field, q.rule) == (name, 1, field, rule), q
+    assert len(q.reason) < 200, q.reason  # one readable line, not the 200,000-character value
+    other = "trades" if kind == "predictions" else "predictions"
+    assert report.files[f"{other}_data.json"].imported == 3
+    check = verify_folder(db, folder)
+    assert check.ok, check.differences
+    assert check.records == 6
+
+
+def test_extreme_values_through_the_command_line(tmp_path: Path) -> None:
+    """Every case at once, through ``quantdb migrate`` and ``verify``: exit 0, no traceback."""
+    root = tmp_path / "legacy"
+    root.mkdir()
+    preds = [PRED | {"id": f"p{i}"} for i in range(len(EXTREME) + 1)]
+    trades = [TRADE | {"trade_id": i, "prediction_id": f"p{i}"} for i in range(len(EXTREME) + 1)]
+    texts = {}
+    for i, (kind, field, text, _) in enumerate(EXTREME.values(), start=1):
+        (preds if kind == "predictions" else trades)[i][field] = f"{MARK}{i}"
+        texts[f'"{MARK}{i}"'] = text
+    docs = {"predictions_data.json": json.dumps({"predictions": preds}), "trades_data.json": json.dumps(trades)}
+    for name, doc in docs.items():
+        for mark, text in texts.items():
+            doc = doc.replace(mark, text)
+        (root / name).write_text(doc, encoding="ascii")
+    db = str(tmp_path / "quant.db")
+    res = CliRunner().invoke(app, ["migrate", str(root), "--db", db, "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.stderr
+    totals = json.loads(res.stdout)["totals"]
+    assert totals["quarantined"] == len(EXTREME) and totals["read"] == 2 * (len(EXTREME) + 1)
+    res = CliRunner().invoke(app, ["verify", str(root), "--db", db], catch_exceptions=False)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+
+
+# -- item 9: `prices import` checks like `migrate`, and refuses the whole import --------------
+
+HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
+GOOD = "2016-01-04,10,11,9,10.5,10.5,1000\n2016-01-05,10.5,11.5,10,11,11,1200\n"
+
+#: case -> (file name, CSV text, what the one line must name: record, field)
+BAD_PRICE_FILES: dict[str, tuple[str, str, tuple[str, str]]] = {
+    "inf open": ("AAA.csv", HEADER + GOOD + "2016-01-06,inf,11,9,10.5,10.5,1000\n", ("record 4", "'open'")),
+    "-inf volume": ("AAA.csv", HEADER + GOOD + "2016-01-06,10,11,9,10.5,10.5,-inf\n", ("record 4", "'volume'")),
+    "1e400 high": ("AAA.csv", HEADER + GOOD + "2016-01-06,10,1e400,9,10.5,10.5,10\n", ("record 4", "'high'")),
+    "volume 1e30": ("AAA.csv", HEADER + GOOD + "2016-01-06,10,11,9,10.5,10.5,1e30\n", ("record 4", "'volume'")),
+    "fractional volume": ("AAA.csv", HEADER + GOOD + "2016-01-06,10,11,9,10.5,10.5,10.5\n",
+                          ("record 4", "'volume'")),
+    "short row": ("AAA.csv", HEADER + GOOD + "2016-01-06,10,11\n", ("record 4", "'low'")),
+    "long row": ("AAA.csv", HEADER + GOOD + "2016-01-06,10,11,9,10.5,10.5,1000,7\n", ("record 4", "7")),
+    "..csv": ("..csv", HEADER + GOOD, ("name", "ticker")),
+    "A B.csv": ("A B.csv", HEADER + GOOD, ("name", "ticker")),
+    "45-character name": ("X" * 45 + ".csv", HEADER + GOOD, ("name", "ticker")),
+    "ticker column with a space": ("long.csv", "ticker," + HEADER
+                                   + "AAA," + GOOD.splitlines()[0] + "\nA B," + GOOD.splitlines()[1] + "\n",
+                                   ("record 3", "'ticker'")),
+}
+
+
+def _price_rows(db: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT k.symbol, p.date, p.open, p.high, p.low, p.close, p.adj_close, p.volume FROM price_history p "
+            "JOIN tickers k ON k.id = p.ticker_id ORDER BY k.symbol, p.date"
+        ).fetchall()
+
+
+def _invoke(*argv: object) -> tuple[int, str, str]:
+    res = CliRunner().invoke(app, [str(a) for a in argv], catch_exceptions=False)
+    return res.exit_code, res.stdout, res.stderr
+
+
+@pytest.mark.parametrize("case", list(BAD_PRICE_FILES))
+def test_bad_price_file_is_refused_with_file_record_and_field(tmp_path: Path, case: str) -> None:
+    name, text, names = BAD_PRICE_FILES[case]
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "BBB.csv").write_text(HEADER + GOOD)  # a good file in the same import
+    bad = folder / name
+    bad.write_text(text)
+    db = tmp_path / "quant.db"
+    code, _, _ = _invoke("prices", "import", folder / "BBB.csv", "--db", db)
+    assert code == 0
+    before = _price_rows(str(db))
+    code, out, err = _invoke("prices", "import", folder / "BBB.csv", bad, "--db", db)
+    assert "Traceback" not in out + err
+    assert code == 2, (out, err)
+    line = err.strip()
+    assert line.startswith("quantdb: error:") and len(line.splitlines()) == 1, line
+    assert name in line and all(n in line for n in names), line
+    assert _price_rows(str(db)) == before  # one transaction: nothing of the good file either
+
+
+def test_exported_prices_import_back_identically(sample_db: Path, tmp_path: Path) -> None:
+    """export-json writes the price CSVs; importing them into a new database gives the same bars."""
+    out = tmp_path / "out"
+    code, _, err = _invoke("export-json", out, "--db", sample_db)
+    assert code == 0, err
+    fresh = tmp_path / "fresh.db"
+    code, _, err = _invoke("prices", "import", out / "price_history", "--db", fresh)
+    assert code == 0, err
+    assert _price_rows(str(fresh)) == _price_rows(str(sample_db))
