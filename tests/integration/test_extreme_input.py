@@ -176,3 +176,91 @@ def test_exported_prices_import_back_identically(sample_db: Path, tmp_path: Path
     code, _, err = _invoke("prices", "import", out / "price_history", "--db", fresh)
     assert code == 0, err
     assert _price_rows(str(fresh)) == _price_rows(str(sample_db))
+
+
+# -- item 11: reports and the web on empty or hostile input ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report_db(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample with a backtest that made no trade (its id in the file `flat_id` beside it)
+    and a live strategy named like a script, with one marked trade."""
+    root = tmp_path_factory.mktemp("reports")
+    db = root / "quant.db"
+    src, dst = sqlite3.connect(sample_db), sqlite3.connect(db)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    code, out, err = _invoke("backtest", "sma-cross", "--db", db, "--tickers", "AAPL", "--start", "2017-11-01",
+                             "--end", "2017-11-30", "--json")
+    assert code == 0, err
+    (root / "flat_id").write_text(str(json.loads(out)["backtest_id"]))
+    code, out, err = _invoke("track", "record", "--db", db, "--strategy", XSS, "--ticker", "AAPL", "--position",
+                             "LONG", "--date", "2016-06-02", "--entry-price", "100", "--target", "110", "--stop",
+                             "95", "--timeframe-days", "5", "--json")
+    assert code == 0, err
+    pid = json.loads(out)["prediction_id"]
+    assert _invoke("track", "fill", pid, "--db", db, "--price", "100", "--shares", "10", "--date",
+                   "2016-06-02")[0] == 0
+    assert _invoke("track", "update", "--db", db, "--asof", "2016-07-01")[0] == 0
+    return db
+
+
+XSS = "<script>alert(1)</script>"
+
+
+def test_tearsheet_of_a_backtest_without_trades_says_so(report_db: Path, tmp_path: Path) -> None:
+    flat = (report_db.parent / "flat_id").read_text()
+    out = tmp_path / "t.html"
+    code, stdout, err = _invoke("report", "tearsheet", out, "--db", report_db, "--backtest", flat)
+    assert "Traceback" not in stdout + err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "no trades" in err, err
+    assert not out.exists()
+
+
+def test_tearsheet_escapes_the_strategy_name(report_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "t.html"
+    code, _, err = _invoke("report", "tearsheet", out, "--db", report_db, "--strategy", XSS)
+    assert code == 0, err
+    page = out.read_text(encoding="utf-8")
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown, as text
+
+
+def test_web_answers_4xx_not_500(report_db: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from quantdb.web.app import create_app
+
+    flat = (report_db.parent / "flat_id").read_text()
+    app = create_app(report_db)
+    try:
+        with TestClient(app, base_url="http://127.0.0.1") as client:  # a 500 raises here
+            res = client.get(f"/tearsheet/backtest/{flat}")
+            assert res.status_code == 404 and "no trades" in res.text
+            for url in ("/trades?limit=\u00b2", "/trades?offset=\u00b2", "/backtests?limit=\u00b2",
+                        "/trades?limit=\u0663"):  # a superscript two, an Arabic-Indic three
+                res = client.get(url)
+                assert res.status_code == 400, (url, res.status_code)
+            assert client.get("/tearsheet/backtest/\u00b2").status_code == 404
+    finally:
+        app.state.db.close()
+
+
+def test_serve_on_a_port_in_use_is_one_line(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import uvicorn
+
+    def never(*args: object, **kwargs: object) -> None:
+        pytest.fail("uvicorn.run was reached: the port check did not refuse")
+
+    monkeypatch.setattr(uvicorn, "run", never)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = _invoke("serve", "--db", sample_db, "--port", port)
+    assert "Traceback" not in out + err
+    assert code == 2 and err.startswith("quantdb: error:") and len(err.strip().splitlines()) == 1, err
+    assert str(port) in err
