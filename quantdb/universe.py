@@ -170,5 +170,7 @@ def universe_of(
         msg = f"give tickers or a universe, not both (tickers={tickers!r}, universe={universe!r})"
         raise UniverseError(msg)
     if tickers is not None:
+        if isinstance(tickers, str) and not tickers.strip():  # tickers="" names no ticker, as --tickers '' does
+            tickers = [tickers]
         return parse_universe(tickers, where="--tickers")
     return parse_universe(universe)

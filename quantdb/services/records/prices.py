@@ -319,6 +319,7 @@ def import_price_files(
     if off_calendar not in ("keep", "refuse"):
         msg = f"off_calendar must be 'keep' or 'refuse', got {off_calendar!r}"
         raise ArgumentError(msg)
+    paths = [Path(p) for p in paths]
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -329,7 +330,7 @@ def import_price_files(
         else:
             raise FileFormatError(p, "path", "no such file or folder")
     if not files:
-        raise FileFormatError(Path(str(paths)), "path", "no .csv or .parquet price files found")
+        raise FileFormatError(", ".join(map(str, paths)), "path", "no .csv or .parquet price files found")
     frames = [read_price_file(f) for f in files]
     calendar = database_calendar(db)
     reports: dict[str, dict[str, Any]] = {}
