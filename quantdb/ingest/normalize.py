@@ -14,6 +14,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from quantdb.universe import symbol_problem
+
 MARKET_TZ = ZoneInfo("America/New_York")
 
 #: Trading days per written timeframe unit (a week is 5 sessions, a month 21, a year 252).
@@ -153,10 +155,18 @@ def to_confidence(value: Any) -> tuple[float | None, bool]:
     )
 
 
+_symbol_problem = lru_cache(maxsize=65536)(symbol_problem)  # tickers repeat: one check each
+
+
 def to_symbol(value: Any) -> str:
-    """An upper-case, trimmed ticker symbol; missing is `Bad` (``missing_field``)."""
+    """An upper-case, trimmed ticker symbol; missing is `Bad` (``missing_field``), one that
+    breaks the ticker rule (`quantdb.universe.SYMBOL_RULE`: ``"A B"``, ``"../x"``) is
+    ``bad_value``."""
     if not isinstance(value, str) or not value.strip():
         raise Bad("missing_field", f"expected a ticker symbol, got {value!r}")
+    problem = _symbol_problem(value)
+    if problem is not None:
+        raise Bad("bad_value", problem)
     return value.strip().upper()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from quantdb.errors import FileFormatError
+from quantdb.universe import symbol_problem
 
 BOM = b"\xef\xbb\xbf"
 
@@ -204,7 +205,11 @@ def price_file_from_lines(path: Path, name: str, header: str, lines: list[str]) 
     missing = [c for c in REQUIRED_PRICE_COLUMNS if c not in cols]
     if missing:
         raise FileFormatError(path, "line 1", f"missing column(s) {missing}")
-    return PriceFile(path, name, symbol_from_filename(path.stem), header, tuple(cols), lines)
+    symbol = symbol_from_filename(path.stem)
+    problem = symbol_problem(symbol)
+    if problem is not None:  # one rule for a ticker, whichever door it comes through
+        raise FileFormatError(path, "name", f"the ticker taken from the file name: {problem}")
+    return PriceFile(path, name, symbol, header, tuple(cols), lines)
 
 
 @dataclass

@@ -45,6 +45,9 @@ EXTREME: dict[str, tuple[str, str, str, str]] = {
     "400-digit shares": ("trades", "shares", "9" * 400, "out_of_range"),
     "25-digit fees": ("trades", "fees", "1" * 25, "out_of_range"),
     "400-digit notes": ("predictions", "notes", "9" * 400, "out_of_range"),
+    "ticker with a space": ("predictions", "ticker", '"A B"', "bad_value"),
+    "path-like ticker": ("trades", "ticker", '"../etc/passwd"', "bad_value"),
+    "40-character ticker": ("predictions", "ticker", json.dumps("X" * 40), "bad_value"),
 }
 MARK = "__EXTREME__"
 
@@ -107,6 +110,19 @@ def test_extreme_values_through_the_command_line(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["verify", str(root), "--db", db], catch_exceptions=False)
     assert res.exit_code == 0, res.stdout + res.stderr
     assert "Traceback" not in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("name", ["A B.csv", "..csv", "X" * 40 + ".csv"])
+def test_a_legacy_price_file_whose_name_is_no_ticker_stops_the_migration(tmp_path: Path, name: str) -> None:
+    folder = _folder(tmp_path / "legacy", "predictions", "notes", '"fine"')
+    (folder / "price_history").mkdir()
+    (folder / "price_history" / name).write_text("Date,Open,High,Low,Close,Adj Close,Volume\n"
+                                                 "2016-01-04,10,11,9,10.5,10.5,1000\n")
+    db = tmp_path / "quant.db"
+    res = CliRunner().invoke(app, ["migrate", str(folder), "--db", str(db)], catch_exceptions=False)
+    assert res.exit_code == 2 and "Traceback" not in res.stdout + res.stderr
+    line = res.stderr.strip()
+    assert len(line.splitlines()) == 1 and name in line and "not a ticker symbol" in line, line
 
 
 # -- item 9: `prices import` checks like `migrate`, and refuses the whole import --------------
