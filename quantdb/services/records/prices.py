@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from quantdb._typing import OffCalendarPolicy
@@ -92,25 +93,41 @@ def symbol_from_filename(path: Path) -> str:
 _VOLUME_LIMIT = 2.0**63
 
 
+def _same_comma_counts(data: bytes) -> bool:
+    """Whether every non-empty line of ``data`` holds as many commas as the first one."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.append(np.flatnonzero(buf == 10), buf.size)  # each line's end ("\n" or EOF)
+    per_line = np.bincount(np.searchsorted(ends, np.flatnonzero(buf == 44)), minlength=ends.size)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    length = ends - starts
+    if buf.size:  # a "\r" before the "\n" is not content
+        length -= (length > 0) & (buf[np.maximum(ends - 1, 0)] == 13)
+    counts = per_line[length > 0]
+    return bool(counts.size == 0 or (counts == counts[0]).all())
+
+
 def _check_field_counts(path: Path, data: bytes) -> None:
     """Refuse a CSV row with more or fewer fields than the header (Polars pads a short row
-    with nulls without a word, and refuses a long one without saying which row)."""
-    lines = data.splitlines()
-    if not lines:
+    with nulls without a word, and refuses a long one without saying which row). Rows are
+    numbered as lines of the file, the header being line 1; blank lines are skipped."""
+    if b'"' not in data and _same_comma_counts(data):  # the usual file: one vectorized pass
         return
-    if b'"' in data:  # quoted fields may hold commas: count them the careful way
-        rows = csv.reader(io.StringIO(data.decode("utf-8", "replace")))
-        counts = [len(r) if any(c.strip() for c in r) else 0 for r in rows]
+    text = data.decode("utf-8", "replace").removeprefix("\ufeff")
+    if '"' in text:  # quoted fields may hold commas: split them the careful way
+        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
     else:
-        counts = [line.count(b",") + 1 if line.strip() else 0 for line in lines]
-    header = data.decode("utf-8", "replace").splitlines()[0].split(",") if counts else []
-    n = counts[0]
-    for i, got in enumerate(counts[1:], start=2):
-        if got and got != n:
-            fld = _HEADER_ALIASES.get(header[got].strip().lower(), header[got].strip()) if got < n else "*"
-            reason = (f"expected {n} comma-separated values, got {got}"
-                      + (f": {', '.join(h.strip() for h in header[got:])} missing" if got < n else ""))
-            raise InputError(path, i, fld, reason)
+        rows = [[c.strip() for c in line.split(",")] for line in text.splitlines()]
+    filled = [(i, r) for i, r in enumerate(rows, start=1) if any(r)]
+    if not filled:
+        return
+    header = filled[0][1]
+    n = len(header)
+    for i, row in filled[1:]:
+        if len(row) != n:
+            got = len(row)
+            fld = _HEADER_ALIASES.get(header[got].lower(), header[got]) if got < n else "*"
+            missing = f": {', '.join(header[got:])} missing" if got < n else ""
+            raise InputError(path, i, fld, f"expected {n} comma-separated values, got {got}{missing}")
 
 
 def _normalize_headers(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
