@@ -280,3 +280,28 @@ def test_serve_on_a_port_in_use_is_one_line(sample_db: Path, monkeypatch: pytest
     assert "Traceback" not in out + err
     assert code == 2 and err.startswith("quantdb: error:") and len(err.strip().splitlines()) == 1, err
     assert str(port) in err
+
+
+def test_extreme_values_in_legacy_price_rows_and_leaders(db: Database, tmp_path: Path) -> None:
+    """A volume of 1e30 in a price CSV, a rank and a volume beyond 64 bits in a leaders file:
+    each record quarantined with its field; the rest of each file imports."""
+    folder = _folder(tmp_path / "legacy", "predictions", "notes", '"fine"')
+    (folder / "price_history").mkdir()
+    (folder / "price_history" / "AAA.csv").write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n2016-01-04,10,11,9,10.5,10.5,1000\n"
+        "2016-01-05,10,11,9,10.5,10.5,1e30\n2016-01-06,10,11,9,10.5,10.5,1200\n")
+    leaders = ('{"timeframe": "daily", "updated": "2016-02-01", "leaders": {"2016-01-04": ['
+               '{"rank": 1, "symbol": "AAA", "volume": 10, "price": 10.0}, '
+               f'{{"rank": {2**64 + 1}, "symbol": "BBB", "volume": 5, "price": 3.0}}, '
+               f'{{"rank": 3, "symbol": "CCC", "volume": {2**63}, "price": 3.0}}]}}}}')
+    (folder / "volume_leaders_daily.json").write_text(leaders)
+    report = migrate_folder(db, folder)
+    got = {(q.file, q.position): (q.field, q.rule) for q in list_quarantine(db)}
+    assert got == {
+        ("price_history/AAA.csv", 1): ("volume", "out_of_range"),
+        ("volume_leaders_daily.json", 1): ("rank", "out_of_range"),
+        ("volume_leaders_daily.json", 2): ("volume", "out_of_range"),
+    }, got
+    assert report.files["price_history/AAA.csv"].imported == 2
+    assert report.files["volume_leaders_daily.json"].imported == 1
+    assert verify_folder(db, folder).ok
