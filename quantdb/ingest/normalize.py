@@ -155,7 +155,9 @@ def to_confidence(value: Any) -> tuple[float | None, bool]:
     )
 
 
-_symbol_problem = lru_cache(maxsize=65536)(symbol_problem)  # tickers repeat: one check each
+@lru_cache(maxsize=65536)  # tickers repeat: each written form is read once
+def _symbol(text: str) -> tuple[str, str | None]:
+    return text.strip().upper(), symbol_problem(text)
 
 
 def to_symbol(value: Any) -> str:
@@ -164,10 +166,10 @@ def to_symbol(value: Any) -> str:
     ``bad_value``."""
     if not isinstance(value, str) or not value.strip():
         raise Bad("missing_field", f"expected a ticker symbol, got {value!r}")
-    problem = _symbol_problem(value)
+    symbol, problem = _symbol(value)
     if problem is not None:
         raise Bad("bad_value", problem)
-    return value.strip().upper()
+    return symbol
 
 
 def to_strategy(value: Any) -> str:

@@ -73,6 +73,29 @@ def load_json_ex(path: str | Path) -> tuple[Any, bool]:
     FileFormatError
         The file is empty, truncated, not JSON, or not UTF-8.
     """
+    doc = load_json_checked(path)
+    return doc.value, doc.tolerant
+
+
+@dataclass(frozen=True)
+class JsonDocument:
+    """A parsed legacy JSON file: the value, whether the standard library's tolerant parser
+    read it (``NaN`` literals, or something orjson refuses), and whether its text may hold a
+    value the database cannot keep (an integer beyond 64 bits, ``1e400``, a lone surrogate,
+    nesting clipped by `clip_deep`): only then are its records walked for them."""
+
+    value: Any
+    tolerant: bool
+    extremes: bool
+
+
+#: Bytes whose presence (digits read as 0) may mean an extreme value: a 3-digit exponent,
+#: an infinity, a surrogate escape. A false alarm only costs a walk over the records.
+_EXTREME_MARKS = (b"e000", b"e+000", b"E000", b"E+000", b"Infinity", b"\\ud", b"\\uD")
+
+
+def load_json_checked(path: str | Path) -> JsonDocument:
+    """`load_json_ex`, with the `JsonDocument.extremes` flag (one C pass over the bytes)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -83,20 +106,23 @@ def load_json_ex(path: str | Path) -> tuple[Any, bool]:
         raise FileFormatError(path, "byte 0", "the file is empty; expected a JSON document")
     # orjson reads an integer beyond 64 bits as a float, silently dropping digits: a run of 20
     # digits anywhere (one C pass, no regex) sends the file to the exact parser instead.
-    if _LONG_DIGITS not in data.translate(_DIGITS_AS_ZERO):
+    zeroed = data.translate(_DIGITS_AS_ZERO)
+    long_digits = _LONG_DIGITS in zeroed
+    if not long_digits:
         try:
-            return orjson.loads(data), False
+            return JsonDocument(orjson.loads(data), tolerant=False, extremes=False)
         except orjson.JSONDecodeError:
             pass
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FileFormatError(path, _where(data, exc.start), "not UTF-8 text") from exc
+    extremes = long_digits or any(mark in zeroed for mark in _EXTREME_MARKS)
     try:
         try:
-            return json.loads(text), True
+            return JsonDocument(json.loads(text), tolerant=True, extremes=extremes)
         except RecursionError:  # legal JSON nested deeper than Python's parser recurses
-            return json.loads(clip_deep(text)), True
+            return JsonDocument(json.loads(clip_deep(text)), tolerant=True, extremes=True)
     except json.JSONDecodeError as exc:
         raw = text.encode("utf-8")
         where = _where(raw, len(text[: exc.pos].encode("utf-8")))

@@ -123,7 +123,8 @@ def extreme_value(record: Any, where: str = "*") -> Problem | None:
     """A legal JSON value the database cannot hold, anywhere in ``record``: an integer beyond
     64 bits, a number too large for a float (``1e400``), a lone surrogate (``"\\ud800"``) or a
     container nested deeper than `reader.MAX_DEPTH`. Only files that needed the standard
-    library's parser can hold them (orjson refuses each), so only those are walked."""
+    library's parser can hold them (orjson refuses each), and only files whose bytes hint at
+    one are walked (`reader.JsonDocument.extremes`)."""
     if isinstance(record, dict):
         for k, v in record.items():
             field = where if where != "*" else str(k)
@@ -178,11 +179,16 @@ def _run(
     records: list[tuple[str | None, Any]],
     has_nan: bool,
     convert: Callable[[str | None, dict[str, Any], list[str], list[str]], tuple[Any, ...]],
+    extremes: bool | None = None,
 ) -> ParsedFile:
-    """Apply ``convert(key, record, field_slot, flags)`` to each record, catching `Bad` per record."""
+    """Apply ``convert(key, record, field_slot, flags)`` to each record, catching `Bad` per record.
+
+    ``extremes`` (default: ``has_nan``) walks each record for `extreme_value` first; the
+    folder reader sets it only when the file's bytes hint at one (`reader.JsonDocument`)."""
+    walk = has_nan if extremes is None else extremes
     for key, rec in records:
         raw = raw_json(rec, has_nan and _has_nan(rec))
-        extreme = (extreme_value(key, "key") or extreme_value(rec)) if has_nan else None
+        extreme = (extreme_value(key, "key") or extreme_value(rec)) if walk else None
         if extreme is not None:
             if key is not None and extreme.field == "key":  # kept as its escape, like the raw
                 key = key.encode("utf-8", "backslashreplace").decode()
@@ -246,7 +252,8 @@ def _prediction(
             tf, tf_days, entry, status, extra)  # fmt: skip
 
 
-def read_predictions(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFile:
+def read_predictions(doc: Any, name: str, *, has_nan: bool = False, extremes: bool | None = None
+) -> ParsedFile:
     """``predictions_data.json`` (``{"predictions": [...], "last_updated": ...}``) -> rows."""
     if not isinstance(doc, dict) or not isinstance(doc.get("predictions"), list):
         got = type(doc).__name__ if not isinstance(doc, dict) else f"keys {sorted(doc)[:5]}"
@@ -254,7 +261,7 @@ def read_predictions(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFil
         raise FileFormatError(name, "top level", msg)
     meta = {k: v for k, v in doc.items() if k != "predictions"}
     parsed = ParsedFile(name, "predictions", meta=meta)
-    return _run(parsed, [(None, r) for r in doc["predictions"]], has_nan, _prediction)
+    return _run(parsed, [(None, r) for r in doc["predictions"]], has_nan, _prediction, extremes)
 
 
 def _trade(key: str | None, rec: dict[str, Any], f: list[str], flags: list[str]) -> tuple[Any, ...]:
@@ -330,15 +337,17 @@ def _trade(key: str | None, rec: dict[str, Any], f: list[str], flags: list[str])
             pnl, computed, mismatch, fees, extra)  # fmt: skip
 
 
-def read_trades(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFile:
+def read_trades(doc: Any, name: str, *, has_nan: bool = False, extremes: bool | None = None
+) -> ParsedFile:
     """``trades_data.json`` (a list of trades) -> rows."""
     if not isinstance(doc, list):
         msg = f"wrong top-level shape: expected a list of trades, got {type(doc).__name__}"
         raise FileFormatError(name, "top level", msg)
-    return _run(ParsedFile(name, "trades"), [(None, r) for r in doc], has_nan, _trade)
+    return _run(ParsedFile(name, "trades"), [(None, r) for r in doc], has_nan, _trade, extremes)
 
 
-def read_leaders(doc: Any, name: str, timeframe: str, *, has_nan: bool = False) -> ParsedFile:
+def read_leaders(doc: Any, name: str, timeframe: str, *, has_nan: bool = False, extremes: bool | None = None
+) -> ParsedFile:
     """A ``volume_leaders_<timeframe>.json`` -> one row per ranked ticker per date."""
     if not isinstance(doc, dict) or not isinstance(doc.get("leaders"), dict):
         got = type(doc).__name__ if not isinstance(doc, dict) else f"keys {sorted(doc)[:5]}"
@@ -385,7 +394,7 @@ def read_leaders(doc: Any, name: str, timeframe: str, *, has_nan: bool = False) 
         price = nz.to_price(rec.get("price"))
         return (timeframe, iso, rank, ticker, volume, price, extra_json(rec, LEADER_FIELDS))
 
-    return _run(parsed, records, has_nan, convert)
+    return _run(parsed, records, has_nan, convert, extremes)
 
 
 _NULLS = frozenset({"", "null", "NULL", "Null", "nan", "NaN", "None", "none"})
@@ -566,14 +575,15 @@ def _ticker(
     return (sym, name, sector, cap, cap_raw, extra_json(rec, TICKER_FIELDS))
 
 
-def read_tickers(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFile:
+def read_tickers(doc: Any, name: str, *, has_nan: bool = False, extremes: bool | None = None
+) -> ParsedFile:
     """``tickers_info.json`` (symbol -> ``{name, sector, market_cap}``) -> rows."""
     if not isinstance(doc, dict):
         msg = (
             f"wrong top-level shape: expected an object of symbol -> info, got {type(doc).__name__}"
         )
         raise FileFormatError(name, "top level", msg)
-    return _run(ParsedFile(name, "tickers"), list(doc.items()), has_nan, _ticker)
+    return _run(ParsedFile(name, "tickers"), list(doc.items()), has_nan, _ticker, extremes)
 
 
 def _strategy(
@@ -592,9 +602,10 @@ def _strategy(
     return (name, desc, lo, hi, extra_json(rec, STRATEGY_FIELDS))
 
 
-def read_strategies(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFile:
+def read_strategies(doc: Any, name: str, *, has_nan: bool = False, extremes: bool | None = None
+) -> ParsedFile:
     """``strategies_config.json`` (name -> ``{description, min_hold_days, max_hold_days}``) -> rows."""
     if not isinstance(doc, dict):
         msg = f"wrong top-level shape: expected an object of name -> settings, got {type(doc).__name__}"
         raise FileFormatError(name, "top level", msg)
-    return _run(ParsedFile(name, "strategies"), list(doc.items()), has_nan, _strategy)
+    return _run(ParsedFile(name, "strategies"), list(doc.items()), has_nan, _strategy, extremes)
