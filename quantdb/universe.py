@@ -30,15 +30,48 @@ from typing import Literal
 
 from quantdb.errors import ArgumentError
 
-__all__ = ["Universe", "UniverseError", "parse_universe", "universe_of"]
+__all__ = ["SYMBOL_RULE", "Universe", "UniverseError", "check_symbol", "parse_universe", "symbol_problem",
+           "universe_of"]
 
 UniverseKind = Literal["all", "sector", "list", "leaders"]
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,19}$")
+#: What a ticker symbol is, in words: the one rule every door (options, notebook keywords,
+#: price file names, recorded predictions) checks a symbol against.
+SYMBOL_RULE = "a ticker is 1 to 20 letters, digits or . - ^ =, starting with a letter or digit"
 FORMS = "all, sector:NAME, leaders:N, list:A,B or A,B"
 
 
 class UniverseError(ArgumentError):
     """A universe that cannot be read (exit code 2)."""
+
+
+def check_symbol(text: object, *, where: str) -> str:
+    """``text`` as a ticker symbol (trimmed, upper-case); ``where`` names the input in the error.
+
+    Examples
+    --------
+    >>> check_symbol(" brk.b ", where="--ticker")
+    'BRK.B'
+
+    Raises
+    ------
+    UniverseError
+        ``text`` is not text or breaks `SYMBOL_RULE` (``"A B"``, ``"."``, 21+ characters).
+    """
+    problem = symbol_problem(text)
+    if problem is not None:
+        msg = f"{where}: {problem}"
+        raise UniverseError(msg)
+    assert isinstance(text, str)
+    return text.strip().upper()
+
+
+def symbol_problem(text: object) -> str | None:
+    """Why ``text`` is not a ticker symbol (`SYMBOL_RULE`), or None when it is one."""
+    if isinstance(text, str) and _SYMBOL.match(text.strip().upper()):
+        return None
+    shown = repr(text) if not isinstance(text, str) or len(text) <= 24 else f"{text[:20]!r}... ({len(text)} characters)"
+    return f"{shown} is not a ticker symbol ({SYMBOL_RULE})"
 
 
 @dataclass(frozen=True)
@@ -72,7 +105,7 @@ def _symbols(items: Sequence[str], where: str, given: object) -> tuple[str, ...]
             if not sym:
                 continue
             if not _SYMBOL.match(sym):
-                msg = f"{where}: {part.strip()!r} is not a ticker symbol (in {given!r})"
+                msg = f"{where}: {part.strip()!r} is not a ticker symbol (in {given!r}; {SYMBOL_RULE})"
                 raise UniverseError(msg)
             if sym not in out:
                 out.append(sym)
@@ -137,5 +170,7 @@ def universe_of(
         msg = f"give tickers or a universe, not both (tickers={tickers!r}, universe={universe!r})"
         raise UniverseError(msg)
     if tickers is not None:
+        if isinstance(tickers, str) and not tickers.strip():  # tickers="" names no ticker, as --tickers '' does
+            tickers = [tickers]
         return parse_universe(tickers, where="--tickers")
     return parse_universe(universe)

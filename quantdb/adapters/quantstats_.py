@@ -32,7 +32,7 @@ from typing import Any, cast
 import pandas as pd
 
 from quantdb._atomic import atomic_output
-from quantdb.errors import ArgumentError
+from quantdb.errors import ArgumentError, NotFound
 
 #: Font families QuantStats names explicitly.
 QUANTSTATS_FONTS = ("Arial",)
@@ -120,10 +120,19 @@ def html_tearsheet(
         Benchmark returns (from the database); never a ticker string, which would download.
     trade_stats : sequence of (label, text)
         quantdb's trade statistics, shown in their own table beside QuantStats' metrics.
+
+    Raises
+    ------
+    NotFound
+        every return is zero (no trades): there is nothing to draw.
     """
     if benchmark is not None and not isinstance(benchmark, pd.Series):
         msg = f"benchmark must be a pandas Series of returns (a ticker would download), got {type(benchmark).__name__}"
         raise ArgumentError(msg)
+    if len(returns) and not returns.fillna(0.0).astype("float64").any():
+        # a flat line: QuantStats' regressions fail on it, and it would say nothing anyway
+        msg = f"{title}: no trades (every daily return is zero), so there is no tearsheet to draw"
+        raise NotFound(msg)
     import quantstats as qs
 
     out = Path(out)
@@ -145,10 +154,12 @@ def html_tearsheet(
             # warns about QuantStats' code, not the user's data. Hidden only while it draws.
             warnings.filterwarnings("ignore", message="set_ticklabels", category=UserWarning)
             html_report = cast(Callable[..., None], qs.reports.html)  # cast: quantstats is unannotated
+            # QuantStats pastes the title and the parameters into its HTML as they are: a
+            # strategy named "<script>..." would run in the reader's browser. Escaped here.
             html_report(
-                r, benchmark=bench, output=str(partial), title=title, template_path=str(template),
+                r, benchmark=bench, output=str(partial), title=html.escape(title), template_path=str(template),
                 periods_per_year=periods_per_year, benchmark_title=benchmark_title,
-                parameters=dict(parameters or {}),
+                parameters={html.escape(str(k)): html.escape(str(v)) for k, v in (parameters or {}).items()},
             )
         text = partial.read_text(encoding="utf-8")
         text = text.replace(TRADE_STATS_MARK, trade_stats_html(trade_stats) if trade_stats else "")

@@ -205,7 +205,9 @@ def perf_cmd(
         str | None, typer.Option("--strategy", help="One strategy (default: all).")
     ] = None,
     period: Annotated[str, typer.Option("--period", help="daily, weekly or monthly.")] = "daily",
-    benchmark: Annotated[str, typer.Option("--benchmark", help="Benchmark ticker.")] = "SPY",
+    benchmark: Annotated[
+        str | None, typer.Option("--benchmark", help="Benchmark ticker (default: SPY, when it has prices).")
+    ] = None,
     capital: Annotated[
         float, typer.Option("--capital", help="Capital of each strategy.")
     ] = 100_000.0,
@@ -303,7 +305,9 @@ def risk_cmd(
         typer.Option("--confidence", help="VaR level(s): --confidence 0.95 0.99."),
     ] = None,
     more: Annotated[list[float] | None, typer.Argument(hidden=True)] = None,
-    benchmark: Annotated[str, typer.Option("--benchmark", help="Benchmark ticker.")] = "SPY",
+    benchmark: Annotated[
+        str | None, typer.Option("--benchmark", help="Benchmark ticker (default: SPY, when it has prices).")
+    ] = None,
     tickers: Annotated[
         str | None,
         typer.Option("--tickers", help="Comma-separated universe for a ticker correlation matrix."),

@@ -55,18 +55,19 @@ def parse_folder(
         if path is None:
             out.missing.append(name)
             continue
-        doc, has_nan = rd.load_json_ex(path)
+        loaded = rd.load_json_checked(path)
+        doc, flags = loaded.value, {"has_nan": loaded.tolerant, "extremes": loaded.extremes}
         try:
             if name == rd.TICKERS:
-                pf = rc.read_tickers(doc, name, has_nan=has_nan)
+                pf = rc.read_tickers(doc, name, **flags)
             elif name == rd.STRATEGIES:
-                pf = rc.read_strategies(doc, name, has_nan=has_nan)
+                pf = rc.read_strategies(doc, name, **flags)
             elif name == rd.PREDICTIONS:
-                pf = rc.read_predictions(doc, name, has_nan=has_nan)
+                pf = rc.read_predictions(doc, name, **flags)
             elif name == rd.TRADES:
-                pf = rc.read_trades(doc, name, has_nan=has_nan)
+                pf = rc.read_trades(doc, name, **flags)
             else:
-                pf = rc.read_leaders(doc, name, rd.LEADERS[name], has_nan=has_nan)
+                pf = rc.read_leaders(doc, name, rd.LEADERS[name], **flags)
         except FileFormatError as exc:  # re-raise with the full path
             raise FileFormatError(path, exc.where, exc.reason) from exc
         tick(pf)

@@ -14,6 +14,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from quantdb.universe import symbol_problem
+
 MARKET_TZ = ZoneInfo("America/New_York")
 
 #: Trading days per written timeframe unit (a week is 5 sessions, a month 21, a year 252).
@@ -22,6 +24,13 @@ POSITIONS = {"LONG": "LONG", "SHORT": "SHORT", "BUY": "LONG", "SELL": "SHORT"}
 PREDICTION_STATUSES = frozenset({"open", "hit_target", "stopped", "expired"})
 TRADE_STATUSES = frozenset({"OPEN", "CLOSED", "CANCELLED"})
 SIDES = frozenset({"long", "short"})
+#: The widest whole number a column holds (SQLite INTEGER is 64-bit): volumes, ranks, hold days.
+MAX_WHOLE = 2**63 - 1
+#: The longest timeframe read as trading days (100 years); a longer one is a typo, not a horizon.
+MAX_TIMEFRAME_DAYS = 100 * 252
+#: Integer ids written as numbers must be exact: a float (orjson reads a 20+ digit integer as
+#: one) is exact only below 2**53; longer ids belong in text.
+MAX_NUMERIC_ID = 2**53
 CAP_SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
 
 
@@ -88,7 +97,10 @@ def to_number(value: Any) -> float | None:
     if isinstance(value, bool):
         raise Bad("bad_value", f"expected a number, got {value!r}")
     if isinstance(value, int):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise Bad("out_of_range", f"expected a number, got an integer of {len(str(abs(value)))} digits") from None
     if is_missing(value):
         return None
     if isinstance(value, str):
@@ -119,6 +131,8 @@ def to_volume(value: Any) -> int | None:
         raise Bad("negative_volume", f"expected a volume >= 0, got {value!r}")
     if out != int(out):
         raise Bad("bad_value", f"expected a whole number of shares traded, got {value!r}")
+    if out > MAX_WHOLE:
+        raise Bad("out_of_range", f"expected a volume below 2**63, got {value!r}")
     return int(out)
 
 
@@ -141,11 +155,21 @@ def to_confidence(value: Any) -> tuple[float | None, bool]:
     )
 
 
+@lru_cache(maxsize=65536)  # tickers repeat: each written form is read once
+def _symbol(text: str) -> tuple[str, str | None]:
+    return text.strip().upper(), symbol_problem(text)
+
+
 def to_symbol(value: Any) -> str:
-    """An upper-case, trimmed ticker symbol; missing is `Bad` (``missing_field``)."""
+    """An upper-case, trimmed ticker symbol; missing is `Bad` (``missing_field``), one that
+    breaks the ticker rule (`quantdb.universe.SYMBOL_RULE`: ``"A B"``, ``"../x"``) is
+    ``bad_value``."""
     if not isinstance(value, str) or not value.strip():
         raise Bad("missing_field", f"expected a ticker symbol, got {value!r}")
-    return value.strip().upper()
+    symbol, problem = _symbol(value)
+    if problem is not None:
+        raise Bad("bad_value", problem)
+    return symbol
 
 
 def to_strategy(value: Any) -> str:
@@ -200,6 +224,12 @@ def to_timeframe(value: Any) -> tuple[str | None, int | None]:
         raise Bad(
             "bad_value",
             f"expected a timeframe such as 5d, 1w, 1m or a number of days >= 1, got {value!r}",
+        )
+    if days > MAX_TIMEFRAME_DAYS:
+        shown = text if len(text) <= 24 else f"{text[:12]}...({len(text)} characters)"
+        raise Bad(
+            "out_of_range",
+            f"expected a timeframe of at most {MAX_TIMEFRAME_DAYS} trading days (100 years), got {shown}",
         )
     return text, days
 
@@ -287,6 +317,8 @@ def to_int_or_none(value: Any, *, minimum: int) -> int | None:
         return None
     if out != int(out) or out < minimum:
         raise Bad("bad_value", f"expected a whole number >= {minimum}, got {value!r}")
+    if out > MAX_WHOLE:
+        raise Bad("out_of_range", f"expected a whole number below 2**63, got {value!r}")
     return int(out)
 
 
@@ -304,6 +336,9 @@ def legacy_id(value: Any) -> str:
     if isinstance(value, float):
         if not value.is_integer():
             raise Bad("bad_value", f"expected an integer or text id, got {value!r}")
+        if abs(value) >= MAX_NUMERIC_ID:
+            msg = f"a numeric id of {value:.0f} is too long to read exactly; write it as text"
+            raise Bad("out_of_range", msg)
         return str(int(value))
     if isinstance(value, int):
         return str(value)

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from quantdb.errors import FileFormatError
+from quantdb.universe import symbol_problem
 
 BOM = b"\xef\xbb\xbf"
 
@@ -46,6 +47,10 @@ PRICE_COLUMNS = {
 REQUIRED_PRICE_COLUMNS = ("date", "open", "high", "low", "close", "volume")
 
 
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 20
+
+
 def _where(data: bytes, pos: int) -> str:
     line = data.count(b"\n", 0, pos) + 1
     col = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
@@ -68,6 +73,29 @@ def load_json_ex(path: str | Path) -> tuple[Any, bool]:
     FileFormatError
         The file is empty, truncated, not JSON, or not UTF-8.
     """
+    doc = load_json_checked(path)
+    return doc.value, doc.tolerant
+
+
+@dataclass(frozen=True)
+class JsonDocument:
+    """A parsed legacy JSON file: the value, whether the standard library's tolerant parser
+    read it (``NaN`` literals, or something orjson refuses), and whether its text may hold a
+    value the database cannot keep (an integer beyond 64 bits, ``1e400``, a lone surrogate,
+    nesting clipped by `clip_deep`): only then are its records walked for them."""
+
+    value: Any
+    tolerant: bool
+    extremes: bool
+
+
+#: Bytes whose presence (digits read as 0) may mean an extreme value: a 3-digit exponent,
+#: an infinity, a surrogate escape. A false alarm only costs a walk over the records.
+_EXTREME_MARKS = (b"e000", b"e+000", b"E000", b"E+000", b"Infinity", b"\\ud", b"\\uD")
+
+
+def load_json_checked(path: str | Path) -> JsonDocument:
+    """`load_json_ex`, with the `JsonDocument.extremes` flag (one C pass over the bytes)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -76,16 +104,25 @@ def load_json_ex(path: str | Path) -> tuple[Any, bool]:
     data = data.removeprefix(BOM)
     if not data.strip():
         raise FileFormatError(path, "byte 0", "the file is empty; expected a JSON document")
-    try:
-        return orjson.loads(data), False
-    except orjson.JSONDecodeError:
-        pass
+    # orjson reads an integer beyond 64 bits as a float, silently dropping digits: a run of 20
+    # digits anywhere (one C pass, no regex) sends the file to the exact parser instead.
+    zeroed = data.translate(_DIGITS_AS_ZERO)
+    long_digits = _LONG_DIGITS in zeroed
+    if not long_digits:
+        try:
+            return JsonDocument(orjson.loads(data), tolerant=False, extremes=False)
+        except orjson.JSONDecodeError:
+            pass
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FileFormatError(path, _where(data, exc.start), "not UTF-8 text") from exc
+    extremes = long_digits or any(mark in zeroed for mark in _EXTREME_MARKS)
     try:
-        return json.loads(text), True
+        try:
+            return JsonDocument(json.loads(text), tolerant=True, extremes=extremes)
+        except RecursionError:  # legal JSON nested deeper than Python's parser recurses
+            return JsonDocument(json.loads(clip_deep(text)), tolerant=True, extremes=True)
     except json.JSONDecodeError as exc:
         raw = text.encode("utf-8")
         where = _where(raw, len(text[: exc.pos].encode("utf-8")))
@@ -94,6 +131,39 @@ def load_json_ex(path: str | Path) -> tuple[Any, bool]:
             where = _where(raw, len(raw.rstrip()))
             reason = f"the file ends in the middle of the document, it looks truncated ({exc.msg})"
         raise FileFormatError(path, where, reason) from exc
+
+
+#: Containers nested deeper than this (the legacy records are 3 or 4 levels deep) are kept as
+#: text: `clip_deep` turns each into a string that starts with `TOO_DEEP`, and the record that
+#: holds it is quarantined (rule ``too_deep``) with its raw original, never a crash.
+MAX_DEPTH = 64
+TOO_DEEP = "\x00quantdb:nested deeper than 64 levels:"
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def clip_deep(text: str, max_depth: int = MAX_DEPTH) -> str:
+    """``text`` with every container opened below ``max_depth`` levels replaced by a JSON
+    string holding its text (prefixed with `TOO_DEEP`), so the standard parser can read the
+    rest; strings are skipped whole, so brackets inside them do not count."""
+    out: list[str] = []
+    depth = 0
+    start = -1  # where the clipped container began, or -1
+    last = 0
+    for m in _JSON_TOKEN.finditer(text):
+        tok = m.group()
+        if tok[0] == '"':
+            continue
+        if tok in "[{":
+            depth += 1
+            if depth == max_depth + 1 and start < 0:
+                start = m.start()
+        else:
+            depth -= 1
+            if depth == max_depth and start >= 0:
+                out += [text[last:start], json.dumps(TOO_DEEP + text[start : m.end()])]
+                last, start = m.end(), -1
+    out.append(text[last:])
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -161,7 +231,11 @@ def price_file_from_lines(path: Path, name: str, header: str, lines: list[str]) 
     missing = [c for c in REQUIRED_PRICE_COLUMNS if c not in cols]
     if missing:
         raise FileFormatError(path, "line 1", f"missing column(s) {missing}")
-    return PriceFile(path, name, symbol_from_filename(path.stem), header, tuple(cols), lines)
+    symbol = symbol_from_filename(path.stem)
+    problem = symbol_problem(symbol)
+    if problem is not None:  # one rule for a ticker, whichever door it comes through
+        raise FileFormatError(path, "name", f"the ticker taken from the file name: {problem}")
+    return PriceFile(path, name, symbol, header, tuple(cols), lines)
 
 
 @dataclass

@@ -21,7 +21,7 @@ import orjson
 from quantdb.errors import FileFormatError
 from quantdb.ingest import normalize as nz
 from quantdb.ingest.normalize import Bad
-from quantdb.ingest.reader import PriceFile
+from quantdb.ingest.reader import MAX_DEPTH, TOO_DEEP, PriceFile
 
 PREDICTION_COLUMNS = (
     "legacy_id", "date", "timestamp", "timestamp_utc", "timestamp_kind", "strategy", "ticker",
@@ -96,15 +96,69 @@ class ParsedFile:
 
 
 def raw_json(record: Any, has_nan: bool) -> str:
-    """The record as JSON text; a record holding NaN keeps the ``NaN`` literal it was written with."""
-    if has_nan:
-        return json.dumps(record, ensure_ascii=False)
-    return orjson.dumps(record).decode()
+    """The record as JSON text; a record holding NaN keeps the ``NaN`` literal it was written with.
+
+    What orjson cannot write (an integer beyond 64 bits, a lone surrogate such as ``"\\ud800"``)
+    is written by the standard library, a lone surrogate as the ``\\ud800`` escape it was read
+    from (SQLite stores UTF-8, which has no lone surrogates).
+    """
+    if not has_nan:
+        try:
+            return orjson.dumps(record).decode()
+        except TypeError:
+            pass
+    text = json.dumps(record, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(record)
+    return text
+
+
+#: The widest integer SQLite stores (and the legacy ids, ranks and volumes must fit in).
+INT64_MAX = 2**63 - 1
+
+
+def extreme_value(record: Any, where: str = "*") -> Problem | None:
+    """A legal JSON value the database cannot hold, anywhere in ``record``: an integer beyond
+    64 bits, a number too large for a float (``1e400``), a lone surrogate (``"\\ud800"``) or a
+    container nested deeper than `reader.MAX_DEPTH`. Only files that needed the standard
+    library's parser can hold them (orjson refuses each), and only files whose bytes hint at
+    one are walked (`reader.JsonDocument.extremes`)."""
+    if isinstance(record, dict):
+        for k, v in record.items():
+            field = where if where != "*" else str(k)
+            p = extreme_value(k, field) or extreme_value(v, field)
+            if p is not None:
+                return p
+    elif isinstance(record, list):
+        for v in record:
+            p = extreme_value(v, where)
+            if p is not None:
+                return p
+    elif isinstance(record, str):
+        if record.startswith(TOO_DEEP):
+            return Problem(where, "too_deep", f"a value nested deeper than {MAX_DEPTH} levels (kept as text)")
+        if not record.isascii():
+            try:
+                record.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad = record[exc.start]
+                return Problem(where, "bad_text", f"a lone surrogate \\u{ord(bad):04x} is not text (invalid UTF-16)")
+    elif isinstance(record, bool):
+        return None
+    elif isinstance(record, int):
+        if not -INT64_MAX - 1 <= record <= INT64_MAX:
+            digits = len(str(abs(record)))
+            return Problem(where, "out_of_range", f"an integer of {digits} digits is beyond the 64-bit range")
+    elif isinstance(record, float) and math.isinf(record):
+        return Problem(where, "out_of_range", "a number too large for a float (written as 1e400 or Infinity)")
+    return None
 
 
 def _has_nan(record: Any) -> bool:
     if isinstance(record, float):
-        return math.isnan(record)
+        return not math.isfinite(record)  # NaN, or an overflowing 1e400 read as inf
     if isinstance(record, dict):
         return any(_has_nan(v) for v in record.values())
     if isinstance(record, list):
@@ -125,10 +179,21 @@ def _run(
     records: list[tuple[str | None, Any]],
     has_nan: bool,
     convert: Callable[[str | None, dict[str, Any], list[str], list[str]], tuple[Any, ...]],
+    extremes: bool | None = None,
 ) -> ParsedFile:
-    """Apply ``convert(key, record, field_slot, flags)`` to each record, catching `Bad` per record."""
+    """Apply ``convert(key, record, field_slot, flags)`` to each record, catching `Bad` per record.
+
+    ``extremes`` (default: ``has_nan``) walks each record for `extreme_value` first; the
+    folder reader sets it only when the file's bytes hint at one (`reader.JsonDocument`)."""
+    walk = has_nan if extremes is None else extremes
     for key, rec in records:
         raw = raw_json(rec, has_nan and _has_nan(rec))
+        extreme = (extreme_value(key, "key") or extreme_value(rec)) if walk else None
+        if extreme is not None:
+            if key is not None and extreme.field == "key":  # kept as its escape, like the raw
+                key = key.encode("utf-8", "backslashreplace").decode()
+            parsed.add(raw, key, None, extreme, None)
+            continue
         if not isinstance(rec, dict):
             problem = Problem(
                 "*", "bad_record", f"expected a JSON object, got {type(rec).__name__}"
@@ -187,7 +252,8 @@ def _prediction(
             tf, tf_days, entry, status, extra)  # fmt: skip
 
 
-def read_predictions(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFile:
+def read_predictions(doc: Any, name: str, *, has_nan: bool = False, extremes: bool | None = None
+) -> ParsedFile:
     """``predictions_data.json`` (``{"predictions": [...], "last_updated": ...}``) -> rows."""
     if not isinstance(doc, dict) or not isinstance(doc.get("predictions"), list):
         got = type(doc).__name__ if not isinstance(doc, dict) else f"keys {sorted(doc)[:5]}"
@@ -195,7 +261,7 @@ def read_predictions(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFil
         raise FileFormatError(name, "top level", msg)
     meta = {k: v for k, v in doc.items() if k != "predictions"}
     parsed = ParsedFile(name, "predictions", meta=meta)
-    return _run(parsed, [(None, r) for r in doc["predictions"]], has_nan, _prediction)
+    return _run(parsed, [(None, r) for r in doc["predictions"]], has_nan, _prediction, extremes)
 
 
 def _trade(key: str | None, rec: dict[str, Any], f: list[str], flags: list[str]) -> tuple[Any, ...]:
@@ -271,15 +337,17 @@ def _trade(key: str | None, rec: dict[str, Any], f: list[str], flags: list[str])
             pnl, computed, mismatch, fees, extra)  # fmt: skip
 
 
-def read_trades(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFile:
+def read_trades(doc: Any, name: str, *, has_nan: bool = False, extremes: bool | None = None
+) -> ParsedFile:
     """``trades_data.json`` (a list of trades) -> rows."""
     if not isinstance(doc, list):
         msg = f"wrong top-level shape: expected a list of trades, got {type(doc).__name__}"
         raise FileFormatError(name, "top level", msg)
-    return _run(ParsedFile(name, "trades"), [(None, r) for r in doc], has_nan, _trade)
+    return _run(ParsedFile(name, "trades"), [(None, r) for r in doc], has_nan, _trade, extremes)
 
 
-def read_leaders(doc: Any, name: str, timeframe: str, *, has_nan: bool = False) -> ParsedFile:
+def read_leaders(doc: Any, name: str, timeframe: str, *, has_nan: bool = False, extremes: bool | None = None
+) -> ParsedFile:
     """A ``volume_leaders_<timeframe>.json`` -> one row per ranked ticker per date."""
     if not isinstance(doc, dict) or not isinstance(doc.get("leaders"), dict):
         got = type(doc).__name__ if not isinstance(doc, dict) else f"keys {sorted(doc)[:5]}"
@@ -326,7 +394,7 @@ def read_leaders(doc: Any, name: str, timeframe: str, *, has_nan: bool = False) 
         price = nz.to_price(rec.get("price"))
         return (timeframe, iso, rank, ticker, volume, price, extra_json(rec, LEADER_FIELDS))
 
-    return _run(parsed, records, has_nan, convert)
+    return _run(parsed, records, has_nan, convert, extremes)
 
 
 _NULLS = frozenset({"", "null", "NULL", "Null", "nan", "NaN", "None", "none"})
@@ -388,7 +456,7 @@ def _prices_columnwise(pf: PriceFile, parsed: ParsedFile) -> bool:
     for c, vals in nums.items():
         x = np.asarray(vals, dtype=np.float64)
         if c == "volume":
-            ok = (x >= 0.0) & (x < np.inf) & (x == np.floor(x))
+            ok = (x >= 0.0) & (x < 2.0**63) & (x == np.floor(x))
         else:
             ok = (x > 0.0) & (x < np.inf)
         if not ok.all():
@@ -467,7 +535,7 @@ def read_prices(pf: PriceFile) -> ParsedFile:
             for x in (o, h, lo, c, a):
                 if x is not None and not 0.0 < x < inf:
                     raise ValueError
-            if v is not None and not (0.0 <= v < inf and v == int(v)):
+            if v is not None and not (0.0 <= v < 2.0**63 and v == int(v)):
                 raise ValueError
             if h is not None and lo is not None and h < lo:
                 raise ValueError
@@ -507,14 +575,15 @@ def _ticker(
     return (sym, name, sector, cap, cap_raw, extra_json(rec, TICKER_FIELDS))
 
 
-def read_tickers(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFile:
+def read_tickers(doc: Any, name: str, *, has_nan: bool = False, extremes: bool | None = None
+) -> ParsedFile:
     """``tickers_info.json`` (symbol -> ``{name, sector, market_cap}``) -> rows."""
     if not isinstance(doc, dict):
         msg = (
             f"wrong top-level shape: expected an object of symbol -> info, got {type(doc).__name__}"
         )
         raise FileFormatError(name, "top level", msg)
-    return _run(ParsedFile(name, "tickers"), list(doc.items()), has_nan, _ticker)
+    return _run(ParsedFile(name, "tickers"), list(doc.items()), has_nan, _ticker, extremes)
 
 
 def _strategy(
@@ -533,9 +602,10 @@ def _strategy(
     return (name, desc, lo, hi, extra_json(rec, STRATEGY_FIELDS))
 
 
-def read_strategies(doc: Any, name: str, *, has_nan: bool = False) -> ParsedFile:
+def read_strategies(doc: Any, name: str, *, has_nan: bool = False, extremes: bool | None = None
+) -> ParsedFile:
     """``strategies_config.json`` (name -> ``{description, min_hold_days, max_hold_days}``) -> rows."""
     if not isinstance(doc, dict):
         msg = f"wrong top-level shape: expected an object of name -> settings, got {type(doc).__name__}"
         raise FileFormatError(name, "top level", msg)
-    return _run(ParsedFile(name, "strategies"), list(doc.items()), has_nan, _strategy)
+    return _run(ParsedFile(name, "strategies"), list(doc.items()), has_nan, _strategy, extremes)

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from quantdb.errors import ArgumentError, NotFound
+from quantdb.errors import ArgumentError, NotFound, QuantdbError
 from quantdb.services.reports import analysis, charts, data
 from quantdb.services.reports.analysis import SUMMARY_METRICS, TRADE_METRICS
 from quantdb.services.reports.bundle import COLUMN_KINDS, fmt
@@ -66,13 +66,23 @@ def _bad(message: str) -> HTTPException:
     return HTTPException(status_code=400, detail=message)
 
 
+_WHOLE = re.compile(r"[0-9]{1,12}")
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as a whole number when it is 1 to 12 ASCII digits, else None: the one reading
+    of every number in a URL (``str.isdigit`` also accepts ``"²"``, which ``int`` refuses)."""
+    return int(text) if _WHOLE.fullmatch(text) else None
+
+
 def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 9:
+    value = whole_number(raw)
+    if value is None:
         raise _bad(f"{name} must be a whole number in {lo}..{hi}")
-    return max(lo, min(hi, int(raw)))
+    return max(lo, min(hi, value))
 
 
 def _db(request: Request) -> Database:
@@ -245,15 +255,18 @@ def tearsheet_page(request: Request) -> HTMLResponse:
     key = request.path_params["key"]
     with tempfile.TemporaryDirectory(prefix="quantdb-web-") as tmp:
         out = Path(tmp) / "tearsheet.html"
+        backtest_id = whole_number(key)
         try:
             if kind == "strategy":
                 write_tearsheet(db, out, strategy=_strategy_or_404(db, key))
-            elif kind == "backtest" and key.isdigit() and len(key) <= 12:
-                write_tearsheet(db, out, backtest_id=int(key))
+            elif kind == "backtest" and backtest_id is not None:
+                write_tearsheet(db, out, backtest_id=backtest_id)
             else:
                 raise HTTPException(status_code=404, detail="no such tearsheet")
-        except NotFound as exc:
+        except NotFound as exc:  # no such strategy or backtest, or nothing to show (no trades)
             raise HTTPException(status_code=404, detail=str(exc)) from None
+        except QuantdbError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
         return HTMLResponse(out.read_text(encoding="utf-8"))
 
 
@@ -366,6 +379,20 @@ def serve(
         msg = f"--host must be 127.0.0.1 or localhost (the web interface binds the loopback interface only), got {host!r}"
         raise ArgumentError(msg)
     app = create_app(db_path)
+    _require_free_port(host, port)
     if on_start is not None:
         on_start()
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Refuse a port another process listens on, in one line (uvicorn would log it and exit 1)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            msg = f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop what holds it or choose another --port"
+            raise ArgumentError(msg) from None

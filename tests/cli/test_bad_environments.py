@@ -184,6 +184,7 @@ def test_bad_environment_exits_with_one_line(
         if env == "readonly":
             db.parent.chmod(stat.S_IRWXU)
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert "PosixPath(" not in result.stderr, result.stderr  # a path is printed as a path
     assert result.exit_code == expected, (argv, result.stdout, result.stderr)
     if env == "missing" and kind in ("read", "write"):
         assert not db.exists(), f"{case} created a stray database"

@@ -69,6 +69,7 @@ CASES: list[tuple[str, int]] = [
     ("rollback --db {db} --batch abc", 2),
     ("rollback --db {missing} --last", 2),
     ("export-json {file} --db {db}", 2),
+    ("export-json {file}/sub --db {db}", 2),
     ("export-json {dir}/out --db {missing}", 2),
     ("quarantine list --db {missing}", 2),
     ("quarantine list --db {db} --batch abc", 2),
@@ -88,6 +89,10 @@ CASES: list[tuple[str, int]] = [
     ("track record --db {db} --strategy momentum --ticker AAPL --position LONG --confidence 1.5", 2),
     ("track record --db {db} --strategy momentum --ticker AAPL --position LONG --entry-price -1", 2),
     ("track record --db {db} --strategy momentum --ticker AAPL --position LONG --timeframe-days 0", 2),
+    ("track record --db {db} --strategy momentum --ticker ../etc/passwd --position LONG", 2),
+    ("track record --db {db} --strategy momentum --ticker A/B --position LONG", 2),
+    ("track record --db {db} --strategy momentum --ticker " + "X" * 40 + " --position LONG", 2),
+    ("track record --db {db} --strategy momentum --ticker AAPL --position LONG --date 2999-01-04", 2),
     ("track fill 99999 --db {db} --price 10 --shares 1", 2),
     ("track fill 1 --db {db} --price -1 --shares 1", 2),
     ("track fill 1 --db {db} --price 10 --shares 1 --date 2016-02-30", 2),
@@ -101,6 +106,7 @@ CASES: list[tuple[str, int]] = [
     ("perf --db {db} --capital -1", 2),
     ("perf --db {db} --capital nan", 2),
     ("perf --db {missing}", 2),
+    ("perf --db {db} --benchmark ZZZ", 2),
     ("metrics {missing}", 2),
     ("metrics {dir}", 2),
     ("metrics {file}", 2),
@@ -113,6 +119,7 @@ CASES: list[tuple[str, int]] = [
     ("risk --db {db} --strategy nosuch", 2),
     ("risk --db {db} --tickers NOSUCH", 2),
     ("risk --db {missing}", 2),
+    ("risk --db {db} --benchmark ZZZ", 2),
     ("leaders compute --db {db} --timeframe hourly", 2),
     ("leaders compute --db {db} --top 0", 2),
     ("leaders compute --db {db} --convention lunar", 2),
@@ -255,6 +262,7 @@ def test_bad_input_exits_with_one_line(case: str, code: int, paths: dict[str, st
     argv = _argv(case, paths)
     result = CliRunner().invoke(app, argv, catch_exceptions=False)
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert "PosixPath(" not in result.stderr, result.stderr  # a path is printed as a path
     assert result.exit_code == code, (argv, result.stdout, result.stderr)
     err = result.stderr.strip()
     if code == 1 and err.startswith("problem: "):  # `check` names its problems, one a line

@@ -282,3 +282,70 @@ def test_backup_into_a_linked_folder_goes_inside_it(sample_db: Path, tmp_path: P
     code, out, err = _invoke("backup", tmp_path / "backups", "--db", sample_db)
     assert code == 0, err
     assert (real / sample_db.name).is_file() and out.strip() == str(tmp_path / "backups" / sample_db.name)
+
+
+# -- item 12: the rest of the inputs that were accepted silently ----------------------------
+
+
+def test_outputs_under_a_file_are_one_line_and_nothing_is_made(sample_db: Path, tmp_path: Path) -> None:
+    """A path whose parent is a regular FILE cannot be created by anyone, root included."""
+    afile = tmp_path / "afile"
+    afile.write_text("a file, not a folder\n")
+    db = _copy_db(sample_db, tmp_path / "quant.db")
+    before = _digest(db)
+    for argv in (["export-json", afile / "sub", "--db", db],
+                 ["migrate", SAMPLE, "--db", db, "--backup-dir", afile / "sub"]):
+        code, out, err = _invoke(*argv)
+        assert "Traceback" not in out + err and "PosixPath(" not in err
+        assert code == 2 and err.startswith("quantdb: error:") and len(err.strip().splitlines()) == 1, (argv, err)
+        assert str(afile) in err
+    assert afile.read_text() == "a file, not a folder\n"
+    assert _digest(db) == before  # the migration stopped before its backup, so before any write
+
+
+def test_a_dask_scheduler_that_cannot_be_reached_marks_the_sweep_failed(sample_db: Path, tmp_path: Path) -> None:
+    db = _copy_db(sample_db, tmp_path / "quant.db")
+    for address in ("foo://bar", "tcp://127.0.0.1:1"):  # not an address; nothing listens (20 s timeout)
+        code, out, err = _invoke("sweep", "sma-cross", "--db", db, "--grid", "fast=5,10", "--tickers", "AAPL",
+                                 "--executor", "dask", "--address", address, "--out", tmp_path / "sweeps")
+        assert "Traceback" not in out + err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "Dask scheduler" in err, err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status FROM sweep_runs ORDER BY id").fetchall() == [("failed",), ("failed",)]
+
+
+def test_export_json_writes_back_the_fees_that_were_there(sample_db: Path, tmp_path: Path) -> None:
+    """12 trades of the sample have no ``fees`` key: the export must not invent ``"fees": 0.0``."""
+    code, _, err = _invoke("export-json", tmp_path / "out", "--db", sample_db)
+    assert code == 0, err
+    original = {t["trade_id"]: t for t in json.loads((SAMPLE / "trades_data.json").read_text())}
+    exported = {t["trade_id"]: t for t in json.loads((tmp_path / "out" / "trades_data.json").read_text())}
+    no_fees = [k for k, t in original.items() if "fees" not in t]
+    assert len(no_fees) == 12
+    assert [k for k in no_fees if "fees" in exported[k]] == []
+    assert all(exported[k]["fees"] == t["fees"] for k, t in original.items() if "fees" in t)
+
+
+def test_empty_tickers_are_refused_by_every_door(sample_db: Path) -> None:
+    import quantdb
+    from quantdb.errors import ArgumentError
+
+    code, _, err = _invoke("backtest", "sma-cross", "--db", sample_db, "--tickers", "")
+    assert code == 2 and "names no tickers" in err, err
+    db = quantdb.connect(sample_db)
+    try:
+        for empty in ("", "   "):
+            with pytest.raises(ArgumentError, match="names no tickers"):
+                db.backtest("sma-cross", tickers=empty)
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--ticker", ""), ("--ticker", "  "), ("--strategy", "")])
+def test_track_record_refuses_an_empty_name(sample_db: Path, tmp_path: Path, option: str, value: str) -> None:
+    db = _copy_db(sample_db, tmp_path / "quant.db")
+    args = {"--strategy": "momentum", "--ticker": "AAPL", option: value}
+    code, out, err = _invoke("track", "record", "--db", db, *[w for kv in args.items() for w in kv],
+                             "--position", "LONG", "--date", "2016-06-01")
+    assert code == 2 and err.startswith("quantdb: error:") and len(err.strip().splitlines()) == 1, (out, err)
+    assert "CHECK constraint" not in err  # said in words, before the database is asked

@@ -328,7 +328,7 @@ def performance_report(
     *,
     strategy: str | None = None,
     period: Period = "daily",
-    benchmark: str = "SPY",
+    benchmark: str | None = None,
     capital: float = 100_000.0,
     asof: str | None = None,
 ) -> PerformanceReport:
@@ -341,8 +341,9 @@ def performance_report(
     year); ``recovery_periods`` is the number of periods from the trough of the deepest
     drawdown back to the previous peak (NaN while unrecovered). Against the benchmark over
     the same periods: ``benchmark_return``, ``excess_return`` (total minus benchmark total),
-    ``beta``, ``alpha`` (annualized Jensen's alpha) and ``information_ratio``; NaN when the
-    benchmark has no prices.
+    ``beta``, ``alpha`` (annualized Jensen's alpha) and ``information_ratio``. ``benchmark``
+    None means SPY, and NaN for these when SPY has no prices; a named benchmark without prices
+    raises `NotFound`.
     """
     import polars as pl
 
@@ -358,7 +359,7 @@ def performance_report(
         total_return,
     )
     from quantdb.kernels.tradestats import average_loss, average_win, profit_factor, win_rate
-    from quantdb.services.benchmark import benchmark_returns
+    from quantdb.services.benchmark import BENCHMARK, benchmark_returns
 
     if period not in PERIODS_PER_YEAR:
         msg = f"period must be one of daily, weekly, monthly, got {period!r}"
@@ -372,13 +373,15 @@ def performance_report(
         ).fetchall()
     equity = strategy_equity(db, name, capital=capital, asof=day)
     try:
-        spy = benchmark_returns(db, benchmark)
+        spy = benchmark_returns(db, BENCHMARK if benchmark is None else benchmark)
         bench = pl.DataFrame(
             {"date": spy.index.to_numpy().astype("datetime64[D]"), "benchmark": spy.to_numpy()},
             schema={"date": pl.Date, "benchmark": pl.Float64},
         )
-        bench_name: str | None = benchmark.upper()
+        bench_name: str | None = str(spy.name)
     except NotFound:
+        if benchmark is not None:  # named by the user: its prices must be there
+            raise
         bench = pl.DataFrame(schema={"date": pl.Date, "benchmark": pl.Float64})
         bench_name = None
     out: dict[str, dict[str, float]] = {}

@@ -107,7 +107,7 @@ def risk_report(
     *,
     strategy: str | None = None,
     confidences: Sequence[float] = (0.95, 0.99),
-    benchmark: str = "SPY",
+    benchmark: str | None = None,
     capital: float = 100_000.0,
     asof: str | None = None,
     tickers: Sequence[str] | None = None,
@@ -125,7 +125,8 @@ def risk_report(
         VaR / CVaR levels; each adds ``var_<pct>_<method>`` and ``cvar_<pct>_<method>`` for
         the three methods (``cornish_fisher`` with an underscore in the key).
     benchmark
-        Ticker for beta and the stress tests (beta and stress figures are NaN without it).
+        Ticker for beta and the stress tests; None means SPY, and beta and the stress figures
+        are NaN when SPY has no prices. A named benchmark without prices raises `NotFound`.
     capital
         Starting capital of each strategy.
     asof
@@ -138,7 +139,7 @@ def risk_report(
     from quantdb.kernels.drawdown import drawdown_table
     from quantdb.kernels.metrics import annual_volatility, beta
     from quantdb.kernels.risk import conditional_value_at_risk, stress_beta_shock, value_at_risk
-    from quantdb.services.benchmark import benchmark_returns
+    from quantdb.services.benchmark import BENCHMARK, benchmark_returns
     from quantdb.services.live.performance import asof_day, check_strategy, equity_arrays
 
     confs = list(parse_confidences(confidences))
@@ -156,12 +157,14 @@ def risk_report(
         names, dates, rets = arr.strategies, arr.dates, arr.returns
         last_equity = arr.equity[-1]
     try:
-        bseries = benchmark_returns(db, benchmark)
-        bench_name: str | None = benchmark.upper()
+        bseries = benchmark_returns(db, BENCHMARK if benchmark is None else benchmark)
+        bench_name: str | None = str(bseries.name)
         bdates = bseries.index.to_numpy().astype("datetime64[D]")
         bvals = bseries.to_numpy(dtype=np.float64)
         bdates, bvals = bdates[bdates <= np.datetime64(day)], bvals[bdates <= np.datetime64(day)]
     except NotFound:
+        if benchmark is not None:  # named by the user: its prices must be there
+            raise
         bench_name = None
         bdates, bvals = np.array([], dtype="datetime64[D]"), np.array([])
     pos = np.searchsorted(bdates, dates)
@@ -223,7 +226,7 @@ def risk_report(
         moved = stress_beta_shock(betas, shock) if len(names) else np.array([])
         hypothetical.append(
             {
-                "name": f"{bench_name or benchmark} {shock:+.0%}",
+                "name": f"{bench_name or BENCHMARK} {shock:+.0%}",
                 "benchmark_return": shock,
                 "strategies": {
                     name: {"return": float(moved[j]), "amount": float(moved[j] * last_equity[j])}

@@ -37,6 +37,7 @@ import math
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import date as date_cls
+from datetime import timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -46,6 +47,7 @@ from quantdb.errors import ArgumentError, NotFound
 from quantdb.services.live.performance import asof_day
 from quantdb.storage.queries import Q
 from quantdb.storage.sqlite import Database
+from quantdb.universe import check_symbol
 
 BarRule = Literal["intrabar", "close"]
 _STATUS_TO_REASON = {"hit_target": "hit_target", "stopped": "stopped", "expired": "expired"}
@@ -134,6 +136,16 @@ def record_prediction(
     if pos not in ("LONG", "SHORT"):
         msg = f"position must be LONG or SHORT, got {position!r}"
         raise TrackingError(msg)
+    symbol = check_symbol(ticker, where="ticker")
+    if not isinstance(strategy, str) or not strategy.strip():
+        msg = f"strategy must name a strategy, got {strategy!r}"
+        raise TrackingError(msg)
+    day = _day(date)
+    latest = date_cls.today() + timedelta(days=1)  # a day of slack for a clock ahead of this one
+    if day > latest.isoformat():
+        msg = (f"date {day} is in the future (today is {date_cls.today().isoformat()}); "
+               "a prediction is recorded on or before the day it is made")
+        raise TrackingError(msg)
     entry = _positive("entry_price", entry_price)
     tgt = _positive("target", target)
     stop = _positive("stop_loss", stop_loss)
@@ -152,14 +164,14 @@ def record_prediction(
         raise TrackingError(msg)
     with db.atomic() as conn:
         sid = _id_of(conn, "strategies", "name", strategy.strip().lower())
-        tid = _id_of(conn, "tickers", "symbol", ticker.strip().upper())
+        tid = _id_of(conn, "tickers", "symbol", symbol)
         cur = conn.execute(
             "INSERT INTO predictions (legacy_id, date, timestamp, strategy_id, ticker_id, position, confidence, "
             "target, stop_loss, timeframe, timeframe_days, entry_price, status) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')",
             (
                 legacy_id,
-                _day(date),
+                day,
                 timestamp,
                 sid,
                 tid,

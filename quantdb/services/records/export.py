@@ -100,7 +100,12 @@ PREDICTION_SQL = (
 )
 TRADE_SQL = (
     "SELECT r.legacy_id, r.id, r.prediction_legacy_id, p.legacy_id, k.symbol, r.side, r.entry_date, "
-    "r.entry_price, r.shares, r.exit_date, r.exit_price, r.status, r.pnl, r.fees, r.extra "
+    "r.entry_price, r.shares, r.exit_date, r.exit_price, r.status, r.pnl, r.fees, r.extra, "
+    # how the original wrote `fees` ('absent', 'null', 'real', ...): fees are stored as 0 when
+    # the legacy record had none, and the export gives back what was there, not an invented 0.0
+    "(SELECT CASE WHEN json_valid(w.raw) THEN coalesce(json_type(w.raw, '$.fees'), 'absent') END "
+    " FROM raw_records w WHERE w.target_table = 'trades' AND w.target_id = r.id AND w.outcome = 'imported' "
+    " ORDER BY w.id LIMIT 1) "
     "FROM trades r JOIN tickers k ON k.id = r.ticker_id LEFT JOIN predictions p ON p.id = r.prediction_id "
     "ORDER BY r.id"
 )
@@ -159,6 +164,7 @@ def trade_record(row: Any) -> dict[str, Any]:
         pnl,
         fees,
         extra,
+        *fees_written,  # the last column of `TRADE_SQL`; absent from a bare row
     ) = row
     pred = pred_legacy if pred_legacy is not None else pred_linked
     rec = {
@@ -167,6 +173,11 @@ def trade_record(row: Any) -> dict[str, Any]:
         "entry_date": entry_d, "entry_price": entry, "shares": _number(shares), "exit_date": exit_d,
         "exit_price": exit_p, "status": status, "pnl": pnl, "fees": fees,
     }  # fmt: skip
+    if fees_written and not fees and fees_written[0] in ("absent", "null"):
+        if fees_written[0] == "absent":
+            del rec["fees"]
+        else:
+            rec["fees"] = None
     return _with_extra(rec, extra)
 
 

@@ -15,6 +15,8 @@ import is refused (``"refuse"``).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from quantdb._typing import OffCalendarPolicy
@@ -32,6 +35,7 @@ from quantdb.errors import ArgumentError, FileFormatError, InputError
 from quantdb.services.records.calendar import database_calendar
 from quantdb.storage.queries import Q
 from quantdb.storage.sqlite import Database
+from quantdb.universe import symbol_problem
 
 LONG_COLUMNS = ("ticker", "date", "open", "high", "low", "close", "adj_close", "volume")
 _HEADER_ALIASES = {
@@ -70,8 +74,60 @@ def file_calendar_gaps(frame: pl.DataFrame, calendar: str) -> dict[str, Any]:
 
 
 def symbol_from_filename(path: Path) -> str:
-    """``BRK-B.csv`` -> ``BRK.B``: files write the class dot as a dash."""
-    return path.stem.upper().replace("-", ".")
+    """``BRK-B.csv`` -> ``BRK.B``: files write the class dot as a dash.
+
+    Raises
+    ------
+    FileFormatError
+        the name does not make a ticker (``..csv``, ``A B.csv``, 21+ characters): the rule
+        of `quantdb.universe.check_symbol`.
+    """
+    symbol = path.stem.replace("-", ".")
+    problem = symbol_problem(symbol)
+    if problem is not None:
+        raise FileFormatError(path, "name", f"the ticker taken from the file name: {problem}")
+    return symbol.strip().upper()
+
+
+#: The widest whole number SQLite stores: a volume at or above it cannot be kept.
+_VOLUME_LIMIT = 2.0**63
+
+
+def _same_comma_counts(data: bytes) -> bool:
+    """Whether every non-empty line of ``data`` holds as many commas as the first one."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.append(np.flatnonzero(buf == 10), buf.size)  # each line's end ("\n" or EOF)
+    per_line = np.bincount(np.searchsorted(ends, np.flatnonzero(buf == 44)), minlength=ends.size)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    length = ends - starts
+    if buf.size:  # a "\r" before the "\n" is not content
+        length -= (length > 0) & (buf[np.maximum(ends - 1, 0)] == 13)
+    counts = per_line[length > 0]
+    return bool(counts.size == 0 or (counts == counts[0]).all())
+
+
+def _check_field_counts(path: Path, data: bytes) -> None:
+    """Refuse a CSV row with more or fewer fields than the header (Polars pads a short row
+    with nulls without a word, and refuses a long one without saying which row). Rows are
+    numbered as lines of the file, the header being line 1; blank lines are skipped."""
+    if b'"' not in data and _same_comma_counts(data):  # the usual file: one vectorized pass
+        return
+    text = data.decode("utf-8", "replace").removeprefix("\ufeff")
+    if '"' in text:  # quoted fields may hold commas: split them the careful way
+        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
+    else:
+        rows = [[c.strip() for c in line.split(",")] for line in text.splitlines()]
+    filled = [(i, r) for i, r in enumerate(rows, start=1) if any(r)]
+    if not filled:
+        return
+    header = filled[0][1]
+    n = len(header)
+    for i, row in filled[1:]:
+        if len(row) != n:
+            got = len(row)
+            fld = _HEADER_ALIASES.get(header[got].lower(), header[got]) if got < n else "*"
+            missing = f": {', '.join(header[got:])} missing" if got < n else ""
+            raise InputError(path, i, fld, f"expected {n} comma-separated values, got {got}{missing}")
 
 
 def _normalize_headers(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
@@ -92,17 +148,23 @@ def _normalize_headers(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
 def read_price_file(path: str | Path) -> pl.DataFrame:
     """Read one Yahoo-style CSV or a Parquet file into the long layout of ``LONG_COLUMNS``."""
     path = Path(path)
-    if path.suffix.lower() == ".parquet":
-        frame = pl.read_parquet(path)
-    elif path.suffix.lower() == ".csv":
-        try:
-            frame = pl.read_csv(
-                path, infer_schema=False, null_values=["null", "NaN", "nan", ""], encoding="utf8-lossy"
-            )
-        except pl.exceptions.PolarsError as exc:
-            raise FileFormatError(path, "CSV", str(exc).splitlines()[0]) from exc
-    else:
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
         raise FileFormatError(path, "name", "expected a .csv or .parquet file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FileFormatError(path, "path", f"cannot read it: {exc.strerror or exc}") from None
+    try:
+        if suffix == ".parquet":
+            frame = pl.read_parquet(data)
+        else:
+            _check_field_counts(path, data)
+            frame = pl.read_csv(
+                data, infer_schema=False, null_values=["null", "NaN", "nan", ""], encoding="utf8-lossy"
+            )
+    except pl.exceptions.PolarsError as exc:
+        raise FileFormatError(path, suffix[1:].upper(), str(exc).splitlines()[0]) from exc
     frame = _normalize_headers(frame, path)
     if "ticker" not in frame.columns:
         frame = frame.with_columns(pl.lit(symbol_from_filename(path)).alias("ticker"))
@@ -118,11 +180,22 @@ def read_price_file(path: str | Path) -> pl.DataFrame:
         *[pl.col(c).cast(pl.String).alias(f"_{c}_raw") for c in ("open", "high", "low", "close", "adj_close", "volume")],
     )
     validate_prices(out, path)
+    _check_tickers(out, path)
     return out.select(*LONG_COLUMNS).with_columns(pl.col("volume").round(0).cast(pl.Int64))
 
 
+def _check_tickers(frame: pl.DataFrame, path: Path) -> None:
+    """Every symbol of a ``ticker`` column follows the one rule (`quantdb.universe.check_symbol`)."""
+    for sym in frame["ticker"].unique(maintain_order=True).to_list():
+        problem = symbol_problem(sym)
+        if problem is not None:
+            i = int(frame["ticker"].eq_missing(sym).arg_max())
+            raise InputError(path, int(frame["_row"][i]), "ticker", problem)
+
+
 def validate_prices(frame: pl.DataFrame, path: Path) -> None:
-    """Raise `InputError` at the first bad row: unparseable number, bad date, price <= 0, high < low."""
+    """Raise `InputError` at the first bad row: unparseable or infinite number, bad date,
+    price <= 0, a volume that is not a whole number below 2**63, high < low."""
     row_col = frame["_row"] if "_row" in frame.columns else pl.Series(range(1, frame.height + 1))
     parsed = frame["date"].str.to_date("%Y-%m-%d", strict=False)
     bad = parsed.is_null() & frame["date"].is_not_null()
@@ -138,6 +211,19 @@ def validate_prices(frame: pl.DataFrame, path: Path) -> None:
             if unparsed.any():
                 i = int(unparsed.arg_max())  # type: ignore[arg-type]
                 raise InputError(path, int(row_col[i]), col, f"expected a number, got {frame[raw][i]!r}")
+        infinite = ~frame[col].is_finite().fill_null(True)
+        if infinite.any():
+            i = int(infinite.arg_max())  # type: ignore[arg-type]
+            got = frame[raw][i] if raw in frame.columns else frame[col][i]
+            raise InputError(path, int(row_col[i]), col, f"expected a finite number, got {got!r}")
+        if col == "volume":
+            wide = (frame[col] >= _VOLUME_LIMIT).fill_null(False)
+            part = ((frame[col] % 1) != 0).fill_null(False)
+            for bad, rule in ((wide, "must be below 2**63"), (part, "must be a whole number of shares")):
+                if bad.any():
+                    i = int(bad.arg_max())  # type: ignore[arg-type]
+                    got = frame[raw][i] if raw in frame.columns else frame[col][i]
+                    raise InputError(path, int(row_col[i]), col, f"{rule}, got {got!r}")
         limit_ok = frame[col] >= 0 if col == "volume" else frame[col] > 0
         bad = ~limit_ok.fill_null(True)
         if bad.any():
@@ -250,6 +336,7 @@ def import_price_files(
     if off_calendar not in ("keep", "refuse"):
         msg = f"off_calendar must be 'keep' or 'refuse', got {off_calendar!r}"
         raise ArgumentError(msg)
+    paths = [Path(p) for p in paths]
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -260,7 +347,7 @@ def import_price_files(
         else:
             raise FileFormatError(p, "path", "no such file or folder")
     if not files:
-        raise FileFormatError(Path(str(paths)), "path", "no .csv or .parquet price files found")
+        raise FileFormatError(", ".join(map(str, paths)), "path", "no .csv or .parquet price files found")
     frames = [read_price_file(f) for f in files]
     calendar = database_calendar(db)
     reports: dict[str, dict[str, Any]] = {}

@@ -32,7 +32,8 @@ def write_tearsheet(
     QuantdbError
         Neither or both of ``strategy`` and ``backtest_id`` were given.
     NotFound
-        No such strategy or backtest, or fewer than two days of returns.
+        No such strategy or backtest, no trades (nothing to show), or fewer than two days of
+        returns.
     """
     if (strategy is None) == (backtest_id is None):
         msg = "give exactly one of --strategy NAME or --backtest ID"

@@ -223,7 +223,7 @@ class DaskExecutor:
                         dashboard_address=None, silence_logs=40, **where,
                     )
                 self._client = dist.Client(self._cluster)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # unreachable, or not an address (foo://x, no port)
             msg = f"cannot reach the Dask scheduler at {self.address}: {exc}"
             raise ExecutorError(msg) from exc
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))

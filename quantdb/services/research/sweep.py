@@ -563,9 +563,14 @@ def run_sweep(
         on_total(sum(len(next(iter(t.params.values()))) for t in todo))
     data = SweepData(strat, bars, settings)
     if todo:
-        ex = make_executor(executor, workers=workers, address=address, processes=dask_processes,
-                           preload=["quantdb.services.research.sweep", "quantdb.kernels.simulate",
-                                    "quantdb.strategies"])
+        try:
+            ex = make_executor(executor, workers=workers, address=address, processes=dask_processes,
+                               preload=["quantdb.services.research.sweep", "quantdb.kernels.simulate",
+                                        "quantdb.strategies"])
+        except Exception:  # no executor (a Dask scheduler that cannot be reached): the run failed
+            with db.atomic() as conn:
+                conn.execute("UPDATE sweep_runs SET status = 'failed' WHERE id = ?", (run_id,))
+            raise
         try:
             for i, res in ex.map_unordered(run_chunk, todo, data):
                 task = todo[i]
