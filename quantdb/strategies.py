@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -273,6 +274,21 @@ def _restore_strategy(
 STRATEGIES: dict[str, Strategy] = {}
 
 
+def _same_function(a: Callable[..., Any], b: Callable[..., Any]) -> bool:
+    """Whether ``b`` is ``a`` defined again: the same module and name, or the same name in the
+    same file (a file imported as a module and also loaded by its path: ``import
+    my_strategies`` in a notebook, then ``"my_strategies.py:breakout"``)."""
+    if (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__):
+        return True
+    fa, fb = getattr(a, "__code__", None), getattr(b, "__code__", None)
+    if fa is None or fb is None or a.__qualname__ != b.__qualname__:
+        return False
+    try:
+        return os.path.samefile(fa.co_filename, fb.co_filename)
+    except OSError:  # "<stdin>", a notebook cell: no file to compare
+        return False
+
+
 def strategy(
     name: str, *, params: Mapping[str, float], grid: Mapping[str, Iterable[float]] | None = None,
     constraint: str | None = None,
@@ -294,8 +310,7 @@ def strategy(
         if func.__module__ == __name__:
             origin, spec = BUILTIN, name
         old = STRATEGIES.get(name)
-        if old is not None and (old.origin == BUILTIN or (old.func.__module__, old.func.__qualname__)
-                                != (func.__module__, func.__qualname__)):
+        if old is not None and (old.origin == BUILTIN or not _same_function(old.func, func)):
             msg = f"strategy {name!r} is already registered ({old.origin}): choose another name"
             raise StrategyError(msg)
         bad = set(grid) - set(params)

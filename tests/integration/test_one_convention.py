@@ -50,11 +50,12 @@ def _defs(pattern: str) -> list[str]:
 
 
 def test_one_benchmark_loader() -> None:
-    # one function reads the benchmark's prices; a method of that name (QuantDB's) only calls it
+    # one function reads the benchmark's prices; a method of that name (QuantDB's, a result's
+    # Origin) only calls it (or benchmark_on_dates, which calls it)
     assert _defs(r"^def _?benchmark_returns\(") == ["quantdb/services/benchmark.py"]
     for path in _defs(r"^[ \t]+def _?benchmark_returns\("):
         text = (ROOT / path).read_text(encoding="utf-8")
-        assert "from quantdb.services.benchmark import benchmark_returns" in text, path
+        assert re.search(r"from quantdb\.services\.benchmark import benchmark_(returns|on_dates)\b", text), path
         assert "ticker_closes" not in text and "price_history" not in text, path
     assert data.benchmark_returns is benchmark.benchmark_returns
     source = (PACKAGE / "services" / "reports" / "data.py").read_text(encoding="utf-8")

@@ -316,3 +316,31 @@ def test_replay_closes_on_your_strategy_exits(sample_db: Path) -> None:
     assert res.stats()["predictions"] == plain.stats()["predictions"]  # the same entries, other exits
     with pytest.raises(ArgumentError, match="exits='settings'"), qdb.connect(sample_db) as db:
         db.replay("momentum", exit_strategy="sma-cross", store=False)
+
+
+def test_a_file_imported_as_a_module_and_loaded_by_its_path_is_one_strategy(tmp_path: Path) -> None:
+    """`import my_strategies` in a notebook, then `"my_strategies.py:breakout"` (or the other
+    way round): the same function of the same file registers its name again instead of being
+    refused as someone else's (it was, whenever both happened in one process)."""
+    import importlib
+    import shutil
+    import sys
+
+    folder = tmp_path / "pkgdir"
+    folder.mkdir()
+    copy = folder / "my_strategies_twice.py"
+    shutil.copy(USER_FILE, copy)
+    before = STRATEGIES.pop("channel-breakout", None)  # this module's other tests load USER_FILE
+    sys.path.insert(0, str(folder))
+    try:
+        importlib.import_module("my_strategies_twice")
+        by_module = resolve_strategy("channel-breakout")
+        by_path = resolve_strategy(f"{copy}:breakout")
+        assert by_path.name == by_module.name == "channel-breakout"
+        assert by_path.source()["sha256"] == by_module.source()["sha256"]
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("my_strategies_twice", None)
+        STRATEGIES.pop("channel-breakout", None)
+        if before is not None:
+            STRATEGIES["channel-breakout"] = before
