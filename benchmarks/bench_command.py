@@ -24,7 +24,6 @@ Figures (one JSON line each):
 
 from __future__ import annotations
 
-import json
 import os
 import pstats
 import shutil

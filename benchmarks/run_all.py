@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -156,7 +157,7 @@ class Goal:
         if row is None:
             return "", "not measured"
         v = self.value(row)
-        if v != v:  # NaN: the row lacks the field
+        if math.isnan(v):  # the row lacks the field
             return "", "not measured"
         met = v >= self.limit if self.higher_is_better else v <= self.limit
         text = self.show(row) if self.show else f"{v:.3g}"

@@ -90,7 +90,7 @@ def _kernel_warmup(seed: int) -> Iterator[None]:
     """`warm_kernels` in a child process for the length of the block (stopped at its end)."""
     tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-warmup-"))
     code = "import sys; from quantdb.services.demo import warm_kernels; warm_kernels(sys.argv[1], int(sys.argv[2]))"
-    child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+    child = subprocess.Popen(  # our own interpreter and module, no shell
         [sys.executable, "-c", code, str(tmp), str(seed)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -117,7 +117,7 @@ def _pdf_aside(bundle: Any, path: Path) -> Iterator[list[Path]]:
         src.write_bytes(pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
         code = ("import pickle, sys; from quantdb.services.reports.pdf import render_pdf; "
                 "render_pdf(pickle.loads(open(sys.argv[1], 'rb').read()), sys.argv[2])")  # fmt: skip
-        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+        child = subprocess.Popen(  # our own interpreter and module, no shell
             [sys.executable, "-c", code, str(src), str(path)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

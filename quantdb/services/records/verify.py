@@ -433,7 +433,7 @@ def _verify_prices(name: str, recs: list[tuple[str | None, Any]], raws: dict[int
                 except ValueError:
                     want = _num(text)
                 else:
-                    if want != want:  # "nan" and the like: missing for `_num`
+                    if math.isnan(want):  # "nan" and the like: missing for `_num`
                         want = _num(text)
                 if is_volume and want is not None:
                     want = int(want)
