@@ -81,19 +81,46 @@ def run_demo(
     if seed < 0:  # checked before anything is written (numpy refuses it deep inside)
         msg = f"seed must be a whole number >= 0, got {seed}"
         raise ArgumentError(msg)
+    out, db = _open(db_path, out_dir)  # a bad --db or --out is refused before anything starts
     with _kernel_warmup(seed):
-        return _run(db_path, out_dir, SMALL if small else FULL, seed=seed, step=step, render=True)
+        return _run(db, out, SMALL if small else FULL, seed=seed, step=step, render=True)
+
+
+def _open(db_path: str | Path, out_dir: str | Path) -> tuple[Path, Database]:
+    """The output folder (made) and the database (checked, migrated)."""
+    out = Path(out_dir).absolute()
+    make_folder(out, what="--out")
+    db = Database(db_path)
+    try:
+        db.require_healthy()
+        apply_migrations(db)
+    except BaseException:
+        db.close()
+        raise
+    return out, db
 
 
 @contextlib.contextmanager
 def _kernel_warmup(seed: int) -> Iterator[None]:
-    """`warm_kernels` in a child process for the length of the block (stopped at its end)."""
-    tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-warmup-"))
+    """`warm_kernels` in a child process for the length of the block (stopped at its end).
+
+    Only a speed-up: where no temporary folder or process can be made, the block runs alone.
+    """
     code = "import sys; from quantdb.services.demo import warm_kernels; warm_kernels(sys.argv[1], int(sys.argv[2]))"
-    child = subprocess.Popen(  # our own interpreter and module, no shell
-        [sys.executable, "-c", code, str(tmp), str(seed)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-warmup-"))
+    except OSError:
+        yield
+        return
+    try:
+        child = subprocess.Popen(  # our own interpreter and module, no shell
+            [sys.executable, "-c", code, str(tmp), str(seed)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        yield
+        return
     try:
         yield
     finally:
@@ -110,17 +137,25 @@ def _pdf_aside(bundle: Any, path: Path) -> Iterator[list[Path]]:
     error is raised as `render_pdf` raises it."""
     from quantdb.services.reports.pdf import render_pdf
 
-    tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-pdf-"))
     done: list[Path] = []
+    code = ("import pickle, sys; from quantdb.services.reports.pdf import render_pdf; "
+            "render_pdf(pickle.loads(open(sys.argv[1], 'rb').read()), sys.argv[2])")  # fmt: skip
+    tmp: Path | None = None
     try:
+        tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-pdf-"))
         src = tmp / "bundle.pickle"
         src.write_bytes(pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
-        code = ("import pickle, sys; from quantdb.services.reports.pdf import render_pdf; "
-                "render_pdf(pickle.loads(open(sys.argv[1], 'rb').read()), sys.argv[2])")  # fmt: skip
         child = subprocess.Popen(  # our own interpreter and module, no shell
             [sys.executable, "-c", code, str(src), str(path)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
+    except OSError:  # no temporary folder or process to be had: drawn here, after the block
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        yield done
+        done.append(render_pdf(bundle, path))
+        return
+    try:
         try:
             yield done
         except BaseException:
@@ -140,20 +175,15 @@ def warm_kernels(folder: str | Path, seed: int = 42) -> None:
     Its only lasting effect is numba's on-disk cache of the kernels those steps call.
     """
     folder = Path(folder)
-    _run(folder / "warm.db", folder / "out", TINY, seed=seed, step=None, render=False)
+    out, db = _open(folder / "warm.db", folder / "out")
+    _run(db, out, TINY, seed=seed, step=None, render=False)
 
 
-def _run(
-    db_path: str | Path, out_dir: str | Path, size: DemoSize, *, seed: int, step: Step | None, render: bool
-) -> DemoReport:
-    """The demo's steps at ``size``; ``render`` False stops after computing the report bundle."""
+def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | None, render: bool) -> DemoReport:
+    """The demo's steps at ``size`` into ``db`` and ``out`` (closes ``db``); ``render`` False
+    stops after computing the report bundle."""
     from quantdb.datasets import generate_market, write_legacy_folder
 
-    out = Path(out_dir).absolute()
-    make_folder(out, what="--out")
-    db = Database(db_path)
-    db.require_healthy()
-    apply_migrations(db)
     report = DemoReport(db=str(db.path), out=str(out))
     announce = step or (lambda _name: None)
     clock = time.perf_counter()
