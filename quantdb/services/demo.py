@@ -106,8 +106,7 @@ def _kernel_warmup(seed: int) -> Iterator[None]:
 
     Only a speed-up: where no temporary folder or process can be made, the block runs alone.
     """
-    code = ("import os, sys; os.nice(10); "  # spare CPU only: never slows the demo itself
-            "from quantdb.services.demo import warm_kernels; warm_kernels(sys.argv[1], int(sys.argv[2]))")  # fmt: skip
+    code = "import sys; from quantdb.services.demo import warm_kernels; warm_kernels(sys.argv[1], int(sys.argv[2]))"
     try:
         tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-warmup-"))
     except OSError:
