@@ -10,11 +10,17 @@ runs offline and can be re-run: the migration is idempotent and results accumula
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import math
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +48,8 @@ class DemoSize:
 
 FULL = DemoSize(tickers=500, years=12, predictions=5000, trades=3000, sweep_tickers=100, wf_tickers=20, mc_paths=10_000)
 SMALL = DemoSize(tickers=60, years=4, predictions=1500, trades=900, sweep_tickers=20, wf_tickers=8, mc_paths=2000)
+#: The demo the kernel warm-up runs (`warm_kernels`): every step, on data too small to matter.
+TINY = DemoSize(tickers=12, years=3, predictions=200, trades=120, sweep_tickers=6, wf_tickers=4, mc_paths=200)
 
 
 @dataclass
@@ -63,18 +71,119 @@ def run_demo(
     seed: int = 42,
     step: Step | None = None,
 ) -> DemoReport:
-    """Build the demo database and every report into ``out_dir``; ``step(name)`` is told each step."""
-    from quantdb.datasets import generate_market, write_legacy_folder
+    """Build the demo database and every report into ``out_dir``; ``step(name)`` is told each step.
 
+    While the first steps (generating and migrating: one core, no numba) run, a second
+    process runs the same steps on a tiny market (`warm_kernels`), so the numba kernels the
+    later steps use are compiled on the other core and loaded from numba's on-disk cache when
+    this process reaches them: the same compiled code either way, so no result depends on it.
+    """
     if seed < 0:  # checked before anything is written (numpy refuses it deep inside)
         msg = f"seed must be a whole number >= 0, got {seed}"
         raise ArgumentError(msg)
-    size = SMALL if small else FULL
+    out, db = _open(db_path, out_dir)  # a bad --db or --out is refused before anything starts
+    with _kernel_warmup(seed):
+        return _run(db, out, SMALL if small else FULL, seed=seed, step=step, render=True)
+
+
+def _open(db_path: str | Path, out_dir: str | Path) -> tuple[Path, Database]:
+    """The output folder (made) and the database (checked, migrated)."""
     out = Path(out_dir).absolute()
     make_folder(out, what="--out")
     db = Database(db_path)
-    db.require_healthy()
-    apply_migrations(db)
+    try:
+        db.require_healthy()
+        apply_migrations(db)
+    except BaseException:
+        db.close()
+        raise
+    return out, db
+
+
+@contextlib.contextmanager
+def _kernel_warmup(seed: int) -> Iterator[None]:
+    """`warm_kernels` in a child process for the length of the block (stopped at its end).
+
+    Only a speed-up: where no temporary folder or process can be made, the block runs alone.
+    """
+    code = "import sys; from quantdb.services.demo import warm_kernels; warm_kernels(sys.argv[1], int(sys.argv[2]))"
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-warmup-"))
+    except OSError:
+        yield
+        return
+    try:
+        child = subprocess.Popen(  # our own interpreter and module, no shell
+            [sys.executable, "-c", code, str(tmp), str(seed)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        yield
+        return
+    try:
+        yield
+    finally:
+        if child.poll() is None:  # numba writes each cache file whole (temp + rename): safe to stop
+            child.terminate()
+        child.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _pdf_aside(bundle: Any, path: Path) -> Iterator[list[Path]]:
+    """`render_pdf` of ``bundle`` in a child interpreter while the block runs; the list holds
+    the written path at the end. Should the child fail, the PDF is drawn here instead, so any
+    error is raised as `render_pdf` raises it."""
+    from quantdb.services.reports.pdf import render_pdf
+
+    done: list[Path] = []
+    code = ("import pickle, sys; from quantdb.services.reports.pdf import render_pdf; "
+            "render_pdf(pickle.loads(open(sys.argv[1], 'rb').read()), sys.argv[2])")  # fmt: skip
+    tmp: Path | None = None
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-pdf-"))
+        src = tmp / "bundle.pickle"
+        src.write_bytes(pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
+        child = subprocess.Popen(  # our own interpreter and module, no shell
+            [sys.executable, "-c", code, str(src), str(path)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    except OSError:  # no temporary folder or process to be had: drawn here, after the block
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        yield done
+        done.append(render_pdf(bundle, path))
+        return
+    try:
+        try:
+            yield done
+        except BaseException:
+            child.kill()  # the PDF is written whole or not at all (`atomic_output`)
+            child.wait()
+            raise
+        if child.wait() != 0:
+            render_pdf(bundle, path)
+        done.append(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def warm_kernels(folder: str | Path, seed: int = 42) -> None:
+    """Run every step of the demo, reports' numbers but no rendering, on `TINY` in ``folder``.
+
+    Its only lasting effect is numba's on-disk cache of the kernels those steps call.
+    """
+    folder = Path(folder)
+    out, db = _open(folder / "warm.db", folder / "out")
+    _run(db, out, TINY, seed=seed, step=None, render=False)
+
+
+def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | None, render: bool) -> DemoReport:
+    """The demo's steps at ``size`` into ``db`` and ``out`` (closes ``db``); ``render`` False
+    stops after computing the report bundle."""
+    from quantdb.datasets import generate_market, write_legacy_folder
+
     report = DemoReport(db=str(db.path), out=str(out))
     announce = step or (lambda _name: None)
     clock = time.perf_counter()
@@ -177,16 +286,21 @@ def run_demo(
     from quantdb.services.reports.bundle import build_bundle
     from quantdb.services.reports.dashboard import render_dashboard
     from quantdb.services.reports.excel import render_workbook
-    from quantdb.services.reports.pdf import render_pdf
     from quantdb.services.reports.tearsheet import write_tearsheet
 
-    if best_id is not None:
-        report.outputs["tearsheet"] = str(write_tearsheet(db, out / "tearsheet.html", backtest_id=best_id))
     bundle = build_bundle(db)  # computed once: every format shows the same numbers
-    (out / "dashboard.html").write_text(render_dashboard(bundle), encoding="utf-8")
-    report.outputs["dashboard"] = str(out / "dashboard.html")
-    report.outputs["excel"] = str(render_workbook(bundle, out / "report.xlsx"))
-    report.outputs["pdf"] = str(render_pdf(bundle, out / "report.pdf"))
+    if not render:
+        db.close()
+        return report
+    # The PDF (matplotlib, the longest of the four) is drawn from the same bundle in a second
+    # process, on the other core, while this one writes the other three.
+    with _pdf_aside(bundle, out / "report.pdf") as pdf:
+        if best_id is not None:
+            report.outputs["tearsheet"] = str(write_tearsheet(db, out / "tearsheet.html", backtest_id=best_id))
+        (out / "dashboard.html").write_text(render_dashboard(bundle), encoding="utf-8")
+        report.outputs["dashboard"] = str(out / "dashboard.html")
+        report.outputs["excel"] = str(render_workbook(bundle, out / "report.xlsx"))
+    report.outputs["pdf"] = str(pdf[0])
     lap("reports")
 
     index = out / "index.html"

@@ -420,3 +420,35 @@ def test_rerun_after_an_edit_stores_only_what_changed(sample_copy: Database, leg
     rollback_batch(db, last=True)
     assert db.scalar("SELECT count(*) FROM raw_records") == n_raw
     assert verify_folder(db, SAMPLE).ok and not verify_folder(db, legacy_dir).ok
+
+
+def test_verify_checks_every_price_field(legacy_dir: Path, tmp_path: Path) -> None:
+    """Price files are verified field by field: a quarantined quoted line is accounted for, and
+    a value, a volume and a date changed in the database and a row gone are each named once,
+    with file, record and field."""
+    p = legacy_dir / "price_history" / "AAPL.csv"
+    lines = p.read_text().splitlines()
+    d, o, h, lo, c, a, v = lines[3].split(",")  # record 2
+    lines[3] = f'"{d}","{o}",{h},{lo},{c},{a},"{v}"'  # quoted: quarantined (an impossible date)
+    p.write_text("\n".join(lines) + "\n")
+    db = Database(tmp_path / "prices.db")
+    migrate_folder(db, legacy_dir)
+    assert verify_folder(db, legacy_dir).ok
+    with db.atomic() as conn:
+        ids = {  # record position -> its price_history row
+            pos: rid for pos, rid in conn.execute(
+                "SELECT position, target_id FROM raw_records WHERE file = 'price_history/AAPL.csv' AND position < 6")
+        }  # fmt: skip
+        conn.execute("UPDATE price_history SET close = close * 1.01 WHERE id = ?", (ids[0],))
+        conn.execute("UPDATE price_history SET volume = 7 WHERE id = ?", (ids[3],))
+        conn.execute("UPDATE price_history SET date = '2001-01-02' WHERE id = ?", (ids[4],))
+        conn.execute("DELETE FROM price_history WHERE id = ?", (ids[5],))
+    report = verify_folder(db, legacy_dir)
+    assert not report.ok and report.n_differences == 4, report.differences
+    text = "\n".join(report.differences)
+    assert "price_history/AAPL.csv record 0: close: file " in text
+    assert ids[2] is None  # the quoted line
+    assert f"price_history/AAPL.csv record 3: volume: file '{lines[4].split(',')[-1]}', database 7" in text
+    assert "price_history/AAPL.csv record 4: date: file " in text
+    assert f"price_history/AAPL.csv record 5: its price_history row {ids[5]} is missing" in text
+    db.close()

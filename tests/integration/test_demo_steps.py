@@ -1,0 +1,35 @@
+"""The demo's two helper processes change nothing but the time: the PDF drawn in a child
+interpreter is the PDF drawn in this one, byte for byte, and the kernel warm-up runs every step
+of the demo (on a tiny market) to the end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from quantdb.services.demo import TINY, _pdf_aside, warm_kernels
+from quantdb.services.reports.bundle import build_bundle
+from quantdb.services.reports.pdf import render_pdf
+from quantdb.storage.sqlite import Database
+
+
+def test_pdf_drawn_aside_is_the_pdf_drawn_here(sample_db: Path, tmp_path: Path) -> None:
+    db = Database(sample_db)
+    bundle = build_bundle(db)
+    db.close()
+    here = render_pdf(bundle, tmp_path / "here.pdf")
+    with _pdf_aside(bundle, tmp_path / "aside.pdf") as done:
+        assert done == []  # still being drawn
+    assert done == [tmp_path / "aside.pdf"]
+    assert (tmp_path / "aside.pdf").read_bytes() == here.read_bytes()
+
+
+def test_warm_kernels_runs_every_demo_step(tmp_path: Path) -> None:
+    warm_kernels(tmp_path, seed=3)
+    db = Database(tmp_path / "warm.db")
+    try:
+        strategies = db.scalar("SELECT count(DISTINCT strategy_id) FROM backtest_results WHERE sweep_run_id IS NULL")
+        tickers = db.scalar("SELECT count(*) FROM tickers WHERE symbol <> 'SPY'")
+        sweeps = db.scalar("SELECT count(*) FROM sweep_runs WHERE status = 'done'")
+    finally:
+        db.close()
+    assert tickers >= TINY.tickers and sweeps == 1 and strategies >= 6
