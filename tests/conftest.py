@@ -50,3 +50,20 @@ def empty_db(tmp_path: Path) -> Iterator[object]:
     apply_migrations(db)
     yield db
     db.close()
+
+
+@pytest.fixture(scope="module")
+def dbfile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database made as a user with only price CSVs makes one, through the command line:
+    `quantdb init`, then `quantdb prices import` of the sample's price files. One per test
+    module (the research modules store their results in it)."""
+    from typer.testing import CliRunner
+
+    from quantdb.cli.app import app
+
+    path = tmp_path_factory.mktemp("cli") / "quant.db"
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--db", str(path)]).exit_code == 0
+    prices = LEGACY_SAMPLE / "price_history"
+    assert runner.invoke(app, ["prices", "import", str(prices), "--db", str(path)]).exit_code == 0
+    return path

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +17,6 @@ PRICES = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_sample" / "p
 SWEEP = ["sweep", "sma-cross", "--grid", "fast=5:20:5", "--grid", "slow=20:60:10",
          "--constraint", "fast<slow", "--fill", "close", "--fractional"]
 
-
-@pytest.fixture(scope="module")
-def dbfile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("cli") / "quant.db"
-    runner = CliRunner()
-    assert runner.invoke(app, ["init", "--db", str(path)]).exit_code == 0
-    assert runner.invoke(app, ["prices", "import", str(PRICES), "--db", str(path)]).exit_code == 0
-    yield path
 
 
 def _json(args: list[str], db: Path) -> dict:

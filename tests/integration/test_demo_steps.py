@@ -16,7 +16,12 @@ def test_pdf_drawn_aside_is_the_pdf_drawn_here(sample_db: Path, tmp_path: Path) 
     db = Database(sample_db)
     bundle = build_bundle(db)
     db.close()
-    here = render_pdf(bundle, tmp_path / "here.pdf")
+    import matplotlib
+
+    # whatever this process set before (QuantStats' tearsheets restyle matplotlib globally)
+    # does not reach the PDF: it failed byte equality whenever a tearsheet ran first
+    with matplotlib.rc_context({"axes.grid": True, "font.size": 7, "lines.linewidth": 3.0}):
+        here = render_pdf(bundle, tmp_path / "here.pdf")
     with _pdf_aside(bundle, tmp_path / "aside.pdf") as done:
         assert done == []  # still being drawn
     assert done == [tmp_path / "aside.pdf"]

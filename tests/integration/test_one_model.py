@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,6 @@ from quantdb.universe import UniverseError, parse_universe
 
 PRICES = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_sample" / "price_history"
 
-
-@pytest.fixture(scope="module")
-def dbfile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("onemodel") / "quant.db"
-    runner = CliRunner()
-    assert runner.invoke(app, ["init", "--db", str(path)]).exit_code == 0
-    assert runner.invoke(app, ["prices", "import", str(PRICES), "--db", str(path)]).exit_code == 0
-    yield path
 
 
 def _cli(args: list[str], db: Path) -> dict:

@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,14 +37,6 @@ USER_FILE = ROOT / "tests" / "fixtures" / "user_strategies" / "my_strategies.py"
 TICKERS = "AAPL,MSFT,JPM"
 SETTINGS = ["--fill", "close", "--fractional"]
 
-
-@pytest.fixture(scope="module")
-def dbfile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("userstrat") / "quant.db"
-    runner = CliRunner()
-    assert runner.invoke(app, ["init", "--db", str(path)]).exit_code == 0
-    assert runner.invoke(app, ["prices", "import", str(PRICES), "--db", str(path)]).exit_code == 0
-    yield path
 
 
 def _cli(args: list[str], db: Path) -> dict:

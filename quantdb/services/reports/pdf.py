@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = (11.69, 8.27)  # A4 landscape, inches
 ROWS_PER_PAGE = 28
+#: rcParams that are not drawing style: the backend in use and the interactive mode stay as they are
+_NOT_STYLE = frozenset({"backend", "backend_fallback", "interactive"})
 RC: dict[RcKeyType, Any] = {"font.family": "DejaVu Sans", "pdf.fonttype": 42, "font.size": 8, "axes.titlesize": 10}
 
 
@@ -192,8 +194,12 @@ def render_pdf(b: ReportBundle, out: str | Path, *, max_trade_rows: int = MAX_TR
 
     out = Path(out)
     buf = io.BytesIO()  # rendered in memory: a failing write is then only ours, an OSError
-    with matplotlib.rc_context(RC), PdfPages(buf, metadata={"Title": "quantdb report", "Creator": "quantdb",
-                                                            "CreationDate": None}) as pdf:
+    # from matplotlib's defaults plus ours, not from whatever this process set before (QuantStats'
+    # tearsheets change the global style): the same bundle gives the same bytes in any process
+    defaults = {k: v for k, v in matplotlib.rcParamsDefault.items() if k not in _NOT_STYLE}
+    with matplotlib.rc_context({**defaults, **RC}), PdfPages(
+        buf, metadata={"Title": "quantdb report", "Creator": "quantdb", "CreationDate": None}
+    ) as pdf:
         summary = {s.name: s.summary for s in b.series}
         if b.notices:
             _table_page(pdf, "quantdb report: read this first", ["notice"], [[n] for n in b.notices])
