@@ -66,6 +66,8 @@ class QuantDB:
         if create:
             self.db.require_healthy()
             apply_migrations(self.db)
+        else:  # a folder or a file that is not SQLite: say so now, not "disk I/O error" later
+            self.db.require_sqlite()
         self._duck: DuckEngine | None = None
 
     # -- writes ----------------------------------------------------------------------------

@@ -94,3 +94,18 @@ def test_the_readme_notebook_example_runs(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     with qdb.connect(tmp_path / "quant.db", create=False) as db:
         assert len(db.tickers()) > 10
+
+
+def test_connect_without_create_names_a_folder_or_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
+    """`qdb.connect(path, create=False)` on a folder said "disk I/O error" at the first read;
+    it now says what the path is, as the command line does."""
+    import pytest
+
+    with pytest.raises(qdb.QuantdbError, match="is a folder, not a database file"):
+        qdb.connect(tmp_path, create=False)
+    text = tmp_path / "notes.db"
+    text.write_text("not a database\n", encoding="utf-8")
+    with pytest.raises(qdb.QuantdbError, match="not a SQLite database"):
+        qdb.connect(text, create=False)
+    with pytest.raises(qdb.QuantdbError, match="no such database"):
+        qdb.connect(tmp_path / "missing.db", create=False)
