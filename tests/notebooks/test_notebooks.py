@@ -108,7 +108,8 @@ def test_notebook_runs(
     assert figures >= 1, f"{path.name} drew no figure"
 
 
-def test_notebook_runs_with_jupytext_execute(notebook_db: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("src", PY, ids=[p.stem for p in PY])
+def test_notebook_runs_with_jupytext_execute(src: Path, notebook_db: Path, tmp_path: Path) -> None:
     """The other way users run a paired notebook: `jupytext --execute` on its `.py` twin
     (through nbconvert), in a fresh kernel, writing the executed `.ipynb` beside it."""
     import os
@@ -118,7 +119,6 @@ def test_notebook_runs_with_jupytext_execute(notebook_db: Path, tmp_path: Path) 
 
     import nbformat
 
-    src = PY[0]
     work = tmp_path / src.name
     shutil.copy(src, work)
     env = {**os.environ, "QUANTDB_NOTEBOOK_DB": str(notebook_db)}
