@@ -24,7 +24,7 @@ from quantdb.universe import Universe, UniverseError
 if TYPE_CHECKING:
     from quantdb.strategies import Bars
 
-__all__ = ["fingerprint", "load_bars", "universe_tickers"]
+__all__ = ["fingerprint", "load_bars", "panel_window", "traded", "universe_tickers"]
 
 
 def universe_tickers(db: Database, universe: Universe, *, gate_ok: bool = True) -> list[str] | None:
@@ -60,6 +60,55 @@ def universe_tickers(db: Database, universe: Universe, *, gate_ok: bool = True) 
     return None
 
 
+def panel_window(
+    dates: np.ndarray, names: Sequence[str], tickers: Sequence[str] | None,
+    start: str | dt.date | None, end: str | dt.date | None, *, what: str, source: str, hint: str = "",
+) -> tuple[int, int, np.ndarray]:
+    """Rows ``lo:hi`` of ``dates`` from ``start`` to ``end`` (both included) and the columns of
+    ``tickers`` (in that order; None: all) among ``names``: the one reading of a panel's period
+    and tickers, for the database's bars (`load_bars`) and a frame's
+    (`quantdb.services.research.frame_bars.select_bars`).
+
+    Raises
+    ------
+    DateError
+        a bad date, or a period outside ``dates`` (the message names ``what`` and its range).
+    NotFound
+        a ticker not among ``names`` ("tickers not in ``source``: ...", then ``hint``).
+    """
+    first_day, last_day = parse_date(start, name="start"), parse_date(end, name="end")
+    check_in_range(first_day, last_day, dates[0].astype(dt.date), dates[-1].astype(dt.date), what=what)
+    lo = 0 if first_day is None else int(np.searchsorted(dates, np.datetime64(first_day, "D"), "left"))
+    hi = len(dates) if last_day is None else int(np.searchsorted(dates, np.datetime64(last_day, "D"), "right"))
+    if tickers is None:
+        return lo, hi, np.arange(len(names))
+    index = {t.upper(): i for i, t in enumerate(names)}
+    wanted = [t.strip().upper() for t in tickers]
+    missing = [t for t in wanted if t not in index]
+    if missing:
+        msg = f"tickers not in {source}: {', '.join(missing[:10])}{hint}"
+        raise NotFound(msg)
+    return lo, hi, np.array([index[t] for t in wanted], dtype=np.intp)
+
+
+def traded(close: FloatArray, start: str | dt.date | None, end: str | dt.date | None,
+           *, where: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Which columns of a ``(dates, tickers)`` close window have a bar (``keep``), and the
+    dates on which one of those has a bar (``rows``): a panel drops the rest, so its dates
+    are its tickers' own trading days. ``where`` (" in the frame") goes into the message.
+
+    Raises
+    ------
+    NotFound
+        no column has a bar in the period.
+    """
+    keep = ~np.all(np.isnan(close), axis=0)
+    if not keep.any():
+        msg = f"no prices{where} between {start or 'the first day'} and {end or 'the last day'}"
+        raise NotFound(msg)
+    return keep, ~np.all(np.isnan(close[:, keep]), axis=1)
+
+
 def load_bars(
     db: Database,
     tickers: Sequence[str] | None = None,
@@ -78,26 +127,13 @@ def load_bars(
     from quantdb.storage.mirror import current_mirror
     from quantdb.strategies import Bars
 
-    first_day, last_day = parse_date(start, name="start"), parse_date(end, name="end")
     mirror = current_mirror(db)
-    dates = mirror.dates
-    if len(dates) == 0:
+    if len(mirror.dates) == 0:
         msg = f"{db.path}: no prices yet; import them with `quantdb prices import`"
         raise NotFound(msg)
-    check_in_range(first_day, last_day, dates[0].astype(dt.date), dates[-1].astype(dt.date),
-                   what="the prices")
-    lo = 0 if first_day is None else int(np.searchsorted(dates, np.datetime64(first_day, "D"), "left"))
-    hi = len(dates) if last_day is None else int(np.searchsorted(dates, np.datetime64(last_day, "D"), "right"))
-    if tickers is None:
-        cols = np.arange(len(mirror.tickers))
-    else:
-        index = {t: i for i, t in enumerate(mirror.tickers)}
-        wanted = [t.strip().upper() for t in tickers]
-        missing = [t for t in wanted if t not in index]
-        if missing:
-            msg = f"tickers not in the database: {', '.join(missing[:10])}"
-            raise NotFound(msg)
-        cols = np.array([index[t] for t in wanted], dtype=np.intp)
+    lo, hi, cols = panel_window(mirror.dates, mirror.tickers, tickers, start, end,
+                                what="the prices", source="the database")
+    dates = mirror.dates
 
     def take(name: str) -> FloatArray:
         return np.ascontiguousarray(np.asarray(mirror.matrix(name))[lo:hi][:, cols], dtype=np.float64)
@@ -105,12 +141,8 @@ def load_bars(
     close_raw, adj = take("close"), take("adj_close")
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = np.where(np.isnan(close_raw), 1.0, adj / close_raw)
-    keep = ~np.all(np.isnan(adj), axis=0)
-    if not keep.any():
-        msg = f"no prices between {start or 'the first day'} and {end or 'the last day'}"
-        raise NotFound(msg)
+    keep, rows = traded(adj, start, end)
     names = tuple(np.asarray(mirror.tickers, dtype=object)[cols][keep].tolist())
-    rows = ~np.all(np.isnan(adj[:, keep]), axis=1)  # a date some chosen ticker trades
     sel = np.ix_(rows, keep) if not rows.all() else (slice(None), keep)
     bars = Bars(
         open=np.ascontiguousarray((take("open") * factor)[sel]),

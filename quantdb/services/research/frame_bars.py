@@ -370,33 +370,14 @@ def select_bars(
     ``end`` (both included), with the database loader's rules: a period outside the data is a
     `quantdb.dates.DateError` naming its range, tickers without a bar in the period are
     dropped (all of them: `NotFound`), and so are dates on which none of them has a bar."""
-    from quantdb.dates import check_in_range, parse_date
-    from quantdb.errors import NotFound
     from quantdb.services.research.backtest import BarData
+    from quantdb.services.research.bars import panel_window, traded
     from quantdb.strategies import Bars
 
-    first_day, last_day = parse_date(start, name="start"), parse_date(end, name="end")
     dates = data.dates
-    check_in_range(first_day, last_day, dates[0].astype(dt.date), dates[-1].astype(dt.date),
-                   what="the frame's prices")
-    lo = 0 if first_day is None else int(np.searchsorted(dates, np.datetime64(first_day, "D"), "left"))
-    hi = len(dates) if last_day is None else int(np.searchsorted(dates, np.datetime64(last_day, "D"), "right"))
-    if tickers is None:
-        cols = np.arange(len(data.tickers))
-    else:
-        index = {t.upper(): i for i, t in enumerate(data.tickers)}
-        wanted = [t.strip().upper() for t in tickers]
-        missing = [t for t in wanted if t not in index]
-        if missing:
-            msg = f"tickers not in the frame: {', '.join(missing[:10])} (it has {', '.join(data.tickers[:10])})"
-            raise NotFound(msg)
-        cols = np.array([index[t] for t in wanted], dtype=np.intp)
-    close = data.bars.close[lo:hi][:, cols]
-    keep = ~np.all(np.isnan(close), axis=0)
-    if not keep.any():
-        msg = f"no prices in the frame between {start or 'the first day'} and {end or 'the last day'}"
-        raise NotFound(msg)
-    rows = ~np.all(np.isnan(close[:, keep]), axis=1)
+    lo, hi, cols = panel_window(dates, data.tickers, tickers, start, end, what="the frame's prices",
+                                source="the frame", hint=f" (it has {', '.join(data.tickers[:10])})")
+    keep, rows = traded(data.bars.close[lo:hi][:, cols], start, end, where=" in the frame")
     picked = cols[keep]
 
     def take(m: FloatArray) -> FloatArray:
