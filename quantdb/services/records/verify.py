@@ -331,7 +331,6 @@ def verify_folder(db: Database, folder: str | Path, *, max_differences: int = 20
         tally = {"imported": 0, "duplicate": 0, "already_present": 0, "quarantined": 0}
         if n_read != len(recs):
             diff(f"{name}: {len(recs)} records in the folder but {n_read} accounted for in batch {batch}")
-        cols = None
         if kind == "prices":
             cols = [
                 h.strip().lower().replace(" ", "_") for h in next(csv.reader(io.StringIO(header)))
@@ -349,8 +348,7 @@ def verify_folder(db: Database, folder: str | Path, *, max_differences: int = 20
             _, raw_id, raw, outcome, table, tid, rkey = got
             if key is not None and not key.isascii():  # a lone surrogate is kept as its escape
                 key = key.encode("utf-8", "backslashreplace").decode()
-            same_raw = raw == rec if kind == "prices" else _canon(json.loads(raw)) == _canon(rec)
-            if not same_raw or (key is not None and rkey != key):
+            if _canon(json.loads(raw)) != _canon(rec) or (key is not None and rkey != key):
                 diff(f"{where}: the raw original kept in the database differs from the file")
                 continue
             tally[outcome] += 1
@@ -364,7 +362,7 @@ def verify_folder(db: Database, folder: str | Path, *, max_differences: int = 20
             if row is None:
                 diff(f"{where}: its {table} row {tid} is missing")
                 continue
-            for problem in _compare(kind, name, key, rec, row, cols):
+            for problem in _compare(kind, name, key, rec, row):
                 diff(f"{where}: {problem}")
         files[name] = tally
     if not files:
@@ -393,7 +391,9 @@ def _verify_prices(name: str, recs: list[tuple[str | None, Any]], raws: dict[int
                    diff: Callable[[str], None]) -> dict[str, int]:  # fmt: skip
     """The record loop of `verify_folder` for one price file; returns its tally.
 
-    The same checks as the general loop and `_compare`, with the per-row work cut: each line is
+    The general loop's accounting (in the batch, the raw original kept as read, quarantined
+    with a quarantine row, its row present), then each field against its column, with the
+    per-row work cut: each line is
     split once (``csv`` only for a line that needs it: a quote, a NUL or nothing at all), a date
     is read once per distinct text (`_day` is pure) and a number by ``float`` first (`_num`
     where that fails or reads NaN: the texts `_missing` treats as missing).
@@ -452,22 +452,9 @@ def _verify_prices(name: str, recs: list[tuple[str | None, Any]], raws: dict[int
 _NO_DAY: Any = object()
 
 
-def _compare(kind: str, name: str, key: str | None, rec: Any, row: dict[str, Any],
-             cols: list[str] | None) -> Iterator[str]:  # fmt: skip
-    """Field-by-field differences between one legacy record and its database row."""
-    if kind == "prices":
-        values = next(csv.reader(io.StringIO(rec)))
-        stem = name.rsplit("/", 1)[1].rsplit(".", 1)[0]
-        if row["symbol"] != stem.upper().replace("-", "."):
-            yield f"symbol: file {stem!r}, database {row['symbol']!r}"
-        assert cols is not None
-        for col, text in zip(cols, values, strict=False):
-            want: Any = _day(text) if col == "date" else _num(text)
-            if col == "volume" and want is not None:
-                want = int(want)
-            if not _same(want, row[col]):
-                yield f"{col}: file {text!r}, database {row[col]!r}"
-        return
+def _compare(kind: str, name: str, key: str | None, rec: Any, row: dict[str, Any]) -> Iterator[str]:
+    """Field-by-field differences between one legacy JSON record and its database row (a price
+    file's records are compared by `_verify_prices`)."""
     fields = {"predictions": PRED_FIELDS, "trades": TRADE_FIELDS, "leaders": LEADER_FIELDS,
               "tickers": TICKER_FIELDS, "strategies": STRATEGY_FIELDS}[kind]  # fmt: skip
     for label, (col, read) in fields.items():
