@@ -67,3 +67,25 @@ def dbfile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     prices = LEGACY_SAMPLE / "price_history"
     assert runner.invoke(app, ["prices", "import", str(prices), "--db", str(path)]).exit_code == 0
     return path
+
+
+@pytest.fixture(scope="session")
+def command_paths() -> set[str]:
+    """Every leaf command of the `quantdb` application as its path ("prices import", "init"):
+    what a matrix of cases over every command must cover."""
+    import typer
+
+    from quantdb.cli.app import app
+
+    paths: set[str] = set()
+
+    def walk(cmd: object, path: list[str]) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs is None:
+            paths.add(" ".join(path))
+            return
+        for name, sub in subs.items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
