@@ -22,7 +22,7 @@ from pathlib import Path
 
 from quantdb.errors import ArgumentError, OutputError, QuantdbError
 
-__all__ = ["atomic_folder", "atomic_output", "refuse_non_regular", "temp_name"]
+__all__ = ["atomic_folder", "atomic_output", "refuse_non_regular", "temp_name", "write_atomic"]
 
 
 def temp_name(path: Path) -> Path:
@@ -152,6 +152,25 @@ def atomic_output(path: str | os.PathLike[str], *, what: str = "output") -> Iter
         if isinstance(exc, OSError) and not isinstance(exc, QuantdbError):
             raise _as_output_error(exc, target, what) from exc
         raise
+
+
+def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, what: str = "output") -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` through `atomic_output`; return the path.
+
+    The one way quantdb writes a small file whose content is already in memory (a JSON
+    document, an HTML page), so each appears complete or not at all like every other output.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "summary.json"
+    >>> write_atomic(out, "{}", what="summary").read_text()
+    '{}'
+    """
+    target = Path(path)
+    with atomic_output(target, what=what) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return target
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quantdb._atomic import write_atomic
 from quantdb._paths import make_folder
 from quantdb.errors import ArgumentError
 from quantdb.storage.migrations import apply_migrations
@@ -210,7 +211,7 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
     from quantdb.services.records.verify import verify_folder
 
     migration = migrate_folder(db, legacy, backup_dir=out / "backups")
-    (out / "migration.json").write_text(json.dumps(_plain(migration), indent=2))
+    write_atomic(out / "migration.json", json.dumps(_plain(migration), indent=2), what="demo output")
     report.outputs["migration report"] = str(out / "migration.json")
     report.summary["migration_totals"] = _plain(migration.totals)
     verified = verify_folder(db, legacy)
@@ -265,7 +266,7 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
         db, "sma-cross", grid_specs=["fast=5:40:5", "slow=20:120:20"], constraints=["fast<slow"],
         tickers=tickers[: size.wf_tickers], train=504, test=126,
     )
-    (out / "walkforward.json").write_text(json.dumps(_plain(wf), indent=2, default=str))
+    write_atomic(out / "walkforward.json", json.dumps(_plain(wf), indent=2, default=str), what="demo output")
     report.outputs["walk-forward"] = str(out / "walkforward.json")
     lap("walkforward")
 
@@ -275,10 +276,10 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
 
     if best_id is not None:
         mc = run_montecarlo(load_source(db, backtest=best_id), paths=size.mc_paths, method="block", seed=seed)
-        (out / "montecarlo.json").write_text(json.dumps(_plain(mc), indent=2, default=str))
+        write_atomic(out / "montecarlo.json", json.dumps(_plain(mc), indent=2, default=str), what="demo output")
         report.outputs["monte carlo"] = str(out / "montecarlo.json")
     risk = risk_report(db)
-    (out / "risk.json").write_text(json.dumps(_plain(risk), indent=2, default=str))
+    write_atomic(out / "risk.json", json.dumps(_plain(risk), indent=2, default=str), what="demo output")
     report.outputs["risk report"] = str(out / "risk.json")
     lap("risk")
 
@@ -297,14 +298,14 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
     with _pdf_aside(bundle, out / "report.pdf") as pdf:
         if best_id is not None:
             report.outputs["tearsheet"] = str(write_tearsheet(db, out / "tearsheet.html", backtest_id=best_id))
-        (out / "dashboard.html").write_text(render_dashboard(bundle), encoding="utf-8")
+        write_atomic(out / "dashboard.html", render_dashboard(bundle), what="report")
         report.outputs["dashboard"] = str(out / "dashboard.html")
         report.outputs["excel"] = str(render_workbook(bundle, out / "report.xlsx"))
     report.outputs["pdf"] = str(pdf[0])
     lap("reports")
 
     index = out / "index.html"
-    index.write_text(_index_html(report), encoding="utf-8")
+    write_atomic(index, _index_html(report), what="demo output")
     report.outputs = {"index": str(index), **report.outputs}
     db.close()
     return report

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from quantdb._atomic import atomic_folder, atomic_output
+from quantdb._atomic import atomic_folder, atomic_output, write_atomic
 from quantdb.errors import ArgumentError, OutputError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,6 +115,43 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "cannot write it" in res.stdout and "nothing was written" in res.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+WRITE_ATOMIC_FULL_DISK_CHILD = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from pathlib import Path
+    from quantdb._atomic import write_atomic
+    from quantdb.errors import OutputError
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))
+    try:
+        write_atomic(Path(sys.argv[1]), "y" * 100_000, what="legacy file")
+    except OutputError as exc:
+        print(exc)
+    """
+)
+
+
+def test_write_atomic_on_a_full_disk_keeps_the_old_file(tmp_path: Path) -> None:
+    """`write_atomic` (the demo's JSON and HTML files, the JSON mode's legacy files, the
+    scheduled reports' summary): one line naming the file, the old content untouched."""
+    out = tmp_path / "predictions_data.json"
+    out.write_text("old")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    res = subprocess.run([sys.executable, "-c", WRITE_ATOMIC_FULL_DISK_CHILD, str(out)], capture_output=True,
+                         text=True, env=env, timeout=120, check=False)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(f"legacy file {out}: cannot write it"), res.stdout
+    assert out.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["predictions_data.json"]
+
+
+def test_write_atomic_writes_text_as_utf8_and_bytes_as_given(tmp_path: Path) -> None:
+    assert write_atomic(tmp_path / "a.html", "é<p>").read_bytes() == "é<p>".encode()
+    assert write_atomic(tmp_path / "b.bin", b"\x00\xff").read_bytes() == b"\x00\xff"
+    with pytest.raises(ArgumentError, match="is a folder"):
+        write_atomic(tmp_path, "x")
 
 
 def test_folder_new_complete_or_nothing(tmp_path: Path) -> None:

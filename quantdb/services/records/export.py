@@ -10,8 +10,6 @@ atomically (a temporary file, fsync, then rename).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from quantdb._atomic import atomic_folder
+from quantdb._atomic import atomic_folder, write_atomic
 from quantdb.ingest.normalize import now_utc
 from quantdb.ingest.reader import (
     LEADERS,
@@ -50,24 +48,9 @@ class ExportReport:
         }
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def atomic_write_json(path: Path, doc: Any) -> None:
-    """`atomic_write_bytes` of ``doc`` as indented JSON."""
-    atomic_write_bytes(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    """``doc`` as indented JSON, written whole or not at all (`quantdb._atomic.write_atomic`)."""
+    write_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n", what="legacy file")
 
 
 def legacy_id_value(text: str | None) -> int | str | None:

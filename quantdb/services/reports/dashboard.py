@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from quantdb._atomic import atomic_output
+from quantdb._atomic import write_atomic
 from quantdb.services.reports import charts
 from quantdb.services.reports.analysis import SUMMARY_METRICS, TRADE_METRICS
 from quantdb.services.reports.bundle import COLUMN_KINDS, ReportBundle, build_bundle, fmt
@@ -179,8 +179,4 @@ def render_dashboard(b: ReportBundle) -> str:
 
 def write_dashboard(db: Database, out: str | Path, **bundle_options: Any) -> Path:
     """Build the bundle and write the dashboard to ``out`` (one self-contained HTML file)."""
-    out = Path(out)
-    html = render_dashboard(build_bundle(db, **bundle_options))
-    with atomic_output(out, what="report") as tmp:  # complete, or nothing
-        tmp.write_text(html, encoding="utf-8")
-    return out
+    return write_atomic(out, render_dashboard(build_bundle(db, **bundle_options)), what="report")

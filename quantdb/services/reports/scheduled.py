@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from quantdb._atomic import atomic_output
+from quantdb._atomic import write_atomic
 from quantdb._json import to_jsonable
 from quantdb._paths import make_folder
 from quantdb._version import __version__
@@ -125,11 +125,6 @@ def _period_figures(returns: Any, start: dt.date, end: dt.date) -> dict[str, Any
     }
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    with atomic_output(path, what="report") as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def _swap_in(tmp: Path, final: Path) -> None:
     """Put the finished folder ``tmp`` at ``final``, replacing a previous run's folder whole
     (`quantdb._atomic.atomic_folder` would keep files of the old run that the new one lacks)."""
@@ -179,7 +174,7 @@ def write_index(out: Path) -> Path:
         "<th>status</th><th>generated (UTC)</th><th>files</th></tr>" + "".join(body) + "</table></body></html>\n"
     )
     path = out / "index.html"
-    _write_text_atomic(path, page)
+    write_atomic(path, page, what="report")
     return path
 
 
@@ -257,7 +252,7 @@ def run_report(
         try:
             bundle = replace(build_bundle(db), notices=tuple(problems))
             files = ["dashboard.html", "report.xlsx", "report.pdf"]
-            _write_text_atomic(tmp / "dashboard.html", render_dashboard(bundle))
+            write_atomic(tmp / "dashboard.html", render_dashboard(bundle), what="report")
             render_workbook(bundle, tmp / "report.xlsx")
             render_pdf(bundle, tmp / "report.pdf")
             for name in strategies:
@@ -270,7 +265,7 @@ def run_report(
                 generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 problems=problems, files=[*files, "summary.json"], strategies=strategies, tracked=tracked,
             )
-            _write_text_atomic(tmp / "summary.json", json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+            write_atomic(tmp / "summary.json", json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n", what="report")
             _swap_in(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
