@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,9 @@ def run_demo(
     process runs the same steps on a tiny market (`warm_kernels`), so the numba kernels the
     later steps use are compiled on the other core and loaded from numba's on-disk cache when
     this process reaches them: the same compiled code either way, so no result depends on it.
+    The verification of the migration runs in a third process, on a read snapshot of the
+    migrated database, while the later steps run (`_verify_aside`); the PDF is drawn in another
+    while the other reports are written (`_pdf_aside`).
     """
     if seed < 0:  # checked before anything is written (numpy refuses it deep inside)
         msg = f"seed must be a whole number >= 0, got {seed}"
@@ -101,6 +104,54 @@ def _open(db_path: str | Path, out_dir: str | Path) -> tuple[Path, Database]:
     return out, db
 
 
+def _spawn(code: str, *args: str, stdout: int = subprocess.DEVNULL) -> subprocess.Popen[bytes] | None:
+    """Start ``python -c code args...`` (our own interpreter and module, no shell, no input);
+    None when no process can be made (the caller then does the work itself)."""
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-c", code, *args], stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.DEVNULL
+        )
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def _verify_aside(db: Database, legacy: Path) -> Iterator[list[bool | None]]:
+    """`verify_folder` of ``legacy`` against ``db`` as it is now, in a child interpreter, while
+    the block goes on writing to ``db``; the list holds ``ok`` at the end.
+
+    The child takes a read snapshot (`Database.snapshot`) and says so before the block starts,
+    so it proves what an in-process run at this point would prove (tracking later closes
+    trades and predictions: a proof after that would compare other rows). Where the child
+    cannot start or take its snapshot, the folder is verified here, before the block; should it
+    fail after that, ``ok`` is None (not proven) rather than a proof of a later state.
+    """
+    from quantdb.services.records.verify import verify_folder
+
+    code = ("import sys; from quantdb.services.records.verify import verify_folder; "
+            "from quantdb.storage.sqlite import Database; db = Database(sys.argv[1])\n"
+            "with db.snapshot():\n    print('snapshot', flush=True); ok = verify_folder(db, sys.argv[2]).ok\n"
+            "print('true' if ok else 'false', flush=True)")  # fmt: skip
+    done: list[bool | None] = []
+    child = _spawn(code, str(db.path), str(legacy), stdout=subprocess.PIPE)
+    if child is not None and (child.stdout is None or child.stdout.readline() != b"snapshot\n"):
+        child.kill()
+        child.wait()
+        child = None
+    if child is None:
+        done.append(bool(verify_folder(db, legacy).ok))
+        yield done
+        return
+    try:
+        yield done
+    except BaseException:
+        child.kill()
+        child.wait()
+        raise
+    answer = child.communicate()[0].strip()
+    done.append(answer == b"true" if child.returncode == 0 and answer in (b"true", b"false") else None)
+
+
 @contextlib.contextmanager
 def _kernel_warmup(seed: int) -> Iterator[None]:
     """`warm_kernels` in a child process for the length of the block (stopped at its end).
@@ -113,12 +164,8 @@ def _kernel_warmup(seed: int) -> Iterator[None]:
     except OSError:
         yield
         return
-    try:
-        child = subprocess.Popen(  # our own interpreter and module, no shell
-            [sys.executable, "-c", code, str(tmp), str(seed)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-    except OSError:
+    child = _spawn(code, str(tmp), str(seed))
+    if child is None:
         shutil.rmtree(tmp, ignore_errors=True)
         yield
         return
@@ -146,10 +193,9 @@ def _pdf_aside(bundle: Any, path: Path) -> Iterator[list[Path]]:
         tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-pdf-"))
         src = tmp / "bundle.pickle"
         src.write_bytes(pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
-        child = subprocess.Popen(  # our own interpreter and module, no shell
-            [sys.executable, "-c", code, str(src), str(path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        child = _spawn(code, str(src), str(path))
+        if child is None:
+            raise OSError("no process")
     except OSError:  # no temporary folder or process to be had: drawn here, after the block
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -208,16 +254,51 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
 
     announce("migrating the legacy folder (backup, one batch, quarantine)")
     from quantdb.services.records.migrate import migrate_folder
-    from quantdb.services.records.verify import verify_folder
 
     migration = migrate_folder(db, legacy, backup_dir=out / "backups")
     write_atomic(out / "migration.json", json.dumps(_plain(migration), indent=2), what="demo output")
     report.outputs["migration report"] = str(out / "migration.json")
     report.summary["migration_totals"] = _plain(migration.totals)
-    verified = verify_folder(db, legacy)
-    report.summary["verify_ok"] = bool(verified.ok)
-    lap("migrate")
+    with _verify_aside(db, legacy) as verified:  # on the other core, while the steps below run
+        lap("migrate")
+        best_id = _analyse(db, out, size, market.tickers, seed=seed, report=report, announce=announce, lap=lap)
+    report.summary["verify_ok"] = verified[0]
+    lap("verify")
 
+    announce("reports: tearsheet, dashboard, Excel, PDF")
+    from quantdb.services.reports.bundle import build_bundle
+    from quantdb.services.reports.dashboard import render_dashboard
+    from quantdb.services.reports.excel import render_workbook
+    from quantdb.services.reports.tearsheet import write_tearsheet
+
+    bundle = build_bundle(db)  # computed once: every format shows the same numbers
+    if not render:
+        db.close()
+        return report
+    # The PDF (matplotlib, the longest of the four) is drawn from the same bundle in a second
+    # process, on the other core, while this one writes the other three.
+    with _pdf_aside(bundle, out / "report.pdf") as pdf:
+        if best_id is not None:
+            report.outputs["tearsheet"] = str(write_tearsheet(db, out / "tearsheet.html", backtest_id=best_id))
+        write_atomic(out / "dashboard.html", render_dashboard(bundle), what="report")
+        report.outputs["dashboard"] = str(out / "dashboard.html")
+        report.outputs["excel"] = str(render_workbook(bundle, out / "report.xlsx"))
+    report.outputs["pdf"] = str(pdf[0])
+    lap("reports")
+
+    index = out / "index.html"
+    write_atomic(index, _index_html(report), what="demo output")
+    report.outputs = {"index": str(index), **report.outputs}
+    db.close()
+    return report
+
+
+def _analyse(
+    db: Database, out: Path, size: DemoSize, tickers_all: Iterable[str], *, seed: int, report: DemoReport,
+    announce: Step, lap: Step,
+) -> int | None:
+    """The demo's steps after the migration (leaders and tracking, a backtest of every built-in
+    strategy, the sweep, walk-forward, Monte Carlo and risk); returns the best backtest's id."""
     announce("volume leaders and live tracking")
     from quantdb.services.live.leaders import compute_leaders
     from quantdb.services.live.tracking import track_update
@@ -247,7 +328,7 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
     announce("parameter sweep of sma-cross")
     from quantdb.services.research.sweep import heatmap, run_sweep
 
-    tickers = [t for t in sorted(market.tickers) if t != "SPY"][: size.sweep_tickers]
+    tickers = [t for t in sorted(tickers_all) if t != "SPY"][: size.sweep_tickers]
     sweep = run_sweep(
         db, "sma-cross", grid_specs=["fast=5:50:5", "slow=20:200:20"], constraints=["fast<slow"],
         tickers=tickers, out_dir=out / "sweeps",
@@ -282,33 +363,7 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
     write_atomic(out / "risk.json", json.dumps(_plain(risk), indent=2, default=str), what="demo output")
     report.outputs["risk report"] = str(out / "risk.json")
     lap("risk")
-
-    announce("reports: tearsheet, dashboard, Excel, PDF")
-    from quantdb.services.reports.bundle import build_bundle
-    from quantdb.services.reports.dashboard import render_dashboard
-    from quantdb.services.reports.excel import render_workbook
-    from quantdb.services.reports.tearsheet import write_tearsheet
-
-    bundle = build_bundle(db)  # computed once: every format shows the same numbers
-    if not render:
-        db.close()
-        return report
-    # The PDF (matplotlib, the longest of the four) is drawn from the same bundle in a second
-    # process, on the other core, while this one writes the other three.
-    with _pdf_aside(bundle, out / "report.pdf") as pdf:
-        if best_id is not None:
-            report.outputs["tearsheet"] = str(write_tearsheet(db, out / "tearsheet.html", backtest_id=best_id))
-        write_atomic(out / "dashboard.html", render_dashboard(bundle), what="report")
-        report.outputs["dashboard"] = str(out / "dashboard.html")
-        report.outputs["excel"] = str(render_workbook(bundle, out / "report.xlsx"))
-    report.outputs["pdf"] = str(pdf[0])
-    lap("reports")
-
-    index = out / "index.html"
-    write_atomic(index, _index_html(report), what="demo output")
-    report.outputs = {"index": str(index), **report.outputs}
-    db.close()
-    return report
+    return best_id
 
 
 def _plain(value: Any) -> Any:

@@ -99,6 +99,7 @@ class Database:
         # replaced underneath (by rename) is noticed instead of written to after its deletion.
         self._writer_file: tuple[int, int] | None = None
         self._readers_file: tuple[int, int] | None = None
+        self._pinned: dict[int, sqlite3.Connection] = {}  # thread id -> its `snapshot` reader
 
     # -- connections -----------------------------------------------------------------------
 
@@ -204,6 +205,10 @@ class Database:
         Readers follow the path: when the file was replaced since the pooled connections were
         opened, they are closed and new ones read the new file.
         """
+        pinned = self._pinned.get(threading.get_ident())
+        if pinned is not None:  # inside `snapshot`: the same read transaction throughout
+            yield pinned
+            return
         now = self._file_identity()
         if now != self._readers_file:
             self._drain_readers()
@@ -224,6 +229,44 @@ class Database:
                     self._readers.put_nowait(conn)
                 except queue.Full:
                     conn.close()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read of this object in this thread, until the block ends, sees the database as
+        it was when the block began, whatever other connections commit meanwhile.
+
+        One pooled reader holds one read transaction (WAL keeps the pages it sees) and `reader`
+        hands it out in this thread: a many-query check (`verify_folder` run while the demo goes on
+        writing) reads one state, not a mix of states.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> db = Database(pathlib.Path(tempfile.mkdtemp()) / "x.db")
+        >>> with db.atomic() as conn:
+        ...     _ = conn.execute("CREATE TABLE t (a INTEGER) STRICT")
+        >>> other = Database(db.path)
+        >>> with other.snapshot():
+        ...     with db.atomic() as conn:
+        ...         _ = conn.execute("INSERT INTO t VALUES (1)")
+        ...     other.scalar("SELECT count(*) FROM t")
+        0
+        >>> other.scalar("SELECT count(*) FROM t")
+        1
+        >>> other.close(); db.close()
+        """
+        me = threading.get_ident()
+        if me in self._pinned:  # already inside one: the outer block's state
+            yield
+            return
+        with self.reader() as conn:
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()  # the snapshot is taken at the first read
+            self._pinned[me] = conn
+            try:
+                yield
+            finally:
+                del self._pinned[me]
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """Run a read query on a pooled reader and return all rows (as `sqlite3.Row`)."""

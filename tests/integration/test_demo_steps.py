@@ -1,12 +1,17 @@
-"""The demo's two helper processes change nothing but the time: the PDF drawn in a child
-interpreter is the PDF drawn in this one, byte for byte, and the kernel warm-up runs every step
-of the demo (on a tiny market) to the end."""
+"""The demo's helper processes change nothing but the time: the PDF drawn in a child
+interpreter is the PDF drawn in this one, byte for byte; the verification run in a child while
+the later steps write gives the answer `verify_folder` gives here; and the kernel warm-up runs
+every step of the demo (on a tiny market) to the end."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from quantdb.services.demo import TINY, _pdf_aside, warm_kernels
+from quantdb.services.demo import TINY, _pdf_aside, _verify_aside, warm_kernels
+from quantdb.services.live.leaders import compute_leaders
+from quantdb.services.live.tracking import track_update
+from quantdb.services.records.migrate import migrate_folder
+from quantdb.services.records.verify import verify_folder
 from quantdb.services.reports.bundle import build_bundle
 from quantdb.services.reports.pdf import render_pdf
 from quantdb.storage.sqlite import Database
@@ -26,6 +31,28 @@ def test_pdf_drawn_aside_is_the_pdf_drawn_here(sample_db: Path, tmp_path: Path) 
         assert done == []  # still being drawn
     assert done == [tmp_path / "aside.pdf"]
     assert (tmp_path / "aside.pdf").read_bytes() == here.read_bytes()
+
+
+def test_verify_aside_proves_the_state_it_started_on(legacy_dir: Path, tmp_path: Path) -> None:
+    """The child verifies the migrated state while this process tracks (which closes trades and
+    predictions): its answer is the in-process answer before tracking, not after it."""
+    db = Database(tmp_path / "quant.db")
+    try:
+        migrate_folder(db, legacy_dir)
+        assert verify_folder(db, legacy_dir).ok
+        with _verify_aside(db, legacy_dir) as ok:  # the child reads while this process writes
+            compute_leaders(db, top=20)
+            track_update(db)
+            assert ok == []
+        assert ok == [True]
+        assert not verify_folder(db, legacy_dir).ok  # tracking changed rows the proof compares
+        with db.atomic() as conn:  # a migrated price that no longer matches its file
+            conn.execute("UPDATE price_history SET close = close + 1 WHERE id = (SELECT min(id) FROM price_history)")
+        with _verify_aside(db, legacy_dir) as ok:
+            pass
+        assert ok == [False]
+    finally:
+        db.close()
 
 
 def test_warm_kernels_runs_every_demo_step(tmp_path: Path) -> None:
