@@ -20,12 +20,25 @@ WALK = ["walkforward", "sma-cross", "--grid", "fast=5,10", "--grid", "slow=20,30
         "--test", "20", "--tickers", "AAPL"]
 
 
-def _run_with_tty_stderr(args: list[str], db: Path) -> tuple[int, str, str]:
-    """Run quantdb with stderr on a pseudo-terminal (stdout a pipe), as a person at a terminal."""
+def _run_on_a_pty(args: list[str], db: Path, *, stream: str, columns: int | None = None) -> tuple[int, str, str]:
+    """Run quantdb with ``stream`` ("stdout" or "stderr") on a pseudo-terminal (``columns``
+    wide when given, else COLUMNS=100) and the other on a pipe, as a person at a terminal sees it.
+    Returns (exit code, the pipe's text, the terminal's text)."""
+    import fcntl
+    import struct
+    import termios
+
     master, slave = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"}
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["PYTHONPATH"] = str(ROOT)
+    if columns is None:
+        env["COLUMNS"] = "100"
+    else:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    on_tty = stream == "stdout"
     proc = subprocess.Popen([sys.executable, "-m", "quantdb", *args, "--db", str(db)],
-                            stdout=subprocess.PIPE, stderr=slave, env=env)
+                            stdout=slave if on_tty else subprocess.PIPE,
+                            stderr=subprocess.PIPE if on_tty else slave, env=env)  # fmt: skip
     os.close(slave)
     chunks = []
     while True:
@@ -36,9 +49,15 @@ def _run_with_tty_stderr(args: list[str], db: Path) -> tuple[int, str, str]:
         if not data:
             break
         chunks.append(data)
-    stdout, _ = proc.communicate(timeout=600)
+    piped = proc.communicate(timeout=600)[1 if on_tty else 0]
     os.close(master)
-    return proc.returncode, stdout.decode(), b"".join(chunks).decode(errors="replace")
+    tty = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+    return proc.returncode, piped.decode(), tty
+
+
+def _run_with_tty_stderr(args: list[str], db: Path) -> tuple[int, str, str]:
+    """stderr on a pseudo-terminal (stdout a pipe): (exit code, stdout, stderr)."""
+    return _run_on_a_pty(args, db, stream="stderr")
 
 
 def test_progress_shows_on_a_terminal_and_never_with_json(sample_db: Path) -> None:
@@ -59,30 +78,9 @@ def test_no_progress_when_stderr_is_not_a_terminal(sample_db: Path) -> None:
 
 def _run_on_a_terminal(args: list[str], db: Path, columns: int) -> str:
     """stdout on a pseudo-terminal ``columns`` wide (stderr a pipe): what a person sees."""
-    import fcntl
-    import struct
-    import termios
-
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen([sys.executable, "-m", "quantdb", *args, "--db", str(db)],
-                            stdout=slave, stderr=subprocess.PIPE, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.communicate(timeout=600)
-    os.close(master)
-    assert proc.returncode == 0
-    return b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+    code, err, text = _run_on_a_pty(args, db, stream="stdout", columns=columns)
+    assert code == 0, err
+    return text
 
 
 def test_tables_fit_the_terminal_and_print_percentages(sample_db: Path) -> None:
