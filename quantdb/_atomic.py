@@ -174,13 +174,16 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, what: str =
 
 
 @contextlib.contextmanager
-def atomic_folder(path: str | os.PathLike[str], *, what: str = "output folder") -> Iterator[Path]:
+def atomic_folder(
+    path: str | os.PathLike[str], *, what: str = "output folder", replace: bool = False
+) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; fill it, and its files land in ``path``.
 
     A new ``path`` is the temporary folder renamed in one step. An existing folder receives the
     files one by one, each renamed over its namesake (a reader sees each file old or new, never
-    half), its other files untouched. When the block raises, the temporary folder and any
-    parent created here are removed, and ``path`` is left as it was.
+    half), its other files untouched; with ``replace`` it is swapped whole for the new one
+    instead (a re-run's folder keeps no file of the run before). When the block raises, the
+    temporary folder and any parent created here are removed, and ``path`` is left as it was.
 
     Examples
     --------
@@ -207,6 +210,11 @@ def atomic_folder(path: str | os.PathLike[str], *, what: str = "output folder") 
                 _fsync(p)
         if not target.exists():
             os.rename(tmp, target)
+        elif replace:
+            old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
+            os.rename(target, old)
+            os.rename(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
         else:
             for src in sorted(tmp.rglob("*")):
                 dest = target / src.relative_to(tmp)

@@ -184,6 +184,22 @@ def test_folder_existing_files_replaced_others_kept(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["export"]
 
 
+def test_folder_replaced_whole(tmp_path: Path) -> None:
+    """``replace=True`` (a scheduled report's folder re-run): the old run's files go with it."""
+    out = tmp_path / "reports" / "2024-01-31"
+    out.mkdir(parents=True)
+    (out / "a.json").write_text("old")
+    (out / "tearsheet-gone.html").write_text("old")
+    with pytest.raises(RuntimeError), atomic_folder(out, replace=True) as tmp:
+        (tmp / "a.json").write_text("new")
+        raise RuntimeError
+    assert sorted(p.name for p in out.iterdir()) == ["a.json", "tearsheet-gone.html"]
+    with atomic_folder(out, replace=True) as tmp:
+        (tmp / "a.json").write_text("new")
+    assert [(p.name, p.read_text()) for p in out.iterdir()] == [("a.json", "new")]
+    assert [p.name for p in out.parent.iterdir()] == ["2024-01-31"]
+
+
 def test_folder_refuses_a_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(ArgumentError, match="is a file"), atomic_folder(tmp_path / "f"):

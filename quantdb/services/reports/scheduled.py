@@ -28,7 +28,6 @@ import fcntl
 import html
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -36,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from quantdb._atomic import write_atomic
+from quantdb._atomic import atomic_folder, write_atomic
 from quantdb._json import to_jsonable
 from quantdb._paths import make_folder
 from quantdb._version import __version__
@@ -123,19 +122,6 @@ def _period_figures(returns: Any, start: dt.date, end: dt.date) -> dict[str, Any
         "sharpe": float(np.asarray(sharpe_ratio(a)).reshape(-1)[0]) if len(a) > 1 else None,
         "max_drawdown": float(np.asarray(max_drawdown(a)).reshape(-1)[0]),
     }
-
-
-def _swap_in(tmp: Path, final: Path) -> None:
-    """Put the finished folder ``tmp`` at ``final``, replacing a previous run's folder whole
-    (`quantdb._atomic.atomic_folder` would keep files of the old run that the new one lacks)."""
-    for p in tmp.iterdir():
-        with open(p, "rb") as fh:
-            os.fsync(fh.fileno())
-    old = final.with_name(f".old-{final.name}-{os.getpid()}")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _safe_name(name: str) -> str:
@@ -245,11 +231,7 @@ def run_report(
                 strategies[name] = figures
 
         final = out / period / end.isoformat()
-        make_folder(final.parent, what="reports folder")
-        tmp = final.with_name(f".tmp-{end.isoformat()}-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        try:
+        with atomic_folder(final, what="report folder", replace=True) as tmp:  # a re-run replaces it whole
             bundle = replace(build_bundle(db), notices=tuple(problems))
             files = ["dashboard.html", "report.xlsx", "report.pdf"]
             write_atomic(tmp / "dashboard.html", render_dashboard(bundle), what="report")
@@ -266,8 +248,5 @@ def run_report(
                 problems=problems, files=[*files, "summary.json"], strategies=strategies, tracked=tracked,
             )
             write_atomic(tmp / "summary.json", json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n", what="report")
-            _swap_in(tmp, final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         write_index(out)
     return report
