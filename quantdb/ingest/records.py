@@ -156,6 +156,24 @@ def extreme_value(record: Any, where: str = "*") -> Problem | None:
     return None
 
 
+def file_fields(doc: dict[str, Any], name: str, records_key: str) -> dict[str, Any]:
+    """A file's own fields (``last_updated``, ``updated``: everything beside its records), kept
+    with the import batch so an export writes them back as they were.
+
+    They are not records, so there is no quarantine for them: one the database cannot keep
+    exactly (an integer beyond 64 bits, ``1e400``, a lone surrogate, nesting too deep) stops
+    the migration naming the file and the field, before anything is written.
+    """
+    meta = {k: v for k, v in doc.items() if k != records_key}
+    for key, value in meta.items():
+        problem = extreme_value(key, key) or extreme_value(value, key)
+        if problem is not None:
+            where = key.encode("utf-8", "backslashreplace").decode()
+            msg = f"{problem.reason}: a file-level field cannot be kept exactly; correct or remove it"
+            raise FileFormatError(name, f"field {where!r}", msg)
+    return meta
+
+
 def _has_nan(record: Any) -> bool:
     if isinstance(record, float):
         return not math.isfinite(record)  # NaN, or an overflowing 1e400 read as inf
@@ -259,8 +277,7 @@ def read_predictions(doc: Any, name: str, *, has_nan: bool = False, extremes: bo
         got = type(doc).__name__ if not isinstance(doc, dict) else f"keys {sorted(doc)[:5]}"
         msg = f'wrong top-level shape: expected an object with a "predictions" list, got {got}'
         raise FileFormatError(name, "top level", msg)
-    meta = {k: v for k, v in doc.items() if k != "predictions"}
-    parsed = ParsedFile(name, "predictions", meta=meta)
+    parsed = ParsedFile(name, "predictions", meta=file_fields(doc, name, "predictions"))
     return _run(parsed, [(None, r) for r in doc["predictions"]], has_nan, _prediction, extremes)
 
 
@@ -363,7 +380,7 @@ def read_leaders(doc: Any, name: str, timeframe: str, *, has_nan: bool = False, 
             records.append((day, entry))
             if isinstance(entry, dict):
                 symbol_keys.update(k for k in ("symbol", "ticker") if k in entry)
-    meta = {k: v for k, v in doc.items() if k != "leaders"}
+    meta = file_fields(doc, name, "leaders")
     meta["symbol_key"] = "ticker" if symbol_keys == {"ticker"} else "symbol"
     parsed = ParsedFile(name, "leaders", meta=meta)
     day_ok: dict[str, str | Bad] = {}

@@ -87,6 +87,38 @@ def test_extreme_value_is_quarantined_and_the_rest_imports(db: Database, tmp_pat
     assert check.records == 6
 
 
+#: a file's own field (beside its records) that the database cannot keep exactly
+FILE_FIELDS = {
+    "400-digit last_updated": ("predictions_data.json", '"last_updated": ' + "1" * 400, "'last_updated'", "400 digits"),
+    "1e400 last_updated": ("predictions_data.json", '"last_updated": 1e400', "'last_updated'", "too large"),
+    "lone surrogate updated": ("volume_leaders_daily.json", '"updated": "\\ud800"', "'updated'", "lone surrogate"),
+    "deep updated": ("volume_leaders_daily.json", '"updated": ' + "[" * 100_000 + "]" * 100_000, "'updated'", "nested deeper"),
+    "surrogate field name": ("predictions_data.json", '"\\udc00": 1', "'\\\\udc00'", "lone surrogate"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(FILE_FIELDS))
+def test_extreme_file_level_field_stops_the_migration_naming_it(tmp_path: Path, case: str) -> None:
+    """No quarantine holds a file's own fields: the migration stops, one line naming the file
+    and the field, exit 2, before the database is created (it was a traceback: orjson could not
+    write the value into the batch's report)."""
+    name, member, field, words = FILE_FIELDS[case]
+    root = tmp_path / "legacy"
+    root.mkdir()
+    records = (
+        '"predictions": ' + json.dumps([PRED])
+        if name.startswith("predictions")
+        else '"leaders": {"2016-01-04": [{"rank": 1, "symbol": "AAA", "volume": 10, "price": 1.0}]}'
+    )
+    (root / name).write_text("{" + records + ", " + member + "}", encoding="ascii")
+    res = CliRunner().invoke(app, ["migrate", str(root), "--db", str(tmp_path / "q.db")])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert name in line and f"field {field}" in line and words in line and len(line) < 500, line
+    assert not (tmp_path / "q.db").exists()
+
+
 def test_extreme_values_through_the_command_line(tmp_path: Path) -> None:
     """Every case at once, through ``quantdb migrate`` and ``verify``: exit 0, no traceback."""
     root = tmp_path / "legacy"
