@@ -52,6 +52,7 @@ import numpy as np
 from quantdb._typing import FloatArray
 from quantdb._version import __version__
 from quantdb.errors import NotFound, QuantdbError
+from quantdb.services.research.arrow_columns import arrow_array, numpy_column, string_take
 from quantdb.services.research.bars import fingerprint, load_bars, universe_tickers
 from quantdb.services.research.grid import Grid, GridError, build_grid, parse_grid_spec
 from quantdb.services.research.results import (
@@ -263,14 +264,15 @@ def _chunk_dir(out_dir: Path, run_id: int) -> Path:
 
 
 def _write_parquet(columns: dict[str, np.ndarray], tickers: Sequence[str], path: Path) -> None:
+    """One chunk's result columns as a Parquet file: ``ticker`` (string), then the columns
+    (arrays built without pandas: `quantdb.services.research.arrow_columns`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    names = np.asarray(tickers, dtype=object)
-    table = {"ticker": pa.array(names[columns["ticker_index"]].tolist(), type=pa.string())}
+    table = {"ticker": string_take(tickers, columns["ticker_index"])}
     for k, v in columns.items():
         if k != "ticker_index":
-            table[k] = pa.array(v)
+            table[k] = arrow_array(v)
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
     pq.write_table(pa.table(table), tmp)
     os.replace(tmp, path)
@@ -543,9 +545,7 @@ def run_sweep(
     memory_bound = chunk * n_dates * n_tickers * BYTES_PER_CELL
     if resume is not None and row["status"] == "done" and Path(results_path).exists():
         # finished before: nothing to run; the report is read back from the results
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(results_path)
+        table = _read_parquet(results_path)
         agg = aggregate_by_params(_result_columns(table, grid.names), list(grid.names), n_tickers)
         best = _best(agg, grid.names, objective, top)
         for b, i in zip(best, sweep_backtest_ids(db, run_id), strict=False):
@@ -593,7 +593,7 @@ def run_sweep(
     import pyarrow.parquet as pq
 
     table = pa.concat_tables(  # chunks of an older quantdb lack `bankrupt`: null there
-        [pq.read_table(chunks_dir / f"chunk-{t.index:05d}.parquet") for t in tasks],
+        [_read_parquet(chunks_dir / f"chunk-{t.index:05d}.parquet") for t in tasks],
         promote_options="default",
     )
     tmp = results_path.with_name(results_path.name + ".tmp")
@@ -615,10 +615,20 @@ def run_sweep(
 def _result_columns(table: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
     """The parameter and result columns of a result table; ``bankrupt`` False where a table
     (or chunk) written before quantdb kept it has none."""
-    out = {n: table.column(n).to_numpy() for n in (*names, *RESULT_COLUMNS) if n != "bankrupt"}
+    out = {n: numpy_column(table.column(n)) for n in (*names, *RESULT_COLUMNS) if n != "bankrupt"}
     if "bankrupt" in table.column_names:
-        out["bankrupt"] = table.column("bankrupt").fill_null(False).to_numpy()
+        flags = table.column("bankrupt")
+        out["bankrupt"] = numpy_column(flags.fill_null(False) if flags.null_count else flags)
     return out
+
+
+def _read_parquet(path: Path) -> Any:
+    """A whole Parquet file as a pyarrow Table (``ParquetFile.read``: the same table as
+    ``pq.read_table`` without pyarrow.dataset, whose import loads pandas)."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as f:
+        return f.read()
 
 
 def _record_best(
