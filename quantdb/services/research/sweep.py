@@ -645,16 +645,24 @@ def _record_best(
     bootstrapped and given a tearsheet like any backtest. All rows and the status are one
     transaction.
     """
-    from quantdb.services.research.backtest import run_backtest
+    from quantdb.services.benchmark import benchmark_on_dates
+    from quantdb.services.research.backtest import backtest_loaded, load_backtest_bars
 
     settings = settings_from_json(saved["simulation"])
     universe = Universe("list", tuple(saved["tickers"]))
     metrics = set(RESULT_COLUMNS)
+    # what run_backtest(strategy, db=db, universe=universe, start=..., end=..., params=...,
+    # settings=settings, mode="independent", store=False) loads, loaded once for all the sets
+    data = load_backtest_bars(universe, db=db, start=saved["start"], end=saved["end"])
+    bench = benchmark_on_dates(db, "SPY", data.dates)
+    data_fingerprint = fingerprint(data.dates, data.tickers, data.bars)
     runs = []
     for row in best:
         params = {k: v for k, v in row.items() if k not in metrics and k != "backtest_id"}
-        runs.append(run_backtest(strategy, db=db, universe=universe, start=saved["start"], end=saved["end"],
-                                 params=params, settings=settings, mode="independent", store=False))
+        runs.append(backtest_loaded(
+            strategy, data, where=universe, params=params, settings=settings, mode="independent", db=db,
+            source="db", benchmark="SPY", benchmark_returns=bench, data_fingerprint=data_fingerprint,
+        ))
     with db.atomic() as conn:
         delete_sweep_backtests(db, run_id)
         for rank, (row, res) in enumerate(zip(best, runs, strict=True), 1):
