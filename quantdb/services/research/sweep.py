@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,6 +103,7 @@ RESULT_COLUMNS = ("total_return", "sharpe", "max_drawdown", "n_trades", "bankrup
 BYTES_PER_CELL = 48
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
 ProgressFn = Callable[[int], None]
+log = logging.getLogger(__name__)
 
 
 class SweepError(QuantdbError, ValueError):
@@ -566,11 +569,18 @@ def run_sweep(
         try:
             ex = make_executor(executor, workers=workers, address=address, processes=dask_processes,
                                preload=["quantdb.services.research.sweep", "quantdb.kernels.simulate",
-                                        "quantdb.strategies"])
+                                        "quantdb.strategies", "quantdb.services.research.sweep_warmup"])
         except Exception:  # no executor (a Dask scheduler that cannot be reached): the run failed
             with db.atomic() as conn:
                 conn.execute("UPDATE sweep_runs SET status = 'failed' WHERE id = ?", (run_id,))
             raise
+        warm = None
+        if executor == "local" and workers > 1 and len(todo) > 1:
+            # the chunks run in worker processes: meanwhile this process, idle, loads what
+            # its best sets' backtests need (`_warm_best_path`)
+            warm = threading.Thread(target=_warm_best_path, args=(strat, dates, names, data, grid),
+                                    name="quantdb-sweep-warmup", daemon=True)
+            warm.start()
         try:
             for i, res in ex.map_unordered(run_chunk, todo, data):
                 task = todo[i]
@@ -585,6 +595,8 @@ def run_sweep(
             raise
         finally:
             ex.close()
+            if warm is not None:
+                warm.join()
     finished = all((chunks_dir / f"chunk-{t.index:05d}.parquet").exists() for t in tasks)
     if not finished:
         return SweepReport(run_id, strat.name, len(grid), n_tickers, str(results_path), [],
@@ -610,6 +622,30 @@ def run_sweep(
     return SweepReport(run_id, strat.name, len(grid), n_tickers, str(results_path), best,
                        len(tasks), len(done), chunk, objective, memory_bound,
                        bankrupt_sets=int((agg["bankrupt"] > 0).sum()))
+
+
+def _warm_best_path(strategy: Strategy, dates: np.ndarray, names: Sequence[str], data: SweepData, grid: Grid) -> None:
+    """Run the best sets' backtest path once on a 64-day, one-ticker slice, result discarded.
+
+    It loads numba's CPU target, the simulation and statistics kernels and their imports in
+    this process while worker processes compute the chunks, instead of after them, in
+    `_record_best`. Touches no file and no database. Only a warm-up: an error is left to the
+    real backtests, which raise it.
+    """
+    from quantdb.services.research.backtest import BarData, backtest_loaded
+    from quantdb.strategies import Bars
+
+    b, k = data.bars, min(64, len(dates))
+    o, h, lo, c = (np.ascontiguousarray(m[:k, :1]) for m in (b.open, b.high, b.low, b.close))
+    bars = Bars(o, h, lo, c, None if b.volume is None else np.ascontiguousarray(b.volume[:k, :1]))
+    try:
+        backtest_loaded(
+            strategy, BarData(dates[:k], (names[0],), bars, "warm-up"), where=Universe("list", (names[0],)),
+            params={n: grid.columns[n][0].item() for n in grid.names}, settings=data.settings,
+            mode="independent", db=None, source="db", benchmark=None, benchmark_returns=None,
+        )
+    except Exception:  # a warm-up only: the real backtests raise any error
+        log.debug("sweep warm-up of the best sets' backtests failed", exc_info=True)
 
 
 def _result_columns(table: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
