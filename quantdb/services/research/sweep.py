@@ -469,6 +469,7 @@ def run_sweep(
         unknown strategy, ticker or run id; GridError / SettingsError on bad options.
     """
     from quantdb.services.research.executors import make_executor
+    from quantdb.strategies import BUILTIN
     from quantdb.strategy_loader import resolve_recorded, resolve_strategy
 
     if objective not in OBJECTIVES:
@@ -575,9 +576,10 @@ def run_sweep(
                 conn.execute("UPDATE sweep_runs SET status = 'failed' WHERE id = ?", (run_id,))
             raise
         warm = None
-        if executor == "local" and workers > 1 and len(todo) > 1:
+        if executor == "local" and workers > 1 and len(todo) > 1 and strat.origin == BUILTIN:
             # the chunks run in worker processes: meanwhile this process, idle, loads what
-            # its best sets' backtests need (`_warm_best_path`)
+            # its best sets' backtests need (`_warm_best_path`; a user's strategy code is never
+            # run for it)
             warm = threading.Thread(target=_warm_best_path, args=(strat, dates, names, data, grid),
                                     name="quantdb-sweep-warmup", daemon=True)
             warm.start()
