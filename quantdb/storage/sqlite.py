@@ -307,6 +307,7 @@ class Database:
                         conn.execute("BEGIN IMMEDIATE")
                         self._aborted = True
                     if isinstance(exc, sqlite3.DatabaseError):
+                        self._sealed_version = None  # SQLite failed: no health seal at close
                         # One error tree at every depth, not only at the outermost level.
                         raise translate_error(exc, self.path) from exc
                     raise
@@ -343,6 +344,7 @@ class Database:
                     conn.execute("COMMIT")
                 except sqlite3.DatabaseError as exc:
                     failed = True
+                    self._sealed_version = None  # SQLite failed (I/O, full disk): no health seal
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise translate_error(exc, self.path) from exc

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quantdb.cli.app import app
-from quantdb.errors import DatabaseDamaged
+from quantdb.errors import DatabaseDamaged, DatabaseError
 from quantdb.storage.health import file_state, read_seal, seal_path
 from quantdb.storage.sqlite import Database
 
@@ -135,4 +135,17 @@ def test_a_replaced_file_is_checked(legacy_file: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy.db"
     shutil.copy2(path, copy)  # same bytes and times, another inode
     os.replace(copy, path)
+    assert _checked(path)
+
+
+def test_a_session_where_sqlite_failed_is_not_sealed(legacy_file: Path, tmp_path: Path) -> None:
+    path = _sealed_copy(legacy_file, tmp_path)
+    db = Database(path)
+    db.require_healthy()
+    with db.atomic() as conn:
+        conn.execute("INSERT INTO strategies (name) VALUES ('committed')")
+    with pytest.raises(DatabaseError), db.atomic() as conn:
+        conn.execute("INSERT INTO no_such_table VALUES (1)")
+    db.close()
+    assert read_seal(path) != file_state(path)  # the commit changed the file; no new seal
     assert _checked(path)
