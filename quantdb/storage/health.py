@@ -32,7 +32,7 @@ from quantdb._atomic import temp_name
 
 log = logging.getLogger(__name__)
 
-__all__ = ["discard_seal", "file_state", "read_seal", "seal_path", "write_seal"]
+__all__ = ["file_state", "read_seal", "seal_path", "write_seal"]
 
 SEAL_FORMAT = 1
 FileState = dict[str, list[int] | None]
@@ -85,10 +85,3 @@ def write_seal(db_path: Path, state: FileState) -> None:
         log.debug("%s: health seal not written: %s", db_path, exc)
         tmp.unlink(missing_ok=True)
 
-
-def discard_seal(db_path: Path) -> None:
-    """Remove the seal (best effort): the next write session runs quick_check."""
-    try:
-        seal_path(db_path).unlink(missing_ok=True)
-    except OSError as exc:
-        log.debug("%s: health seal not removed: %s", db_path, exc)
