@@ -71,14 +71,22 @@ def benchmark_returns(db: Database, ticker: str = BENCHMARK) -> pd.Series:
     """
     import pandas as pd
 
+    symbol, days, returns = _daily_returns(db, ticker)
+    dates = pd.DatetimeIndex(pd.to_datetime(days), name="date")
+    return pd.Series(returns, index=dates, name=symbol).dropna()
+
+
+def _daily_returns(db: Database, ticker: str) -> tuple[str, list[str], FloatArray]:
+    """The symbol, the ISO dates from the second bar on and ``close[t] / close[t-1] - 1`` on
+    them (NaN kept): the one computation behind :func:`benchmark_returns` and
+    :func:`benchmark_on_dates`."""
     symbol = ticker.strip().upper()
     rows = db.query(Q["ticker_closes"], {"symbol": symbol})
     if not rows:
         msg = f"no prices for benchmark {symbol!r}; import them with `quantdb prices import {symbol}.csv`"
         raise NotFound(msg)
     px = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=np.float64)
-    dates = pd.DatetimeIndex(pd.to_datetime([str(r[0]) for r in rows[1:]]), name="date")
-    return pd.Series(px[1:] / px[:-1] - 1.0, index=dates, name=symbol).dropna()
+    return symbol, [str(r[0]) for r in rows[1:]], px[1:] / px[:-1] - 1.0
 
 
 def on_dates(benchmark: pd.Series | None, dates: npt.ArrayLike) -> FloatArray:
@@ -108,8 +116,27 @@ def on_dates(benchmark: pd.Series | None, dates: npt.ArrayLike) -> FloatArray:
 def benchmark_on_dates(db: Database, ticker: str, dates: npt.ArrayLike) -> FloatArray | None:
     """:func:`benchmark_returns` of ``ticker`` put :func:`on_dates` ``dates``; None when the
     database has no prices for it (a backtest then has no benchmark figures)."""
+    target = np.asarray(dates)
+    if target.dtype.kind != "M":  # strings, a DatetimeIndex with a time zone: pandas reads them
+        try:
+            bench = benchmark_returns(db, ticker)
+        except NotFound:
+            return None
+        return on_dates(bench, dates)
+    # datetime64 dates (every backtest's): the same lookup in NumPy, so that a command's
+    # backtests do not import pandas (issue 15). The stored dates are ISO days, unique and
+    # ascending (price_history's CHECK and UNIQUE, the query's ORDER BY), so a binary search
+    # finds each date's return; NaN returns are dropped first, as ``dropna`` does.
     try:
-        bench = benchmark_returns(db, ticker)
+        _, days, returns = _daily_returns(db, ticker)
     except NotFound:
         return None
-    return on_dates(bench, dates)
+    keep = ~np.isnan(returns)
+    known = np.array(days, dtype="datetime64[ns]")[keep]
+    values = returns[keep]
+    when = target.astype("datetime64[ns]").reshape(-1)
+    if not len(known):
+        return np.full(len(when), np.nan)
+    pos = np.searchsorted(known, when).clip(max=len(known) - 1)
+    out: FloatArray = np.where(known[pos] == when, values[pos], np.nan)
+    return out

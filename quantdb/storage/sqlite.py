@@ -29,6 +29,7 @@ from typing import Any, Self
 
 from quantdb._paths import make_folder
 from quantdb.errors import DatabaseDamaged, DatabaseError, DatabaseFull, NotADatabase, NotFound
+from quantdb.storage.health import file_state, read_seal, write_seal
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,8 @@ class Database:
         self._writer_file: tuple[int, int] | None = None
         self._readers_file: tuple[int, int] | None = None
         self._pinned: dict[int, sqlite3.Connection] = {}  # thread id -> its `snapshot` reader
+        # data_version of the writer when this session found the file healthy (health seal)
+        self._sealed_version: int | None = None
 
     # -- connections -----------------------------------------------------------------------
 
@@ -293,7 +296,7 @@ class Database:
         self._drain_readers()
         self._readers_file = None
         if self._writer is not None:
-            self._writer.close()
+            self._close_and_seal()
             self._writer = None
         self._writer_file = None
 
@@ -347,6 +350,7 @@ class Database:
                         conn.execute("BEGIN IMMEDIATE")
                         self._aborted = True
                     if isinstance(exc, sqlite3.DatabaseError):
+                        self._sealed_version = None  # SQLite failed: no health seal at close
                         # One error tree at every depth, not only at the outermost level.
                         raise translate_error(exc, self.path) from exc
                     raise
@@ -383,6 +387,7 @@ class Database:
                     conn.execute("COMMIT")
                 except sqlite3.DatabaseError as exc:
                     failed = True
+                    self._sealed_version = None  # SQLite failed (I/O, full disk): no health seal
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise translate_error(exc, self.path) from exc
@@ -498,16 +503,69 @@ class Database:
         """Refuse to write to a damaged file: raise `DatabaseDamaged` naming the problem.
 
         Runs ``PRAGMA quick_check`` (O(size), without the index cross-checks of
-        integrity_check) so that write commands stay fast on a large database.
+        integrity_check) so that write commands stay fast on a large database, unless the file
+        is exactly as a checked quantdb session left it (its health seal,
+        `quantdb.storage.health`). A session that passed either way seals the file as it
+        closes (`close`).
         """
         self.require_sqlite()
         if not self.exists:
             return
         try:
-            rows = [r[0] for r in self.writer().execute("PRAGMA quick_check")]
+            conn = self.writer()
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            # the state is read after data_version: a commit by another connection from here
+            # on changes data_version, and then `close` writes no seal
+            if read_seal(self.path) == file_state(self.path):
+                self._sealed_version = version
+                return
+            rows = [r[0] for r in conn.execute("PRAGMA quick_check")]
         except sqlite3.DatabaseError as exc:
             msg = f"{self.path}: the database is damaged ({exc}); refusing to write"
             raise DatabaseDamaged(msg) from exc
         if rows != ["ok"]:
             msg = f"{self.path}: the database is damaged ({rows[0]}); refusing to write"
             raise DatabaseDamaged(msg)
+        self._sealed_version = version
+
+    def _close_and_seal(self) -> None:
+        """Close the writer; seal the file (`quantdb.storage.health`) when this session found it
+        healthy and only this session's transactions changed it since: no other connection
+        committed (``data_version``), the path still names the file the writer opened, and no
+        other quantdb writer holds the lock file (never waited for: then no seal)."""
+        conn = self._writer
+        assert conn is not None
+        seal = (
+            self._sealed_version is not None
+            and self._lock_fd is None  # not inside atomic() or exclusive() (a restore)
+            and not conn.in_transaction
+            and self._file_identity() == self._writer_file
+        )
+        if seal:
+            try:
+                seal = conn.execute("PRAGMA data_version").fetchone()[0] == self._sealed_version
+            except sqlite3.Error:
+                seal = False
+        self._sealed_version = None
+        fd = self._try_file_lock() if seal else None
+        try:
+            conn.close()  # the last connection to the file checkpoints its WAL into it
+            if fd is not None:
+                write_seal(self.path, file_state(self.path))
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+    def _try_file_lock(self) -> int | None:
+        """The writer lock file's descriptor, locked, if no other writer holds it; else None."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        return fd

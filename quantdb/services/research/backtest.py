@@ -34,7 +34,7 @@ from quantdb.services.research.origin import Origin
 from quantdb.services.research.results import store_backtest
 from quantdb.settings import SimSettings, build_settings, merge_settings
 from quantdb.storage.sqlite import Database
-from quantdb.strategies import Bars
+from quantdb.strategies import Bars, Strategy
 from quantdb.strategy_loader import StrategyRef, resolve_strategy
 from quantdb.universe import Universe, universe_of
 
@@ -387,13 +387,57 @@ def run_backtest(
     if mode not in ("portfolio", "independent"):
         msg = f"mode must be 'portfolio' or 'independent', got {mode!r}"
         raise BacktestError(msg)
-    portfolio = mode == "portfolio"
     strat = resolve_strategy(name)
     full_params = strat.full_params(params)
     where = universe_of(tickers, universe)
     data = load_backtest_bars(where, db=db, prices_file=prices_file, frame=frame, start=start, end=end)
+    from_db = frame is None and prices_file is None
+    source = "db" if from_db else "frame" if frame is not None else str(Path(str(prices_file)).absolute())
+    bench_name = benchmark if (benchmark and from_db) else None
+    bench = None
+    if bench_name and db is not None:
+        from quantdb.services.benchmark import benchmark_on_dates
+
+        bench = benchmark_on_dates(db, bench_name, data.dates)
+    res = backtest_loaded(
+        strat, data, where=where, params=full_params, settings=merge_settings(settings, options), mode=mode,
+        db=db, source=source, benchmark=bench_name, benchmark_returns=bench, frame_bars=frame is not None,
+    )
+    if store and db is not None:
+        res = dataclasses.replace(res, backtest_id=store_backtest(
+            db, res, universe=str(where), source=source, mode=mode, benchmark=bench_name,
+            strategy_source=strat.source()))
+    return res
+
+
+def backtest_loaded(
+    strat: Strategy,
+    data: BarData,
+    *,
+    where: Universe,
+    params: Mapping[str, float],
+    settings: Mapping[str, Any] | SimSettings | None,
+    mode: BacktestMode,
+    db: Database | None,
+    source: str,
+    benchmark: str | None,
+    benchmark_returns: FloatArray | None,
+    frame_bars: bool = False,
+    data_fingerprint: str | None = None,
+) -> BacktestResult:
+    """Everything of `run_backtest` after the loading steps, on bars already loaded (not stored).
+
+    `run_backtest` loads the bars and the benchmark and calls it; a sweep's best sets
+    (`quantdb.services.research.sweep`) load them and the fingerprint once and run each set
+    through it, so that each row stored is the one `run_backtest` would store. ``benchmark``
+    is the benchmark's name as recorded, ``benchmark_returns`` its returns on ``data.dates``
+    (`quantdb.services.benchmark.benchmark_on_dates`) or None; ``data_fingerprint`` is
+    `fingerprint` of ``data`` when the caller has it.
+    """
+    portfolio = mode == "portfolio"
+    full_params = strat.full_params(params)
     bars = data.bars
-    st = build_settings(merge_settings(settings, options), n_tickers=len(data.tickers), portfolio=portfolio)
+    st = build_settings(settings, n_tickers=len(data.tickers), portfolio=portfolio)
     sig = strat.signals(bars, **full_params)
     entries, exits = sig[0], sig[1]
     short = (sig[2], sig[3]) if len(sig) == 4 else (None, None)
@@ -407,17 +451,9 @@ def run_backtest(
         settings=st, portfolio=portfolio,
     )
     equity, exposure = _curves(result.equity, result.exposure)
-    bench = None
-    from_db = frame is None and prices_file is None
-    source = "db" if from_db else "frame" if frame is not None else str(Path(str(prices_file)).absolute())
-    bench_name = benchmark if (benchmark and from_db) else None
-    if benchmark and db is not None and from_db:
-        from quantdb.services.benchmark import benchmark_on_dates
-
-        bench = benchmark_on_dates(db, benchmark, data.dates)
-    stats = compute_statistics(equity, st.cash, result.trades, int(result.ambiguous_exits.sum()), bench,
+    stats = compute_statistics(equity, st.cash, result.trades, int(result.ambiguous_exits.sum()), benchmark_returns,
                                bankrupt_on=bankrupt_date(data.dates, result.stats.bankrupt_bar))
-    res = BacktestResult(
+    return BacktestResult(
         strategy=strat.name,
         params=full_params,
         settings=st,
@@ -427,17 +463,12 @@ def run_backtest(
         equity_curve=equity,
         exposure=exposure,
         statistics=stats,
-        fingerprint=fingerprint(data.dates, data.tickers, bars),
+        fingerprint=data_fingerprint or fingerprint(data.dates, data.tickers, bars),
         origin=Origin(
             source=source, db_path=None if db is None else str(db.path), start=str(data.dates[0])[:10],
-            end=str(data.dates[-1])[:10], benchmark=bench_name, mode=mode,
-            frame_bars=(data.dates, data.tickers, bars) if frame is not None else None),
+            end=str(data.dates[-1])[:10], benchmark=benchmark, mode=mode,
+            frame_bars=(data.dates, data.tickers, bars) if frame_bars else None),
     )
-    if store and db is not None:
-        res = dataclasses.replace(res, backtest_id=store_backtest(
-            db, res, universe=str(where), source=source, mode=mode, benchmark=bench_name,
-            strategy_source=strat.source()))
-    return res
 
 
 def _curves(equity: FloatArray, exposure: FloatArray) -> tuple[FloatArray, FloatArray]:

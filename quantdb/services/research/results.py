@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -275,18 +275,10 @@ def store_backtest(
             ),
         )
         backtest_id = int(cur.lastrowid or 0)
-        k = len(res.tickers)
         conn.executemany(
             """INSERT INTO backtest_trades (backtest_id, ticker, entry_date, exit_date, entry_price, exit_price,
                    size, pnl, return_pct, fees, exit_reason, bars_held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                (
-                    backtest_id, res.tickers[int(r["column"]) % k], str(day[r["entry_index"]]), str(day[r["exit_index"]]),
-                    float(r["entry_price"]), float(r["exit_price"]), float(r["size"]), float(r["pnl"]),
-                    float(r["return"]), float(r["fees"]), EXIT_REASONS[int(r["exit_reason"])], int(r["bars_held"]),
-                )
-                for r in res.trade_records
-            ],
+            _trade_rows(backtest_id, res.trade_records, res.tickers, day, EXIT_REASONS),
         )
         conn.executemany(
             "INSERT INTO backtest_equity (backtest_id, date, equity, exposure) VALUES (?, ?, ?, ?)",
@@ -294,6 +286,28 @@ def store_backtest(
                 np.nan_to_num(res.exposure).tolist(), strict=True),
         )
     return backtest_id
+
+
+def _trade_rows(
+    backtest_id: int, trades: np.ndarray, tickers: Sequence[str], day: np.ndarray, reasons: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """The ``backtest_trades`` rows of a structured array of trades, one column at a time
+    (``tolist`` gives the Python ints and floats that ``int(r[f])`` / ``float(r[f])`` give row by
+    row, at a fraction of the cost)."""
+    k = len(tickers)
+    days = day.tolist()
+    col = {f: trades[f].tolist() for f in ("column", "entry_index", "exit_index", "exit_reason", "bars_held")}
+    num = {f: trades[f].astype(np.float64).tolist() for f in ("entry_price", "exit_price", "size", "pnl", "return", "fees")}
+    return [
+        (
+            backtest_id, tickers[int(c) % k], str(days[e]), str(days[x]), ep, xp, sz, pnl, ret, fee,
+            reasons[int(why)], int(held),
+        )
+        for c, e, x, ep, xp, sz, pnl, ret, fee, why, held in zip(
+            col["column"], col["entry_index"], col["exit_index"], num["entry_price"], num["exit_price"],
+            num["size"], num["pnl"], num["return"], num["fees"], col["exit_reason"], col["bars_held"], strict=True,
+        )
+    ]
 
 
 def delete_sweep_backtests(db: Database, sweep_run_id: int) -> int:

@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +54,7 @@ import numpy as np
 from quantdb._typing import FloatArray
 from quantdb._version import __version__
 from quantdb.errors import NotFound, QuantdbError
+from quantdb.services.research.arrow_columns import arrow_array, numpy_column, string_take
 from quantdb.services.research.bars import fingerprint, load_bars, universe_tickers
 from quantdb.services.research.grid import Grid, GridError, build_grid, parse_grid_spec
 from quantdb.services.research.results import (
@@ -100,6 +103,7 @@ RESULT_COLUMNS = ("total_return", "sharpe", "max_drawdown", "n_trades", "bankrup
 BYTES_PER_CELL = 48
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
 ProgressFn = Callable[[int], None]
+log = logging.getLogger(__name__)
 
 
 class SweepError(QuantdbError, ValueError):
@@ -263,14 +267,15 @@ def _chunk_dir(out_dir: Path, run_id: int) -> Path:
 
 
 def _write_parquet(columns: dict[str, np.ndarray], tickers: Sequence[str], path: Path) -> None:
+    """One chunk's result columns as a Parquet file: ``ticker`` (string), then the columns
+    (arrays built without pandas: `quantdb.services.research.arrow_columns`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    names = np.asarray(tickers, dtype=object)
-    table = {"ticker": pa.array(names[columns["ticker_index"]].tolist(), type=pa.string())}
+    table = {"ticker": string_take(tickers, columns["ticker_index"])}
     for k, v in columns.items():
         if k != "ticker_index":
-            table[k] = pa.array(v)
+            table[k] = arrow_array(v)
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
     pq.write_table(pa.table(table), tmp)
     os.replace(tmp, path)
@@ -464,6 +469,7 @@ def run_sweep(
         unknown strategy, ticker or run id; GridError / SettingsError on bad options.
     """
     from quantdb.services.research.executors import make_executor
+    from quantdb.strategies import BUILTIN
     from quantdb.strategy_loader import resolve_recorded, resolve_strategy
 
     if objective not in OBJECTIVES:
@@ -543,9 +549,7 @@ def run_sweep(
     memory_bound = chunk * n_dates * n_tickers * BYTES_PER_CELL
     if resume is not None and row["status"] == "done" and Path(results_path).exists():
         # finished before: nothing to run; the report is read back from the results
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(results_path)
+        table = _read_parquet(results_path)
         agg = aggregate_by_params(_result_columns(table, grid.names), list(grid.names), n_tickers)
         best = _best(agg, grid.names, objective, top)
         for b, i in zip(best, sweep_backtest_ids(db, run_id), strict=False):
@@ -566,11 +570,19 @@ def run_sweep(
         try:
             ex = make_executor(executor, workers=workers, address=address, processes=dask_processes,
                                preload=["quantdb.services.research.sweep", "quantdb.kernels.simulate",
-                                        "quantdb.strategies"])
+                                        "quantdb.strategies", "quantdb.services.research.sweep_warmup"])
         except Exception:  # no executor (a Dask scheduler that cannot be reached): the run failed
             with db.atomic() as conn:
                 conn.execute("UPDATE sweep_runs SET status = 'failed' WHERE id = ?", (run_id,))
             raise
+        warm = None
+        if executor == "local" and workers > 1 and len(todo) > 1 and strat.origin == BUILTIN:
+            # the chunks run in worker processes: meanwhile this process, idle, loads what
+            # its best sets' backtests need (`_warm_best_path`; a user's strategy code is never
+            # run for it)
+            warm = threading.Thread(target=_warm_best_path, args=(strat, dates, names, data, grid),
+                                    name="quantdb-sweep-warmup", daemon=True)
+            warm.start()
         try:
             for i, res in ex.map_unordered(run_chunk, todo, data):
                 task = todo[i]
@@ -585,6 +597,8 @@ def run_sweep(
             raise
         finally:
             ex.close()
+            if warm is not None:
+                warm.join()
     finished = all((chunks_dir / f"chunk-{t.index:05d}.parquet").exists() for t in tasks)
     if not finished:
         return SweepReport(run_id, strat.name, len(grid), n_tickers, str(results_path), [],
@@ -593,7 +607,7 @@ def run_sweep(
     import pyarrow.parquet as pq
 
     table = pa.concat_tables(  # chunks of an older quantdb lack `bankrupt`: null there
-        [pq.read_table(chunks_dir / f"chunk-{t.index:05d}.parquet") for t in tasks],
+        [_read_parquet(chunks_dir / f"chunk-{t.index:05d}.parquet") for t in tasks],
         promote_options="default",
     )
     tmp = results_path.with_name(results_path.name + ".tmp")
@@ -612,13 +626,47 @@ def run_sweep(
                        bankrupt_sets=int((agg["bankrupt"] > 0).sum()))
 
 
+def _warm_best_path(strategy: Strategy, dates: np.ndarray, names: Sequence[str], data: SweepData, grid: Grid) -> None:
+    """Run the best sets' backtest path once on a 64-day, one-ticker slice, result discarded.
+
+    It loads numba's CPU target, the simulation and statistics kernels and their imports in
+    this process while worker processes compute the chunks, instead of after them, in
+    `_record_best`. Touches no file and no database. Only a warm-up: an error is left to the
+    real backtests, which raise it.
+    """
+    from quantdb.services.research.backtest import BarData, backtest_loaded
+    from quantdb.strategies import Bars
+
+    b, k = data.bars, min(64, len(dates))
+    o, h, lo, c = (np.ascontiguousarray(m[:k, :1]) for m in (b.open, b.high, b.low, b.close))
+    bars = Bars(o, h, lo, c, None if b.volume is None else np.ascontiguousarray(b.volume[:k, :1]))
+    try:
+        backtest_loaded(
+            strategy, BarData(dates[:k], (names[0],), bars, "warm-up"), where=Universe("list", (names[0],)),
+            params={n: grid.columns[n][0].item() for n in grid.names}, settings=data.settings,
+            mode="independent", db=None, source="db", benchmark=None, benchmark_returns=None,
+        )
+    except Exception:  # a warm-up only: the real backtests raise any error
+        log.debug("sweep warm-up of the best sets' backtests failed", exc_info=True)
+
+
 def _result_columns(table: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
     """The parameter and result columns of a result table; ``bankrupt`` False where a table
     (or chunk) written before quantdb kept it has none."""
-    out = {n: table.column(n).to_numpy() for n in (*names, *RESULT_COLUMNS) if n != "bankrupt"}
+    out = {n: numpy_column(table.column(n)) for n in (*names, *RESULT_COLUMNS) if n != "bankrupt"}
     if "bankrupt" in table.column_names:
-        out["bankrupt"] = table.column("bankrupt").fill_null(False).to_numpy()
+        flags = table.column("bankrupt")
+        out["bankrupt"] = numpy_column(flags.fill_null(False) if flags.null_count else flags)
     return out
+
+
+def _read_parquet(path: Path) -> Any:
+    """A whole Parquet file as a pyarrow Table (``ParquetFile.read``: the same table as
+    ``pq.read_table`` without pyarrow.dataset, whose import loads pandas)."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as f:
+        return f.read()
 
 
 def _record_best(
@@ -635,16 +683,24 @@ def _record_best(
     bootstrapped and given a tearsheet like any backtest. All rows and the status are one
     transaction.
     """
-    from quantdb.services.research.backtest import run_backtest
+    from quantdb.services.benchmark import benchmark_on_dates
+    from quantdb.services.research.backtest import backtest_loaded, load_backtest_bars
 
     settings = settings_from_json(saved["simulation"])
     universe = Universe("list", tuple(saved["tickers"]))
     metrics = set(RESULT_COLUMNS)
+    # what run_backtest(strategy, db=db, universe=universe, start=..., end=..., params=...,
+    # settings=settings, mode="independent", store=False) loads, loaded once for all the sets
+    data = load_backtest_bars(universe, db=db, start=saved["start"], end=saved["end"])
+    bench = benchmark_on_dates(db, "SPY", data.dates)
+    data_fingerprint = fingerprint(data.dates, data.tickers, data.bars)
     runs = []
     for row in best:
         params = {k: v for k, v in row.items() if k not in metrics and k != "backtest_id"}
-        runs.append(run_backtest(strategy, db=db, universe=universe, start=saved["start"], end=saved["end"],
-                                 params=params, settings=settings, mode="independent", store=False))
+        runs.append(backtest_loaded(
+            strategy, data, where=universe, params=params, settings=settings, mode="independent", db=db,
+            source="db", benchmark="SPY", benchmark_returns=bench, data_fingerprint=data_fingerprint,
+        ))
     with db.atomic() as conn:
         delete_sweep_backtests(db, run_id)
         for rank, (row, res) in enumerate(zip(best, runs, strict=True), 1):

@@ -1,0 +1,30 @@
+"""Imported by a sweep's forkserver (its ``preload``): numba's kernels loaded once, before any fork.
+
+A local sweep with ``workers > 1`` forks its workers from one forkserver process
+(`quantdb.services.research.executors.LocalExecutor`). Without this module each worker, at
+its first chunk, loads numba's CPU target (which imports scipy.linalg) and the fused kernel
+from numba's on-disk cache: 0.5-1 s of CPU per worker, every sweep. Importing this module in
+the forkserver does it once there, on a 8-day, 1-ticker panel; forked workers inherit the loaded
+code (the kernel is serial: no thread pool exists at the fork). A worker running another
+strategy or settings still loads its own kernels from the cache, with the target already up.
+The numbers a worker computes do not depend on it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from quantdb.kernels.fastsweep import sma_cross_stats
+from quantdb.settings import SimSettings
+
+__all__: list[str] = []
+
+
+def _warm_up() -> None:
+    """One tiny fused sweep: the same specialization every sweep's chunks use."""
+    close = np.linspace(10.0, 11.0, 8)[:, None]
+    sma_cross_stats(close, close, close, close, np.array([2.0]), np.array([4.0]),
+                    settings=SimSettings(fill="close"))
+
+
+_warm_up()
