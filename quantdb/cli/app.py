@@ -17,6 +17,7 @@ from quantdb.cli.common import (
     DEFAULT_DB,
     DbPath,
     JsonFlag,
+    close_opened,
     emit_json,
     handle_errors,
     open_db,
@@ -53,12 +54,14 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print quantdb's version and exit."),
     ] = False,
 ) -> None:
     """quantdb: legacy JSON -> SQLite, DuckDB scans, vectorized backtests, sweeps and reports."""
+    ctx.call_on_close(close_opened)
 
 
 @app.command("init")

@@ -24,7 +24,7 @@ from quantdb.errors import NotFound, QuantdbError
 if TYPE_CHECKING:
     from quantdb.storage.sqlite import Database
 
-__all__ = ["DEFAULT_DB", "DbPath", "JsonFlag", "LimitOpt", "Progress", "UnusedDbPath", "database_session", "echo_err", "emit_json", "handle_errors", "open_db", "print_table", "progress", "to_jsonable"]
+__all__ = ["DEFAULT_DB", "DbPath", "JsonFlag", "LimitOpt", "Progress", "UnusedDbPath", "close_opened", "database_session", "echo_err", "emit_json", "handle_errors", "open_db", "print_table", "progress", "to_jsonable"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,7 +73,21 @@ def open_db(db: Path, *, write: bool, create: bool = False, known_schema: bool =
     except BaseException:
         database.close()
         raise
+    _OPENED.append(database)
     return database
+
+
+#: The databases `open_db` opened for the running command, closed as it ends (`close_opened`).
+_OPENED: list[Database] = []
+
+
+def close_opened() -> None:
+    """Close every database the command opened (the root callback registers it on the command's
+    context, so it runs on success, error and Ctrl-C alike): a write session that found its file
+    healthy then seals it (`quantdb.storage.health`) and the next command skips ``quick_check``.
+    Closing twice is harmless."""
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 @contextlib.contextmanager

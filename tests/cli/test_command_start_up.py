@@ -62,3 +62,27 @@ def test_sweep_command_imports_no_pandas_and_checks_once(tmp_path: Path) -> None
     assert first == {"code": 0, "pandas": False, "quick_check": True}
     second = _sweep(tmp_path / "quant.db", tmp_path / "out")
     assert second == {"code": 0, "pandas": False, "quick_check": False}
+
+
+def _command(*args: str) -> dict[str, object]:
+    proc = subprocess.run([sys.executable, "-c", RUN, *args], capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def test_every_command_closes_its_database_so_the_next_skips_the_check(tmp_path: Path) -> None:
+    """`prices import` and `calendar set` never closed the database they opened: no seal was
+    written and the next write command read every page again."""
+    db = str(tmp_path / "quant.db")
+    assert _command("init", "--db", db)["code"] == 0
+    first = _command("prices", "import", str(LEGACY_PRICES), "--db", db)
+    assert first["code"] == 0 and first["quick_check"] is True  # a new file: nothing sealed it yet
+    again = _command("prices", "import", str(LEGACY_PRICES), "--db", db)
+    assert again["code"] == 0 and again["quick_check"] is False
+    calendar = _command("calendar", "set", "XNYS", "--db", db)
+    assert calendar["code"] == 0 and calendar["quick_check"] is False
+    with open(db, "r+b") as fh:  # a change made outside quantdb: checked again
+        fh.seek(0, 2)
+        fh.write(b"\0" * 4096)
+    after = _command("prices", "import", str(LEGACY_PRICES), "--db", db)
+    assert after["quick_check"] is True
