@@ -32,11 +32,13 @@ from typing import Any
 
 import orjson
 
+from quantdb._laps import Laps
 from quantdb._version import __version__
 from quantdb.ingest import records as rc
 from quantdb.ingest.folder import ParsedFolder, parse_folder
 from quantdb.ingest.normalize import now_utc
 from quantdb.storage.backup import backup_database
+from quantdb.storage.bulk import indexes_deferred
 from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database
 
@@ -134,6 +136,7 @@ def migrate_folder(
     dry_run: bool = False,
     backup_dir: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> MigrationReport:
     """Import the legacy folder ``folder`` into ``db`` as one batch, all or nothing.
 
@@ -149,6 +152,10 @@ def migrate_folder(
         Where the pre-migration backup goes (default: ``backups/`` beside the database).
     progress
         Called with the number of records handled so far.
+    timings
+        If given, gets the wall seconds of each phase (``parse``, ``normalize``,
+        ``backup_schema``, ``load_existing``, ``decide``, ``insert_typed``, ``insert_raw``,
+        ``indexes``, ``quarantine_report``, ``commit``): where the time goes, for benchmarks.
 
     Returns
     -------
@@ -163,7 +170,8 @@ def migrate_folder(
     t0 = time.perf_counter()
     folder = Path(folder)
     with gc_paused():
-        parsed = parse_folder(folder, progress=progress)
+        parsed = parse_folder(folder, progress=progress, timings=timings)
+    laps = Laps(timings)
     backup_path = None
     if not dry_run:
         db.require_healthy()
@@ -175,9 +183,10 @@ def migrate_folder(
             )
             backup_path = str(backup_database(db, dest))
     apply_migrations(db)
+    laps.lap("backup_schema")
     with gc_paused():
         report = import_parsed(db, parsed, source=str(folder.resolve()), dry_run=dry_run,
-                               backup_path=backup_path, progress=progress)  # fmt: skip
+                               backup_path=backup_path, progress=progress, timings=timings)  # fmt: skip
     return replace(report, elapsed_s=time.perf_counter() - t0)
 
 
@@ -207,22 +216,27 @@ def import_parsed(
     backup_path: str | None = None,
     progress: Callable[[int], None] | None = None,
     on_batch: Callable[[Any, int], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> MigrationReport:
     """Write already-parsed files as one batch (the engine of migrate and quarantine reimport).
 
-    ``on_batch(conn, batch_id)`` runs inside the same transaction after the rows are written.
+    ``on_batch(conn, batch_id)`` runs inside the same transaction after the rows are written;
+    ``timings`` gets the seconds of each phase (see `migrate_folder`).
     """
     result: list[MigrationReport] = []
+    laps = Laps(timings)
     try:
         with db.atomic() as conn:
             conn.execute("PRAGMA cache_size = -1048576")  # 1 GiB while the batch is written
-            imp = _Importer(conn, parsed, source, kind, backup_path, progress)
+            imp = _Importer(conn, parsed, source, kind, backup_path, progress, laps)
             report = imp.run(dry_run)
             if on_batch is not None:
                 on_batch(conn, imp.batch_id)
             result.append(report)
             if dry_run:
                 raise _DryRun
+            laps.skip()
+        laps.lap("commit")
     except _DryRun:
         pass
     finally:
@@ -350,8 +364,10 @@ KEY_FIELD = {"predictions": "id", "trades": "trade_id", "leaders": "symbol", "pr
 
 class _Importer:
     def __init__(self, conn: Any, parsed: ParsedFolder, source: str, kind: str,
-                 backup_path: str | None, progress: Callable[[int], None] | None) -> None:  # fmt: skip
+                 backup_path: str | None, progress: Callable[[int], None] | None,
+                 laps: Laps | None = None) -> None:  # fmt: skip
         self.conn = conn
+        self.laps = laps or Laps(None)
         self.parsed = parsed
         self.source = source
         self.kind = kind
@@ -424,7 +440,9 @@ class _Importer:
             (self.kind, self.source, started, self.backup_path, __version__),
         )
         self.batch_id = int(cur.lastrowid)
+        self.laps.skip()
         self._load_existing()
+        self.laps.lap("load_existing")
         # Earlier committed legacy batches, newest first: a record whose raw original one of
         # them already keeps (same file and position), with the same outcome, is not stored again.
         if self.kind == "legacy":
@@ -482,9 +500,15 @@ class _Importer:
             done += len(pf)
             if self.progress is not None:
                 self.progress(done)
-        created = self._write()
-        for first_id, name, tname, recs in raw_rows:
-            _insert_raw(c, self.batch_id, first_id, name, tname, recs)
+        self.laps.lap("decide")
+        with indexes_deferred(c, self._bulk_tables(sum(len(r[3]) for r in raw_rows))):
+            self.laps.lap("indexes")
+            created = self._write()
+            self.laps.lap("insert_typed")
+            for first_id, name, tname, recs in raw_rows:
+                _insert_raw(c, self.batch_id, first_id, name, tname, recs)
+            self.laps.lap("insert_raw")
+        self.laps.lap("indexes")
         c.executemany(
             "INSERT INTO quarantine (batch_id, raw_record_id, file, position, field, rule, reason) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -518,7 +542,17 @@ class _Importer:
             "UPDATE import_batches SET finished_at = ?, report_json = ? WHERE id = ?",
             (now_utc(), orjson.dumps(doc).decode(), self.batch_id),
         )
+        self.laps.lap("quarantine_report")
         return report
+
+    def _bulk_tables(self, n_raw: int) -> list[str]:
+        """The tables about to get at least as many new rows as they hold: their secondary
+        indexes are built after the load (`indexes_deferred`), once, rather than row by row."""
+        adding = {"raw_records": n_raw, "price_history": len(self.tables["prices"].new)}
+        return [
+            name for name, n in adding.items()
+            if n > 0 and n >= self.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        ]  # fmt: skip
 
     def _stored_originals(self, file: str, n: int) -> dict[int, tuple[Any, ...]]:
         """position -> (batch, raw, key, outcome, target table, target id, flags): the newest row
