@@ -37,6 +37,7 @@ from quantdb._version import __version__
 from quantdb.ingest import records as rc
 from quantdb.ingest.folder import ParsedFolder, parse_folder
 from quantdb.ingest.normalize import now_utc
+from quantdb.services.records.raw_rows import insert_raw
 from quantdb.storage.backup import backup_database
 from quantdb.storage.bulk import indexes_deferred
 from quantdb.storage.migrations import apply_migrations
@@ -266,48 +267,6 @@ def _same_original(got: tuple[Any, ...], key: Any, raw: str, flags: str | None,
     )  # fmt: skip
 
 
-RAW_CHUNK = 50_000
-_RAW_INSERT = (
-    "INSERT INTO raw_records (id, batch_id, file, position, record_key, raw, outcome, target_table, "
-    "target_id, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_RAW_INSERT_JSON = (
-    "INSERT INTO raw_records (id, batch_id, file, position, record_key, raw, outcome, target_table, "
-    "target_id, flags) SELECT ? + j.key, ?, ?, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), "
-    "json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), "
-    "CASE WHEN json_extract(j.value, '$[4]') IS NULL THEN NULL ELSE ? END, "
-    "json_extract(j.value, '$[4]'), json_extract(j.value, '$[5]') FROM json_each(?) j"
-)
-
-
-def _insert_raw(
-    conn: Any, batch_id: int, first_id: int, file: str, table: str, recs: list[list[Any]]
-) -> None:
-    """Insert the raw records of one file: ``recs`` holds ``[position, key, raw, outcome, target_id, flags]``.
-
-    The rows travel as one JSON array per chunk, unpacked by SQLite's ``json_each``: binding ten
-    parameters a row through ``executemany`` costs about 1.7 times as much for the ~1M rows of a
-    real set. Every value is an integer, text or NULL, which JSON carries exactly; the one text
-    it cannot carry through SQLite (a NUL character, which ``json_extract`` cuts short) sends
-    the chunk through ``executemany`` instead, as does text orjson refuses (a lone surrogate).
-    """
-    for start in range(0, len(recs), RAW_CHUNK):
-        chunk = recs[start : start + RAW_CHUNK]
-        doc: bytes | None
-        try:
-            doc = orjson.dumps(chunk)
-        except orjson.JSONEncodeError:
-            doc = None
-        if doc is not None and b"\\u0000" not in doc:
-            conn.execute(_RAW_INSERT_JSON, (first_id + start, batch_id, file, table, doc))
-            continue
-        conn.executemany(_RAW_INSERT, [
-            (first_id + start + i, batch_id, file, r[0], r[1], r[2], r[3],
-             None if r[4] is None else table, r[4], r[5])
-            for i, r in enumerate(chunk)
-        ])  # fmt: skip
-
-
 class _Table:
     """Keys already claimed in this batch and present in the database, for one target table."""
 
@@ -506,7 +465,7 @@ class _Importer:
             created = self._write()
             self.laps.lap("insert_typed")
             for first_id, name, tname, recs in raw_rows:
-                _insert_raw(c, self.batch_id, first_id, name, tname, recs)
+                insert_raw(c, self.batch_id, first_id, name, tname, recs)
             self.laps.lap("insert_raw")
         self.laps.lap("indexes")
         c.executemany(

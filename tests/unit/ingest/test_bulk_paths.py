@@ -85,3 +85,47 @@ def test_raw_records_keep_text_json_cannot_carry_through_sqlite(tmp_path: Path) 
     assert [json.loads(r) for r in raws] == preds
     assert raws == [rc.raw_json(p, False) for p in preds]
     assert csv_raws == lines  # the NUL character kept
+
+
+def _by_line(pf: rd.PriceFile) -> rc.ParsedFile:
+    parsed = rc.ParsedFile(pf.name, "prices", meta={"header": pf.header, "symbol": pf.symbol})
+    rc._prices_by_line(pf, parsed)
+    return parsed
+
+
+def _fields(p: rc.ParsedFile) -> tuple[object, ...]:
+    return (p.raws, p.keys, p.rows, p.problems, p.flags)
+
+
+NULL_LINE_CASES = {  # name -> (edit of the clean lines, whether the column-wise path takes the file)
+    "null rows": (lambda ls: {3: "2001-01-04,null,null,null,null,null,null", 9: "2001-01-10,,,,,,"}, True),
+    "mixed null texts": (lambda ls: {0: "2001-01-01,NULL,None,nan,NaN,none,Null"}, True),
+    "every line null": (lambda ls: dict.fromkeys(range(len(ls)), "2001-01-01,null,null,null,null,null,null"), True),
+    "a null among numbers": (lambda ls: {5: ls[5].rsplit(",", 1)[0] + ",null"}, False),
+    "null row, bad date": (lambda ls: {2: "2001-02-30,null,null,null,null,null,null"}, False),
+    "null row and a nan price": (lambda ls: {1: "2001-01-02,null,null,null,null,null,null",
+                                             4: ls[4].replace(ls[4].split(",")[1], "nan", 1)}, False),
+    "null row and text": (lambda ls: {1: "2001-01-02,null,null,null,null,null,null",
+                                      6: ls[6].replace(ls[6].split(",")[2], "abc", 1)}, False),
+}  # fmt: skip
+
+
+def test_null_price_rows_read_column_by_column_exactly_as_line_by_line() -> None:
+    """A file whose only oddity is whole lines of null texts (``null_price_row``, a common
+    mess) is read column by column; the rows, flags and problems are those of the line-by-line
+    reading, and any other doubt still leaves the file to that reading."""
+    for name, (edit, bulk) in NULL_LINE_CASES.items():
+        for header in (HEADER, "Date,Open,High,Low,Close,Volume"):
+            lines = _clean_lines(40)
+            if header != HEADER:  # no adjusted close column
+                lines = [",".join(ln.split(",")[:5] + ln.split(",")[6:]) for ln in lines]
+            for i, text in edit(lines).items():
+                lines[i] = text if header == HEADER else ",".join(text.split(",")[:6])
+            pf = rd.price_file_from_lines(Path("ABC.csv"), "price_history/ABC.csv", header, lines)
+            assert rc._prices_columnwise(pf, rc.ParsedFile("x", "prices")) is bulk, name
+            got, want = rc.read_prices(pf), _by_line(pf)
+            assert _fields(got) == _fields(want), name
+            assert [type(v) for v in got.rows[0] or ()] == [type(v) for v in want.rows[0] or ()], name
+            if bulk:
+                nulls = [i for i, f in enumerate(got.flags) if f == ["null_price_row"]]
+                assert nulls and all(got.rows[i][2:] == (None,) * 6 for i in nulls), name
