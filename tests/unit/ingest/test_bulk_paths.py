@@ -129,3 +129,51 @@ def test_null_price_rows_read_column_by_column_exactly_as_line_by_line() -> None
             if bulk:
                 nulls = [i for i, f in enumerate(got.flags) if f == ["null_price_row"]]
                 assert nulls and all(got.rows[i][2:] == (None,) * 6 for i in nulls), name
+
+
+def _raw_table(db: Database) -> list[tuple[object, ...]]:
+    return [tuple(r) for r in db.query("SELECT * FROM raw_records ORDER BY id")]
+
+
+def test_raw_runs_and_other_stretches_store_the_same_rows(tmp_path: Path) -> None:
+    """`insert_raw` cuts a file's raw records into runs (texts only, the rest computed in SQL)
+    and other stretches; every row is the one ``executemany`` of the same values writes, for
+    runs broken by a duplicate, a quarantined record, a flag, a key change, text JSON cannot
+    carry through SQLite (a NUL), a lone surrogate kept as its escape and text that needs escaping."""
+    from quantdb.services.records import raw_rows
+    from quantdb.storage.migrations import apply_migrations
+
+    n = 400
+    recs: list[list[object]] = [[i, "ABC", f"2001-01-{i % 28 + 1:02d},1.5,2,1,1.5,1.5,{i}", "imported", 10 + i, None]
+                                for i in range(n)]  # fmt: skip
+    recs[50] = [50, "ABC", recs[50][2], "duplicate", 12, None]  # points back: breaks the run
+    recs[120] = [120, "ABC", '"quoted",line', "quarantined", None, None]
+    recs[200] = [200, "ABC", recs[200][2], "imported", 210, '["null_price_row"]']
+    recs[260] = [260, "ABD", recs[260][2], "imported", 270, None]  # another key
+    recs[300][2] = "nul \x00 inside"  # a run whose texts JSON cannot carry: executemany
+    recs[330][2] = "lone \ud800 surrogate".encode("utf-8", "backslashreplace").decode()  # as migrate keeps it
+    recs[340][2] = 'tab\tquote" backslash\\ é 😀 \u2028'
+    for i in range(360, 400):
+        recs[i][0] = 1000 + i  # positions jump once: a second run
+    got = raw_rows.segments(recs)
+    assert [s for s in got if s[2]] and [s for s in got if not s[2]]
+    assert [a for a, _, _ in got] == sorted(a for a, _, _ in got) and got[-1][1] == n
+
+    def stored(bulk: bool) -> list[tuple[object, ...]]:
+        db = Database(tmp_path / f"{bulk}.db")
+        apply_migrations(db)
+        with db.atomic() as conn:
+            conn.execute("INSERT INTO import_batches (id, kind, source, started_at, status, quantdb_version) "
+                         "VALUES (1, 'legacy', 'x', '2020-01-01T00:00:00Z', 'committed', '0')")  # fmt: skip
+            if bulk:
+                raw_rows.insert_raw(conn, 1, 7, "price_history/ABC.csv", "price_history", recs)
+            else:
+                conn.executemany(raw_rows._INSERT_ROWS, [
+                    (7 + i, 1, "price_history/ABC.csv", r[0], r[1], r[2], r[3],
+                     None if r[4] is None else "price_history", r[4], r[5]) for i, r in enumerate(recs)
+                ])  # fmt: skip
+        rows = _raw_table(db)
+        db.close()
+        return rows
+
+    assert stored(True) == stored(False)
