@@ -27,8 +27,9 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -439,15 +440,21 @@ class _Importer:
                 tally[o[0]] += 1
             b, name, keys, raws = self.batch_id, pf.name, pf.keys, pf.raws
             kept = self._stored_originals(name, len(pf)) if self._earlier else {}
-            recs: list[list[Any]] = []
-            ids: dict[int, int] = {}
-            for i, (pos, o) in enumerate(zip(positions, outcomes, strict=True)):
-                got = kept.get(pos)
-                if got is not None and _same_original(got, keys[i], raws[i], flag_json[i], o, tname):
-                    self.reused[got[0]] = self.reused.get(got[0], 0) + 1  # kept once, in that batch
-                    continue
-                ids[i] = raw_id + len(recs)
-                recs.append([pos, keys[i], raws[i], o[0], o[1], flag_json[i]])
+            recs: list[list[Any]]
+            ids: dict[int, int] | range
+            if kept:
+                recs, ids = [], {}
+                for i, (pos, o) in enumerate(zip(positions, outcomes, strict=True)):
+                    got = kept.get(pos)
+                    if got is not None and _same_original(got, keys[i], raws[i], flag_json[i], o, tname):
+                        self.reused[got[0]] = self.reused.get(got[0], 0) + 1  # kept once, in that batch
+                        continue
+                    ids[i] = raw_id + len(recs)
+                    recs.append([pos, keys[i], raws[i], o[0], o[1], flag_json[i]])
+            else:  # nothing kept earlier (a first migration): every record is stored, in order
+                recs = [[pos, key, raw, o[0], o[1], fj]
+                        for pos, key, raw, o, fj in zip(positions, keys, raws, outcomes, flag_json, strict=True)]  # fmt: skip
+                ids = range(raw_id, raw_id + len(recs))
             raw_rows.append((raw_id, name, tname, recs))
             quarantine.extend([
                 (b, ids[i], name, pos, o[2].field, o[2].rule, o[2].reason)
@@ -656,10 +663,17 @@ class _Importer:
         self, pf: rc.ParsedFile, table: _Table
     ) -> list[tuple[str, int | None, rc.Problem | None]]:
         """`_outcomes` for a price file whose symbol has no rows elsewhere: dedupe by date only."""
-        out: list[tuple[str, int | None, rc.Problem | None]] = []
-        seen: dict[str, tuple[tuple[Any, ...], int, int]] = {}
         rid = table.next_id
         new = table.new
+        m = len(pf.rows)
+        if pf.problems.count(None) == m:  # every line read: when no date repeats, all are new
+            rows = cast("list[tuple[Any, ...]]", pf.rows)
+            if len(set(map(itemgetter(1), rows))) == m:
+                new.extend(zip(range(rid, rid + m), rows, strict=True))
+                table.next_id = rid + m
+                return [("imported", i, None) for i in range(rid, rid + m)]
+        out: list[tuple[str, int | None, rc.Problem | None]] = []
+        seen: dict[str, tuple[tuple[Any, ...], int, int]] = {}
         for i, row in enumerate(pf.rows):
             prob = pf.problems[i]
             if prob is not None:
