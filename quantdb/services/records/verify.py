@@ -288,7 +288,15 @@ def _kept_rows(db: Database, batches: list[_Batch], newest: _Batch, name: str, n
         for b in batches:
             if b.id > newest.id:
                 continue
-            for r in conn.execute(sql, (b.id, name)):
+            found = conn.execute(sql, (b.id, name)).fetchall()
+            if not rows and b.id == newest.id:  # the newest batch's rows, taken as they are
+                first = dict(zip(map(itemgetter(0), found), found, strict=True))
+                if len(first) == len(found) and (not found or max(first) < n_read):
+                    rows = first
+                    if len(rows) == n_read:
+                        break
+                    continue
+            for r in found:
                 if r[0] < n_read and r[0] not in rows:
                     if b.id != newest.id and r[3] == "imported":
                         r = (*r[:3], "already_present", *r[4:])
