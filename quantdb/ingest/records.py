@@ -157,12 +157,24 @@ def extreme_value(record: Any, where: str = "*") -> Problem | None:
 
 
 def _has_nan(record: Any) -> bool:
+    """Whether a float in ``record`` (at any depth) is NaN or infinite (``1e400`` read as inf).
+
+    One loop per container, recursing only into containers: it runs on every record of a
+    file that needed the tolerant parser."""
     if isinstance(record, float):
-        return not math.isfinite(record)  # NaN, or an overflowing 1e400 read as inf
+        return not math.isfinite(record)
     if isinstance(record, dict):
-        return any(_has_nan(v) for v in record.values())
-    if isinstance(record, list):
-        return any(_has_nan(v) for v in record)
+        values: Any = record.values()
+    elif isinstance(record, list):
+        values = record
+    else:
+        return False
+    for v in values:
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                return True
+        elif isinstance(v, dict | list) and _has_nan(v):
+            return True
     return False
 
 

@@ -177,3 +177,32 @@ def test_raw_runs_and_other_stretches_store_the_same_rows(tmp_path: Path) -> Non
         return rows
 
     assert stored(True) == stored(False)
+
+
+def test_line_split_and_nan_walk_agree_with_their_plain_readings() -> None:
+    """`reader._split_lines` (``str.splitlines`` when it may) cuts a price file as the
+    ``\\r\\n|\\r|\\n`` regex does, up to trailing blank lines; `records._has_nan` finds a
+    non-finite float at any depth, as a plain recursive walk does."""
+    rng = np.random.default_rng(1337)
+    pieces = ["a,1", "b,2", "", " ", "\r\n", "\r", "\n", "\v", "\f", "\x1c", "é", "\u2028", "\x85"]
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces, size=int(rng.integers(0, 12))))
+        got, want = rd._split_lines(text), rd._SPLIT.split(text)
+        while got and not got[-1].strip():
+            got.pop()
+        while want and not want[-1].strip():
+            want.pop()
+        assert got == want, repr(text)
+
+    def walk(x: object) -> bool:
+        if isinstance(x, float):
+            return bool(np.isnan(x) or np.isinf(x))
+        if isinstance(x, dict):
+            return any(walk(v) for v in x.values())
+        return isinstance(x, list) and any(walk(v) for v in x)
+
+    nan, inf = float("nan"), float("inf")
+    cases = [1.0, nan, -inf, "nan", None, True, [1, [2.0, [nan]]], {"a": {"b": [inf]}}, {"a": 1, "b": "x"},
+             {"a": [1.0, {"c": 2.5}]}, [{"k": nan}], {nan: 1.0}, [], {}]  # fmt: skip
+    for case in cases:
+        assert rc._has_nan(case) is walk(case), case
