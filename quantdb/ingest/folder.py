@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from quantdb._laps import Laps
 from quantdb.errors import FileFormatError
 from quantdb.ingest import reader as rd
 from quantdb.ingest import records as rc
@@ -36,9 +37,17 @@ class ParsedFolder:
 
 
 def parse_folder(
-    root: str | Path, *, progress: Callable[[int], None] | None = None
+    root: str | Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> ParsedFolder:
-    """Parse every legacy file of ``root`` (tickers and strategies first, prices last)."""
+    """Parse every legacy file of ``root`` (tickers and strategies first, prices last).
+
+    ``timings`` (optional) gets the seconds spent reading and parsing the files (``parse``)
+    and turning their records into rows or problems (``normalize``); see `quantdb._laps`.
+    """
+    laps = Laps(timings)
     found = rd.scan_folder(root)
     out = ParsedFolder(Path(root), ignored=list(found.ignored))
     done = 0
@@ -56,6 +65,7 @@ def parse_folder(
             out.missing.append(name)
             continue
         loaded = rd.load_json_checked(path)
+        laps.lap("parse")
         doc, flags = loaded.value, {"has_nan": loaded.tolerant, "extremes": loaded.extremes}
         try:
             if name == rd.TICKERS:
@@ -71,6 +81,10 @@ def parse_folder(
         except FileFormatError as exc:  # re-raise with the full path
             raise FileFormatError(path, exc.where, exc.reason) from exc
         tick(pf)
+        laps.lap("normalize")
     for rel, path in found.price_files:
-        tick(rc.read_prices(rd.load_price_csv(path, rel)))
+        price_file = rd.load_price_csv(path, rel)
+        laps.lap("parse")
+        tick(rc.read_prices(price_file))
+        laps.lap("normalize")
     return out

@@ -189,6 +189,21 @@ def filename_from_symbol(symbol: str) -> str:
 
 
 _SPLIT = re.compile(r"\r\n|\r|\n")
+#: The line breaks ``str.splitlines`` knows besides ``\n``, ``\r`` and ``\r\n`` (in ASCII text).
+_OTHER_BREAKS = ("\v", "\f", "\x1c", "\x1d", "\x1e")
+
+
+def _split_lines(text: str) -> list[str]:
+    """``text`` cut at ``\r\n``, ``\r`` and ``\n`` only (as `_SPLIT` cuts it).
+
+    ``str.splitlines`` does the same in C when the text holds no other break it knows (ASCII
+    text without ``\v``, ``\f``, ``\x1c``-``\x1e``), except that it leaves out the empty
+    piece after a final break, which `load_price_csv` drops anyway with the other trailing
+    blank lines.
+    """
+    if text.isascii() and not any(b in text for b in _OTHER_BREAKS):
+        return text.splitlines()
+    return _SPLIT.split(text)
 
 
 def load_price_csv(path: str | Path, name: str) -> PriceFile:
@@ -209,7 +224,7 @@ def load_price_csv(path: str | Path, name: str) -> PriceFile:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FileFormatError(path, _where(data, exc.start), "not UTF-8 text") from exc
-    lines = _SPLIT.split(text)
+    lines = _split_lines(text)
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:

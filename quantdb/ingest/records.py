@@ -175,12 +175,24 @@ def file_fields(doc: dict[str, Any], name: str, records_key: str) -> dict[str, A
 
 
 def _has_nan(record: Any) -> bool:
+    """Whether a float in ``record`` (at any depth) is NaN or infinite (``1e400`` read as inf).
+
+    One loop per container, recursing only into containers: it runs on every record of a
+    file that needed the tolerant parser."""
     if isinstance(record, float):
-        return not math.isfinite(record)  # NaN, or an overflowing 1e400 read as inf
+        return not math.isfinite(record)
     if isinstance(record, dict):
-        return any(_has_nan(v) for v in record.values())
-    if isinstance(record, list):
-        return any(_has_nan(v) for v in record)
+        values: Any = record.values()
+    elif isinstance(record, list):
+        values = record
+    else:
+        return False
+    for v in values:
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                return True
+        elif isinstance(v, dict | list) and _has_nan(v):
+            return True
     return False
 
 
@@ -447,11 +459,13 @@ class _FieldBad(Exception):
 def _prices_columnwise(pf: PriceFile, parsed: ParsedFile) -> bool:
     """`read_prices` for a clean file, column by column; False (nothing added) when it is not clean.
 
-    Clean means every line has one value per column, a real date, and numbers the line-by-line
-    path would accept as they are (prices > 0, whole volumes >= 0, high >= low). The values
-    are read by the same ``float`` as that path, so the rows are identical; the gain is doing
-    it with C-level ``map`` and NumPy checks rather than a Python loop per line. Any doubt
-    (a null, a NaN, text, a repeated column) leaves the whole file to the line-by-line path.
+    Clean means every line has one value per column, a real date, and either numbers the
+    line-by-line path would accept as they are (prices > 0, whole volumes >= 0, high >= low)
+    or nothing but null texts (a ``null_price_row``, kept as a row of NULLs and flagged, as
+    that path keeps it). The values are read by the same ``float`` as that path, so the rows
+    are identical; the gain is doing it with C-level ``map`` and NumPy checks rather than a
+    Python loop per line. Any doubt (a null among numbers, a NaN, text, a repeated column)
+    leaves the whole file to the line-by-line path.
     """
     cols = pf.columns
     n = len(cols)
@@ -466,10 +480,22 @@ def _prices_columnwise(pf: PriceFile, parsed: ParsedFile) -> bool:
     days = list(map(nz._parse_date, map(str.strip, text["date"])))
     if None in days:
         return False
+    value_cols = [c for c in _PRICE_ORDER if c in text]
     try:
-        nums = {c: list(map(float, text[c])) for c in _PRICE_ORDER if c in text}
-    except ValueError:
-        return False
+        nums = {c: list(map(float, text[c])) for c in value_cols}
+        null_at: list[int] = []
+    except ValueError:  # a text float refuses: only whole lines of null texts are read here
+        null_at = [i for i, vals in enumerate(zip(*(text[c] for c in value_cols), strict=True))
+                   if _NULLS.issuperset(vals)]  # fmt: skip
+        if not null_at:
+            return False
+        nulls = set(null_at)
+        keep = [i for i in range(m) if i not in nulls]
+        try:
+            nums = {c: list(map(float, map(text[c].__getitem__, keep))) for c in value_cols}
+        except ValueError:
+            return False
+        days_kept = [days[i] for i in keep]
     for c, vals in nums.items():
         x = np.asarray(vals, dtype=np.float64)
         if c == "volume":
@@ -481,14 +507,27 @@ def _prices_columnwise(pf: PriceFile, parsed: ParsedFile) -> bool:
     if not (np.asarray(nums["high"]) >= np.asarray(nums["low"])).all():
         return False
     symbol = pf.symbol
-    adj: list[float] | list[None] = nums.get("adj_close") or [None] * m
+    k = m - len(null_at)
+    adj: list[float] | list[None] = nums.get("adj_close") or [None] * k
     volume = list(map(int, nums["volume"]))
+    rows: list[tuple[Any, ...] | None] = list(
+        zip(repeat(symbol, k), days_kept if null_at else days, nums["open"], nums["high"],
+            nums["low"], nums["close"], volume, adj, strict=True)
+    )  # fmt: skip
+    flags: list[list[str] | None] = [None] * m
+    if null_at:
+        by_line: list[tuple[Any, ...] | None] = [None] * m
+        for i, row in zip(keep, rows, strict=True):
+            by_line[i] = row
+        for i in null_at:
+            by_line[i] = (symbol, days[i], None, None, None, None, None, None)
+            flags[i] = ["null_price_row"]
+        rows = by_line
     parsed.raws.extend(lines)
     parsed.keys.extend(repeat(symbol, m))
-    parsed.rows.extend(zip(repeat(symbol, m), days, nums["open"], nums["high"], nums["low"],
-                           nums["close"], volume, adj, strict=True))  # fmt: skip
+    parsed.rows.extend(rows)
     parsed.problems.extend(repeat(None, m))
-    parsed.flags.extend(repeat(None, m))
+    parsed.flags.extend(flags)
     return True
 
 
@@ -498,8 +537,13 @@ def read_prices(pf: PriceFile) -> ParsedFile:
     A row of ``null`` values is kept as a row of NULLs and flagged ``null_price_row``.
     """
     parsed = ParsedFile(pf.name, "prices", meta={"header": pf.header, "symbol": pf.symbol})
-    if _prices_columnwise(pf, parsed):
-        return parsed
+    if not _prices_columnwise(pf, parsed):
+        _prices_by_line(pf, parsed)
+    return parsed
+
+
+def _prices_by_line(pf: PriceFile, parsed: ParsedFile) -> None:
+    """`read_prices` line by line, field by field: the exact reading, for any file."""
     cols = pf.columns
     n = len(cols)
     di = cols.index("date")
@@ -573,7 +617,6 @@ def read_prices(pf: PriceFile) -> ParsedFile:
             flags.append(["null_price_row"])
         else:
             flags.append(None)
-    return parsed
 
 
 def _ticker(

@@ -27,16 +27,20 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
+from quantdb._laps import Laps
 from quantdb._version import __version__
 from quantdb.ingest import records as rc
 from quantdb.ingest.folder import ParsedFolder, parse_folder
 from quantdb.ingest.normalize import now_utc
+from quantdb.services.records.raw_rows import insert_raw
 from quantdb.storage.backup import backup_database
+from quantdb.storage.bulk import indexes_deferred
 from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database
 
@@ -134,6 +138,7 @@ def migrate_folder(
     dry_run: bool = False,
     backup_dir: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> MigrationReport:
     """Import the legacy folder ``folder`` into ``db`` as one batch, all or nothing.
 
@@ -149,6 +154,10 @@ def migrate_folder(
         Where the pre-migration backup goes (default: ``backups/`` beside the database).
     progress
         Called with the number of records handled so far.
+    timings
+        If given, gets the wall seconds of each phase (``parse``, ``normalize``,
+        ``backup_schema``, ``load_existing``, ``decide``, ``insert_typed``, ``insert_raw``,
+        ``indexes``, ``quarantine_report``, ``commit``): where the time goes, for benchmarks.
 
     Returns
     -------
@@ -163,7 +172,8 @@ def migrate_folder(
     t0 = time.perf_counter()
     folder = Path(folder)
     with gc_paused():
-        parsed = parse_folder(folder, progress=progress)
+        parsed = parse_folder(folder, progress=progress, timings=timings)
+    laps = Laps(timings)
     backup_path = None
     if not dry_run:
         db.require_healthy()
@@ -175,9 +185,10 @@ def migrate_folder(
             )
             backup_path = str(backup_database(db, dest))
     apply_migrations(db)
+    laps.lap("backup_schema")
     with gc_paused():
         report = import_parsed(db, parsed, source=str(folder.resolve()), dry_run=dry_run,
-                               backup_path=backup_path, progress=progress)  # fmt: skip
+                               backup_path=backup_path, progress=progress, timings=timings)  # fmt: skip
     return replace(report, elapsed_s=time.perf_counter() - t0)
 
 
@@ -207,22 +218,27 @@ def import_parsed(
     backup_path: str | None = None,
     progress: Callable[[int], None] | None = None,
     on_batch: Callable[[Any, int], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> MigrationReport:
     """Write already-parsed files as one batch (the engine of migrate and quarantine reimport).
 
-    ``on_batch(conn, batch_id)`` runs inside the same transaction after the rows are written.
+    ``on_batch(conn, batch_id)`` runs inside the same transaction after the rows are written;
+    ``timings`` gets the seconds of each phase (see `migrate_folder`).
     """
     result: list[MigrationReport] = []
+    laps = Laps(timings)
     try:
         with db.atomic() as conn:
             conn.execute("PRAGMA cache_size = -1048576")  # 1 GiB while the batch is written
-            imp = _Importer(conn, parsed, source, kind, backup_path, progress)
+            imp = _Importer(conn, parsed, source, kind, backup_path, progress, laps)
             report = imp.run(dry_run)
             if on_batch is not None:
                 on_batch(conn, imp.batch_id)
             result.append(report)
             if dry_run:
                 raise _DryRun
+            laps.skip()
+        laps.lap("commit")
     except _DryRun:
         pass
     finally:
@@ -250,48 +266,6 @@ def _same_original(got: tuple[Any, ...], key: Any, raw: str, flags: str | None,
         and kraw == raw and kkey == key and kflags == flags
         and ktable == table and ktarget == outcome[1]
     )  # fmt: skip
-
-
-RAW_CHUNK = 50_000
-_RAW_INSERT = (
-    "INSERT INTO raw_records (id, batch_id, file, position, record_key, raw, outcome, target_table, "
-    "target_id, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_RAW_INSERT_JSON = (
-    "INSERT INTO raw_records (id, batch_id, file, position, record_key, raw, outcome, target_table, "
-    "target_id, flags) SELECT ? + j.key, ?, ?, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), "
-    "json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), "
-    "CASE WHEN json_extract(j.value, '$[4]') IS NULL THEN NULL ELSE ? END, "
-    "json_extract(j.value, '$[4]'), json_extract(j.value, '$[5]') FROM json_each(?) j"
-)
-
-
-def _insert_raw(
-    conn: Any, batch_id: int, first_id: int, file: str, table: str, recs: list[list[Any]]
-) -> None:
-    """Insert the raw records of one file: ``recs`` holds ``[position, key, raw, outcome, target_id, flags]``.
-
-    The rows travel as one JSON array per chunk, unpacked by SQLite's ``json_each``: binding ten
-    parameters a row through ``executemany`` costs about 1.7 times as much for the ~1M rows of a
-    real set. Every value is an integer, text or NULL, which JSON carries exactly; the one text
-    it cannot carry through SQLite (a NUL character, which ``json_extract`` cuts short) sends
-    the chunk through ``executemany`` instead, as does text orjson refuses (a lone surrogate).
-    """
-    for start in range(0, len(recs), RAW_CHUNK):
-        chunk = recs[start : start + RAW_CHUNK]
-        doc: bytes | None
-        try:
-            doc = orjson.dumps(chunk)
-        except orjson.JSONEncodeError:
-            doc = None
-        if doc is not None and b"\\u0000" not in doc:
-            conn.execute(_RAW_INSERT_JSON, (first_id + start, batch_id, file, table, doc))
-            continue
-        conn.executemany(_RAW_INSERT, [
-            (first_id + start + i, batch_id, file, r[0], r[1], r[2], r[3],
-             None if r[4] is None else table, r[4], r[5])
-            for i, r in enumerate(chunk)
-        ])  # fmt: skip
 
 
 class _Table:
@@ -350,8 +324,10 @@ KEY_FIELD = {"predictions": "id", "trades": "trade_id", "leaders": "symbol", "pr
 
 class _Importer:
     def __init__(self, conn: Any, parsed: ParsedFolder, source: str, kind: str,
-                 backup_path: str | None, progress: Callable[[int], None] | None) -> None:  # fmt: skip
+                 backup_path: str | None, progress: Callable[[int], None] | None,
+                 laps: Laps | None = None) -> None:  # fmt: skip
         self.conn = conn
+        self.laps = laps or Laps(None)
         self.parsed = parsed
         self.source = source
         self.kind = kind
@@ -424,7 +400,9 @@ class _Importer:
             (self.kind, self.source, started, self.backup_path, __version__),
         )
         self.batch_id = int(cur.lastrowid)
+        self.laps.skip()
         self._load_existing()
+        self.laps.lap("load_existing")
         # Earlier committed legacy batches, newest first: a record whose raw original one of
         # them already keeps (same file and position), with the same outcome, is not stored again.
         if self.kind == "legacy":
@@ -462,15 +440,21 @@ class _Importer:
                 tally[o[0]] += 1
             b, name, keys, raws = self.batch_id, pf.name, pf.keys, pf.raws
             kept = self._stored_originals(name, len(pf)) if self._earlier else {}
-            recs: list[list[Any]] = []
-            ids: dict[int, int] = {}
-            for i, (pos, o) in enumerate(zip(positions, outcomes, strict=True)):
-                got = kept.get(pos)
-                if got is not None and _same_original(got, keys[i], raws[i], flag_json[i], o, tname):
-                    self.reused[got[0]] = self.reused.get(got[0], 0) + 1  # kept once, in that batch
-                    continue
-                ids[i] = raw_id + len(recs)
-                recs.append([pos, keys[i], raws[i], o[0], o[1], flag_json[i]])
+            recs: list[list[Any]]
+            ids: dict[int, int] | range
+            if kept:
+                recs, ids = [], {}
+                for i, (pos, o) in enumerate(zip(positions, outcomes, strict=True)):
+                    got = kept.get(pos)
+                    if got is not None and _same_original(got, keys[i], raws[i], flag_json[i], o, tname):
+                        self.reused[got[0]] = self.reused.get(got[0], 0) + 1  # kept once, in that batch
+                        continue
+                    ids[i] = raw_id + len(recs)
+                    recs.append([pos, keys[i], raws[i], o[0], o[1], flag_json[i]])
+            else:  # nothing kept earlier (a first migration): every record is stored, in order
+                recs = [[pos, key, raw, o[0], o[1], fj]
+                        for pos, key, raw, o, fj in zip(positions, keys, raws, outcomes, flag_json, strict=True)]  # fmt: skip
+                ids = range(raw_id, raw_id + len(recs))
             raw_rows.append((raw_id, name, tname, recs))
             quarantine.extend([
                 (b, ids[i], name, pos, o[2].field, o[2].rule, o[2].reason)
@@ -482,9 +466,15 @@ class _Importer:
             done += len(pf)
             if self.progress is not None:
                 self.progress(done)
-        created = self._write()
-        for first_id, name, tname, recs in raw_rows:
-            _insert_raw(c, self.batch_id, first_id, name, tname, recs)
+        self.laps.lap("decide")
+        with indexes_deferred(c, self._bulk_tables(sum(len(r[3]) for r in raw_rows))):
+            self.laps.lap("indexes")
+            created = self._write()
+            self.laps.lap("insert_typed")
+            for first_id, name, tname, recs in raw_rows:
+                insert_raw(c, self.batch_id, first_id, name, tname, recs)
+            self.laps.lap("insert_raw")
+        self.laps.lap("indexes")
         c.executemany(
             "INSERT INTO quarantine (batch_id, raw_record_id, file, position, field, rule, reason) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -518,7 +508,17 @@ class _Importer:
             "UPDATE import_batches SET finished_at = ?, report_json = ? WHERE id = ?",
             (now_utc(), orjson.dumps(doc).decode(), self.batch_id),
         )
+        self.laps.lap("quarantine_report")
         return report
+
+    def _bulk_tables(self, n_raw: int) -> list[str]:
+        """The tables about to get at least as many new rows as they hold: their secondary
+        indexes are built after the load (`indexes_deferred`), once, rather than row by row."""
+        adding = {"raw_records": n_raw, "price_history": len(self.tables["prices"].new)}
+        return [
+            name for name, n in adding.items()
+            if n > 0 and n >= self.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        ]  # fmt: skip
 
     def _stored_originals(self, file: str, n: int) -> dict[int, tuple[Any, ...]]:
         """position -> (batch, raw, key, outcome, target table, target id, flags): the newest row
@@ -663,10 +663,17 @@ class _Importer:
         self, pf: rc.ParsedFile, table: _Table
     ) -> list[tuple[str, int | None, rc.Problem | None]]:
         """`_outcomes` for a price file whose symbol has no rows elsewhere: dedupe by date only."""
-        out: list[tuple[str, int | None, rc.Problem | None]] = []
-        seen: dict[str, tuple[tuple[Any, ...], int, int]] = {}
         rid = table.next_id
         new = table.new
+        m = len(pf.rows)
+        if pf.problems.count(None) == m:  # every line read: when no date repeats, all are new
+            rows = cast("list[tuple[Any, ...]]", pf.rows)
+            if len(set(map(itemgetter(1), rows))) == m:
+                new.extend(zip(range(rid, rid + m), rows, strict=True))
+                table.next_id = rid + m
+                return [("imported", i, None) for i in range(rid, rid + m)]
+        out: list[tuple[str, int | None, rc.Problem | None]] = []
+        seen: dict[str, tuple[tuple[Any, ...], int, int]] = {}
         for i, row in enumerate(pf.rows):
             prob = pf.problems[i]
             if prob is not None:

@@ -18,8 +18,11 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from quantdb.ingest.reader import KNOWN_JSON, clip_deep, scan_folder
@@ -64,9 +67,15 @@ def _num(v: Any) -> float | None:
 def _day(v: Any) -> str | None:
     if _missing(v):
         return None
+    return _day_text(str(v).strip())
+
+
+@lru_cache(maxsize=65536)
+def _day_text(text: str) -> str:
+    """`_day` of a date's text (pure, and a folder repeats the same few thousand dates)."""
     for fmt in ("%Y-%m-%d", "%m/%d/%Y"):
         try:
-            return datetime.strptime(str(v).strip(), fmt).date().isoformat()
+            return datetime.strptime(text, fmt).date().isoformat()
         except ValueError:
             pass
     return "unreadable"
@@ -273,19 +282,27 @@ def _kept_rows(db: Database, batches: list[_Batch], newest: _Batch, name: str, n
     ``already_present`` for ``newest``.
     """
     rows: dict[int, tuple[Any, ...]] = {}
-    for b in batches:
-        if b.id > newest.id:
-            continue
-        for r in db.query(
-            "SELECT position, id, raw, outcome, target_table, target_id, record_key FROM raw_records "
-            "WHERE batch_id = ? AND file = ?", (b.id, name)):  # fmt: skip
-            if r[0] < n_read and r[0] not in rows:
-                row = tuple(r)
-                if b.id != newest.id and row[3] == "imported":
-                    row = (*row[:3], "already_present", *row[4:])
-                rows[r[0]] = row
-        if len(rows) == n_read:
-            break
+    sql = ("SELECT position, id, raw, outcome, target_table, target_id, record_key FROM raw_records "
+           "WHERE batch_id = ? AND file = ?")  # fmt: skip
+    with db.reader() as conn:  # plain tuples: a folder's every raw row passes through here
+        for b in batches:
+            if b.id > newest.id:
+                continue
+            found = conn.execute(sql, (b.id, name)).fetchall()
+            if not rows and b.id == newest.id:  # the newest batch's rows, taken as they are
+                first = dict(zip(map(itemgetter(0), found), found, strict=True))
+                if len(first) == len(found) and (not found or max(first) < n_read):
+                    rows = first
+                    if len(rows) == n_read:
+                        break
+                    continue
+            for r in found:
+                if r[0] < n_read and r[0] not in rows:
+                    if b.id != newest.id and r[3] == "imported":
+                        r = (*r[:3], "already_present", *r[4:])
+                    rows[r[0]] = r
+            if len(rows) == n_read:
+                break
     return rows
 
 
@@ -398,6 +415,9 @@ def _verify_prices(name: str, recs: list[tuple[str | None, Any]], raws: dict[int
     is read once per distinct text (`_day` is pure) and a number by ``float`` first (`_num`
     where that fails or reads NaN: the texts `_missing` treats as missing).
     """
+    tally = _prices_all_equal(name, recs, raws, cols, prices, quarantined)
+    if tally is not None:
+        return tally
     tally = {"imported": 0, "duplicate": 0, "already_present": 0, "quarantined": 0}
     stem = name.rsplit("/", 1)[1].rsplit(".", 1)[0]
     symbol = stem.upper().replace("-", ".")
@@ -450,6 +470,95 @@ def _verify_prices(name: str, recs: list[tuple[str | None, Any]], raws: dict[int
 
 
 _NO_DAY: Any = object()
+
+
+def _prices_all_equal(name: str, recs: list[tuple[str | None, Any]], raws: dict[int, tuple[Any, ...]],
+                      cols: list[str], prices: _PriceRows, quarantined: set[int]) -> dict[str, int] | None:  # fmt: skip
+    """The tally of a price file in which `_verify_prices`' line loop would find no difference,
+    established a column at a time; None as soon as any check fails (the line loop then runs
+    and names each difference, so a report never depends on this shortcut).
+
+    The same checks and readings as the loop: every position kept with the raw line as read, a
+    quarantined line with its quarantine row, every other line's ``price_history`` row present
+    with the file's symbol; then each column's texts read as the loop reads them (a date by
+    `_day`, a number by ``float``, a volume by ``int`` of that) and compared with the column's
+    database values as whole lists: equal lists mean every ``want != have`` of the loop is
+    False. Lines the loop treats specially (quoted, holding a NUL, empty, with a value count
+    other than the header's) and texts ``float`` refuses or reads as NaN (where the loop falls
+    back to `_num`) leave the file to the loop.
+    """
+    n = len(recs)
+    maybe = list(map(raws.get, range(n)))
+    if None in maybe:
+        return None
+    got = cast("list[tuple[Any, ...]]", maybe)
+    lines = [rec for _key, rec in recs]
+    if list(map(itemgetter(2), got)) != lines:
+        return None
+    outcomes = list(map(itemgetter(3), got))
+    tally = {"imported": 0, "duplicate": 0, "already_present": 0, "quarantined": 0}
+    for outcome in set(outcomes):
+        if outcome not in tally:
+            return None
+        tally[outcome] = outcomes.count(outcome)
+    if tally["quarantined"]:
+        if not all(g[1] in quarantined for g in got if g[3] == "quarantined"):
+            return None
+        keep = [i for i, o in enumerate(outcomes) if o != "quarantined"]
+        got = [got[i] for i in keep]
+        lines = [lines[i] for i in keep]
+    if not lines:
+        return tally
+    rows = prices.rows
+    maybe = [rows.get(g[5]) if g[4] == "price_history" else None for g in got]
+    if None in maybe:
+        return None
+    found = cast("list[tuple[Any, ...]]", maybe)
+    at = prices.index
+    columns = list(zip(*found, strict=True))  # the database's values, column by column
+    stem = name.rsplit("/", 1)[1].rsplit(".", 1)[0]
+    if columns[at["symbol"]].count(stem.upper().replace("-", ".")) != len(found):
+        return None
+    k = len(cols)
+    joined = ",".join(lines)
+    if '"' in joined or "\0" in joined or "" in lines:
+        return None
+    if list(map(str.count, lines, repeat(","))).count(k - 1) != len(lines):
+        return None
+    cells = joined.split(",")
+    days = prices.days
+    for j, col in enumerate(cols):
+        texts = cells[j::k]
+        want: tuple[Any, ...]
+        if col == "date":
+            for text in set(texts).difference(days):
+                days[text] = _day(text)
+            want = tuple(map(days.__getitem__, texts))
+        else:
+            try:
+                try:
+                    want = tuple(map(float, texts))
+                    if any(map(math.isnan, want)):
+                        raise ValueError
+                except ValueError:  # a null or NaN text: the line loop's reading, value by value
+                    want = tuple(map(_number_text, texts))
+                if col == "volume":
+                    want = tuple(map(int, want)) if None not in want else tuple(
+                        None if w is None else int(w) for w in want)  # fmt: skip
+            except (ValueError, OverflowError):
+                return None
+        if want != columns[at[col]]:
+            return None
+    return tally
+
+
+def _number_text(text: str) -> float | None:
+    """A price file's number as `_verify_prices` reads it: ``float``, else (or for NaN) `_num`."""
+    try:
+        want = float(text)
+    except ValueError:
+        return _num(text)
+    return _num(text) if math.isnan(want) else want
 
 
 def _compare(kind: str, name: str, key: str | None, rec: Any, row: dict[str, Any]) -> Iterator[str]:

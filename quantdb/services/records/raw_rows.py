@@ -1,0 +1,108 @@
+"""Writing ``raw_records``, the raw original of every record a migration reads, in bulk.
+
+A legacy set holds about a million records, nearly all of them price lines, so how their raw
+rows reach SQLite is a large share of a migration. They travel as JSON arrays unpacked by
+SQLite's ``json_each`` inside one ``INSERT ... SELECT`` per chunk: ``executemany`` runs the
+statement once per row, and re-runs per row the table's ``CHECK (outcome IN (...))``, whose
+list SQLite rebuilds at every run, so it costs about twice as much.
+
+Most records come in *runs*: consecutive positions of one file with the same key (a price
+file's symbol) and outcome, no flags, and consecutive target rows (a clean price file is one
+run). A run travels as an array of its raw texts alone, the other columns computed from the
+row's index in SQL; any other stretch travels as an array of
+``[position, key, raw, outcome, target_id, flags]`` unpacked with ``json_extract``. Both give
+the same rows (ids are explicit). JSON carries every integer and text exactly, except text
+SQLite's JSON functions cut short (a NUL character) and text orjson refuses (a lone
+surrogate): those chunks go through ``executemany``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+__all__ = ["MIN_RUN", "RAW_CHUNK", "insert_raw", "segments"]
+
+#: Rows per statement (bounds the JSON document's size).
+RAW_CHUNK = 50_000
+#: The shortest run worth its own statement; shorter ones travel with their neighbours.
+MIN_RUN = 32
+
+_COLUMNS = "id, batch_id, file, position, record_key, raw, outcome, target_table, target_id, flags"
+_INSERT_ROWS = f"INSERT INTO raw_records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_JSON = (
+    f"INSERT INTO raw_records ({_COLUMNS}) SELECT ? + j.key, ?, ?, json_extract(j.value, '$[0]'), "
+    "json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), "
+    "CASE WHEN json_extract(j.value, '$[4]') IS NULL THEN NULL ELSE ? END, "
+    "json_extract(j.value, '$[4]'), json_extract(j.value, '$[5]') FROM json_each(?) j"
+)
+_INSERT_RUN = (
+    f"INSERT INTO raw_records ({_COLUMNS}) SELECT ?1 + j.key, ?2, ?3, ?4 + j.key, ?5, j.value, ?6, ?7, "
+    "?8 + j.key, NULL FROM json_each(?9) j"
+)
+
+
+def segments(recs: list[list[Any]]) -> list[tuple[int, int, bool]]:
+    """``recs`` (``[position, key, raw, outcome, target_id, flags]``) cut into consecutive
+    ``(start, stop, is_run)`` stretches: a run (at least `MIN_RUN` records) has consecutive
+    positions and target ids, one key and one outcome, and no flags."""
+    out: list[tuple[int, int, bool]] = []
+    n = len(recs)
+    other = i = 0
+    while i < n:
+        r = recs[i]
+        j = i + 1
+        if r[4] is not None and r[5] is None:
+            pos, key, outcome, target = r[0], r[1], r[3], r[4]
+            while j < n:
+                s = recs[j]
+                d = j - i
+                if (s[0] != pos + d or s[4] != target + d or s[3] != outcome or s[1] != key
+                        or s[5] is not None):  # fmt: skip
+                    break
+                j += 1
+        if j - i >= MIN_RUN:
+            if other < i:
+                out.append((other, i, False))
+            out.append((i, j, True))
+            other = j
+        i = j
+    if other < n:
+        out.append((other, n, False))
+    return out
+
+
+def _dumps(value: Any) -> bytes | None:
+    """``value`` as JSON that SQLite's JSON functions read back exactly, or None."""
+    try:
+        doc = orjson.dumps(value)
+    except orjson.JSONEncodeError:  # a lone surrogate
+        return None
+    return None if b"\\u0000" in doc else doc
+
+
+def insert_raw(
+    conn: Any, batch_id: int, first_id: int, file: str, table: str, recs: list[list[Any]]
+) -> None:
+    """Insert the raw records of one file, ids ``first_id``, ``first_id + 1``, ...: ``recs``
+    holds ``[position, key, raw, outcome, target_id, flags]`` (``target_table`` is ``table``
+    where ``target_id`` is set)."""
+    for a, b, run in segments(recs):
+        for start in range(a, b, RAW_CHUNK):
+            chunk = recs[start : min(b, start + RAW_CHUNK)]
+            rid = first_id + start
+            if run:
+                doc = _dumps([r[2] for r in chunk])
+                if doc is not None:
+                    head = chunk[0]
+                    conn.execute(_INSERT_RUN, (rid, batch_id, file, head[0], head[1], head[3], table, head[4], doc))
+                    continue
+            doc = _dumps(chunk)
+            if doc is not None:
+                conn.execute(_INSERT_JSON, (rid, batch_id, file, table, doc))
+                continue
+            conn.executemany(_INSERT_ROWS, [
+                (rid + i, batch_id, file, r[0], r[1], r[2], r[3], None if r[4] is None else table, r[4], r[5])
+                for i, r in enumerate(chunk)
+            ])  # fmt: skip
