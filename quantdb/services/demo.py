@@ -130,43 +130,88 @@ def _kernel_warmup(seed: int) -> Iterator[None]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: The PDF child: it imports the renderer and matplotlib's PDF backend at once (while the
+#: parent computes the bundle), then reads one line ``[bundle pickle, output path]`` from
+#: stdin and draws; an empty stdin (the parent gave up) ends it without drawing.
+_PDF_CHILD = (
+    "import json, pickle, sys\n"
+    "from quantdb.services.reports.pdf import render_pdf\n"
+    "import matplotlib.backends.backend_pdf, matplotlib.figure\n"
+    "line = sys.stdin.readline()\n"
+    "if line:\n"
+    "    src, out = json.loads(line)\n"
+    "    with open(src, 'rb') as f:\n"
+    "        render_pdf(pickle.loads(f.read()), out)\n"
+)
+
+
 @contextlib.contextmanager
-def _pdf_aside(bundle: Any, path: Path) -> Iterator[list[Path]]:
+def _pdf_child() -> Iterator[subprocess.Popen[bytes] | None]:
+    """A child interpreter for `_pdf_aside`, started now so that its imports (about 1.5 s)
+    overlap the caller's work; None where no process can be made. Ended with the block if
+    it was never given a bundle."""
+    try:
+        child = subprocess.Popen(  # our own interpreter and module, no shell
+            [sys.executable, "-c", _PDF_CHILD],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    except OSError:
+        yield None
+        return
+    try:
+        yield child
+    finally:
+        if child.stdin is not None and not child.stdin.closed:  # never given a bundle
+            child.stdin.close()
+            child.kill()
+        child.wait()
+
+
+@contextlib.contextmanager
+def _pdf_aside(
+    bundle: Any, path: Path, child: subprocess.Popen[bytes] | None = None
+) -> Iterator[list[Path]]:
     """`render_pdf` of ``bundle`` in a child interpreter while the block runs; the list holds
-    the written path at the end. Should the child fail, the PDF is drawn here instead, so any
-    error is raised as `render_pdf` raises it."""
+    the written path at the end. ``child`` is one started early by `_pdf_child` (else one is
+    started here). Should the child fail, the PDF is drawn here instead, so any error is
+    raised as `render_pdf` raises it."""
     from quantdb.services.reports.pdf import render_pdf
 
     done: list[Path] = []
-    code = ("import pickle, sys; from quantdb.services.reports.pdf import render_pdf; "
-            "render_pdf(pickle.loads(open(sys.argv[1], 'rb').read()), sys.argv[2])")  # fmt: skip
     tmp: Path | None = None
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-pdf-"))
-        src = tmp / "bundle.pickle"
-        src.write_bytes(pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
-        child = subprocess.Popen(  # our own interpreter and module, no shell
-            [sys.executable, "-c", code, str(src), str(path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-    except OSError:  # no temporary folder or process to be had: drawn here, after the block
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        yield done
-        done.append(render_pdf(bundle, path))
-        return
-    try:
+    with contextlib.ExitStack() as stack:
         try:
+            if child is None:
+                child = stack.enter_context(_pdf_child())
+            if child is None or child.stdin is None:
+                msg = "no child process"
+                raise OSError(msg)  # drawn here instead, just below
+            tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-pdf-"))
+            src = tmp / "bundle.pickle"
+            src.write_bytes(pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
+            child.stdin.write((json.dumps([str(src), str(path)]) + "\n").encode())
+            child.stdin.close()
+        except OSError:  # no temporary folder or process to be had: drawn here, after the block
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            if child is not None:
+                child.kill()
+                child.wait()
             yield done
-        except BaseException:
-            child.kill()  # the PDF is written whole or not at all (`atomic_output`)
-            child.wait()
-            raise
-        if child.wait() != 0:
-            render_pdf(bundle, path)
-        done.append(path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            done.append(render_pdf(bundle, path))
+            return
+        try:
+            try:
+                yield done
+            except BaseException:
+                child.kill()  # the PDF is written whole or not at all (`atomic_output`)
+                child.wait()
+                raise
+            if child.wait() != 0:
+                render_pdf(bundle, path)
+            done.append(path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def warm_kernels(folder: str | Path, seed: int = 42) -> None:
@@ -288,18 +333,21 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
     from quantdb.services.reports.excel import render_workbook
     from quantdb.services.reports.tearsheet import write_tearsheet
 
-    bundle = build_bundle(db)  # computed once: every format shows the same numbers
     if not render:
+        build_bundle(db)
         db.close()
         return report
     # The PDF (matplotlib, the longest of the four) is drawn from the same bundle in a second
-    # process, on the other core, while this one writes the other three.
-    with _pdf_aside(bundle, out / "report.pdf") as pdf:
-        if best_id is not None:
-            report.outputs["tearsheet"] = str(write_tearsheet(db, out / "tearsheet.html", backtest_id=best_id))
-        (out / "dashboard.html").write_text(render_dashboard(bundle), encoding="utf-8")
-        report.outputs["dashboard"] = str(out / "dashboard.html")
-        report.outputs["excel"] = str(render_workbook(bundle, out / "report.xlsx"))
+    # process, on the other core, while this one writes the other three; that process is
+    # started first, so that it imports matplotlib while this one computes the bundle.
+    with _pdf_child() as child:
+        bundle = build_bundle(db)  # computed once: every format shows the same numbers
+        with _pdf_aside(bundle, out / "report.pdf", child) as pdf:
+            if best_id is not None:
+                report.outputs["tearsheet"] = str(write_tearsheet(db, out / "tearsheet.html", backtest_id=best_id))
+            (out / "dashboard.html").write_text(render_dashboard(bundle), encoding="utf-8")
+            report.outputs["dashboard"] = str(out / "dashboard.html")
+            report.outputs["excel"] = str(render_workbook(bundle, out / "report.xlsx"))
     report.outputs["pdf"] = str(pdf[0])
     lap("reports")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quantdb.services.demo import TINY, _pdf_aside, warm_kernels
+from quantdb.services.demo import TINY, _pdf_aside, _pdf_child, warm_kernels
 from quantdb.services.reports.bundle import build_bundle
 from quantdb.services.reports.pdf import render_pdf
 from quantdb.storage.sqlite import Database
@@ -26,6 +26,18 @@ def test_pdf_drawn_aside_is_the_pdf_drawn_here(sample_db: Path, tmp_path: Path) 
         assert done == []  # still being drawn
     assert done == [tmp_path / "aside.pdf"]
     assert (tmp_path / "aside.pdf").read_bytes() == here.read_bytes()
+    # the demo starts the child before it computes the bundle (the imports overlap it)
+    with _pdf_child() as child, _pdf_aside(bundle, tmp_path / "early.pdf", child) as early:
+        assert early == []
+    assert early == [tmp_path / "early.pdf"]
+    assert (tmp_path / "early.pdf").read_bytes() == here.read_bytes()
+
+
+def test_pdf_child_never_given_a_bundle_ends_with_the_block(tmp_path: Path) -> None:
+    with _pdf_child() as child:
+        assert child is not None and child.poll() is None
+    assert child.returncode is not None
+    assert not list(tmp_path.iterdir())  # it drew nothing
 
 
 def test_warm_kernels_runs_every_demo_step(tmp_path: Path) -> None:
