@@ -76,6 +76,17 @@ def main() -> None:
     c0 = time.process_time()
     summary_metrics(r, benchmark=bench)
     cpu_full = time.process_time() - c0
+    # Breakdown: the same call on one thread (what the second core adds) and the plain copy's
+    # CPU seconds, so a loaded machine's wall time can be told from the kernel's own cost.
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        t_one = best_of(lambda: summary_metrics(r, benchmark=bench))
+    finally:
+        numba.set_num_threads(threads)
+    c0 = time.process_time()
+    np.copy(r)
+    cpu_copy = time.process_time() - c0
     emit(
         f"metrics_vs_copy_floor_{n}x{N_DAYS}",
         t_copy,
@@ -87,7 +98,11 @@ def main() -> None:
         metrics=n_metrics,
         quantdb_series_per_s=n / t_full,
         quantdb_cpu_s=cpu_full,
-        threads=numba.get_num_threads(),
+        copy_cpu_s=cpu_copy,
+        x_floor_cpu=cpu_full / cpu_copy if cpu_copy > 0 else None,
+        quantdb_one_thread_s=t_one,
+        x_floor_one_thread=t_one / t_copy,
+        threads=threads,
         load_average_1min=os.getloadavg()[0],
     )
 
