@@ -50,3 +50,32 @@ def test_warm_kernels_runs_every_demo_step(tmp_path: Path) -> None:
     finally:
         db.close()
     assert tickers >= TINY.tickers and sweeps == 1 and strategies >= 6
+
+
+def test_steps_after_the_bundle_only_read(tmp_path: Path) -> None:
+    # The demo computes the report bundle right after the sweep and draws the PDF from it while
+    # walk-forward, Monte Carlo and the risk report run: they must never write to the database
+    # (another connection's `PRAGMA data_version` moves on any commit).
+    import sqlite3
+
+    from quantdb.services.live.risk import risk_report
+    from quantdb.services.research.montecarlo import load_source, run_montecarlo
+    from quantdb.services.research.walkforward import run_walkforward
+
+    warm_kernels(tmp_path, seed=5)
+    watch = sqlite3.connect(tmp_path / "warm.db")
+    db = Database(tmp_path / "warm.db")
+    try:
+        before = watch.execute("PRAGMA data_version").fetchone()[0]
+        tickers = [r[0] for r in db.query("SELECT symbol FROM tickers WHERE symbol <> 'SPY' ORDER BY symbol")]
+        run_walkforward(
+            db, "sma-cross", grid_specs=["fast=5:40:5", "slow=20:120:20"], constraints=["fast<slow"],
+            tickers=tickers[: TINY.wf_tickers], train=504, test=126,
+        )
+        best = db.scalar("SELECT min(id) FROM backtest_results WHERE sweep_run_id IS NULL")
+        run_montecarlo(load_source(db, backtest=best), paths=TINY.mc_paths, method="block", seed=5)
+        risk_report(db)
+        assert watch.execute("PRAGMA data_version").fetchone()[0] == before
+    finally:
+        db.close()
+        watch.close()
