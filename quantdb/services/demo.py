@@ -162,7 +162,8 @@ def _pdf_child() -> Iterator[subprocess.Popen[bytes] | None]:
         yield child
     finally:
         if child.stdin is not None and not child.stdin.closed:  # never given a bundle
-            child.stdin.close()
+            with contextlib.suppress(OSError):  # a child that died first: a broken pipe
+                child.stdin.close()
             child.kill()
         child.wait()
 

@@ -33,6 +33,21 @@ def test_pdf_drawn_aside_is_the_pdf_drawn_here(sample_db: Path, tmp_path: Path) 
     assert (tmp_path / "early.pdf").read_bytes() == here.read_bytes()
 
 
+def test_pdf_child_that_died_first_means_the_pdf_is_drawn_here(sample_db: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = Database(sample_db)
+    bundle = build_bundle(db)
+    db.close()
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"], stdin=subprocess.PIPE)
+    dead.wait()
+    with _pdf_aside(bundle, tmp_path / "here.pdf", dead) as done:
+        assert done == []
+    assert done == [tmp_path / "here.pdf"]
+    assert (tmp_path / "here.pdf").read_bytes() == render_pdf(bundle, tmp_path / "again.pdf").read_bytes()
+
+
 def test_pdf_child_never_given_a_bundle_ends_with_the_block(tmp_path: Path) -> None:
     with _pdf_child() as child:
         assert child is not None and child.poll() is None
