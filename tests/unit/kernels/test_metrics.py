@@ -408,6 +408,24 @@ def test_summary_bits_are_the_same_for_any_layout_block_and_thread_count(
         same(ref, summary_metrics(r, **kw), "one thread")
     finally:
         numba.set_num_threads(threads)
+    # A benchmark observed on every period, against the one-metric functions and bit for bit
+    # against the columns alone.
+    clean = np.where(np.isnan(bench), 0.001, bench)
+    full = summary_metrics(r, benchmark=clean, risk_free=0.02)
+    expected = {
+        "beta": m.beta(r, clean),
+        "alpha": m.alpha(r, clean, risk_free=0.02),
+        "correlation": m.correlation(r, clean),
+        "tracking_error": m.tracking_error(r, clean),
+        "information_ratio": m.information_ratio(r, clean),
+        "up_capture": m.up_capture(r, clean),
+        "down_capture": m.down_capture(r, clean),
+    }
+    for key, value in expected.items():
+        np.testing.assert_allclose(full[key], value, rtol=RTOL, atol=1e-13, equal_nan=True, err_msg=key)
+    for j in (0, 3, 7, 8):
+        one = summary_metrics(np.ascontiguousarray(r[:, j]), benchmark=clean, risk_free=0.02)
+        same({k: v[j : j + 1] for k, v in full.items()}, one, f"column {j} alone, clean benchmark")
 
 
 def test_summary_one_day_and_empty() -> None:
