@@ -19,10 +19,14 @@ over its periods:
 Every historical quantile (VaR, tail ratio) and tail mean (CVaR) then comes from an
 in-place quickselect over those few candidates (about 15 % of the column), never a sort;
 if a light tail leaves too few candidates, that column falls back to selecting over all its
-observations, so the result is exact either way. The blocks read the matrix in place (a
-C-ordered panel column by column inside a block that fits in L2, an F-ordered one
-contiguously); nothing of the size of the input is ever allocated, and the per-column
-statistics are finished with a few vectorized NumPy lines.
+observations, so the result is exact either way. An F-ordered panel is read in place; a
+C-ordered one is copied block by block into a (block x periods) tile that stays in L2, so
+that the passes read contiguous columns instead of one cache line (and one page) per value.
+The benchmark's terms (observed, up or down day, growth factor) are computed once and
+added in branch-free. Nothing of the size of the input is ever allocated, each column's
+numbers come from the same operations in the same order for any layout, block or thread
+count (tested bit for bit), and the per-column statistics are finished with a few
+vectorized NumPy lines.
 """
 
 from __future__ import annotations
@@ -57,6 +61,27 @@ _MIN, _MAX, _Q_HI = 12, 13, 14
 _NP, _MRP, _MBP, _SRR, _SBB, _SRB, _SACT = 15, 16, 17, 18, 19, 20, 21
 _NUP, _WUPR, _WUPB, _NDN, _WDNR, _WDNB = 22, 23, 24, 25, 26, 27
 _FIXED = 28  # then, for each low tail probability: quantile, empyrical tail mean
+# Columns of `_bench_terms`: observed (1/0), value (0 when missing), up and down market
+# (1/0), and the benchmark's growth factor on up and on down days (1 on the others).
+_B_OK, _B_VAL, _B_UP, _B_DN, _B_FUP, _B_FDN = range(6)
+
+
+def _bench_terms(bench: FloatArray) -> FloatArray:
+    """(periods x 6) terms of the benchmark that every column's passes use (`_B_OK` ...),
+    computed once instead of once per column; the kernel adds or multiplies them in
+    branch-free (a benchmark's up and down days are coin flips to a branch predictor)."""
+    ok = ~np.isnan(bench)
+    up = bench > 0.0
+    dn = bench < 0.0
+    growth = 1.0 + bench
+    terms = np.empty((bench.shape[0], 6))
+    terms[:, _B_OK] = ok
+    terms[:, _B_VAL] = np.where(ok, bench, 0.0)
+    terms[:, _B_UP] = up
+    terms[:, _B_DN] = dn
+    terms[:, _B_FUP] = np.where(up, growth, 1.0)
+    terms[:, _B_FDN] = np.where(dn, growth, 1.0)
+    return terms
 
 
 @nb.njit(cache=True, nogil=True)
@@ -149,6 +174,7 @@ def _column(
     has_bench: bool,
     rf_p: float,
     lows: FloatArray,
+    order: npt.NDArray[np.int64],
     z_lo: float,
     z_hi: float,
     buf_lo: FloatArray,
@@ -156,7 +182,11 @@ def _column(
     out: FloatArray,
     j: int,
 ) -> None:
-    """Every statistic of one contiguous column `x`, written into ``out[:, j]``."""
+    """Every statistic of one contiguous column `x`, written into ``out[:, j]``.
+
+    `bench` is the benchmark's (periods x 6) terms from `_bench_terms` (unread unless
+    `has_bench`); `order` lists `lows` from the widest tail to the narrowest.
+    """
     n_rows = x.shape[0]
     n = 0.0
     s = 0.0
@@ -201,11 +231,9 @@ def _column(
         dd = wealth / peak - 1.0
         worst = min(worst, dd)
         ddsq += dd * dd
-        if dd < 0.0:
-            run += 1.0
-            longest = max(longest, run)
-        else:
-            run = 0.0
+        # branch-free: max(longest, 0.0) is longest, so it can be taken on every period
+        run = run + 1.0 if dd < 0.0 else 0.0
+        longest = max(longest, run)
         # branch-free (min/max and selects): the sign of a return is a coin flip, and a
         # mispredicted branch per period would cost more than all the arithmetic here
         e = v - rf_p
@@ -213,22 +241,19 @@ def _column(
         downsq += neg * neg
         loss -= neg
         gain += max(e, 0.0)
-        if has_bench:
-            b = bench[t]
-            if not math.isnan(b):
-                n_p += 1.0
-                srp += v
-                sbp += b
-                up = b > 0.0
-                dn = b < 0.0
-                nup += 1.0 if up else 0.0
-                ndn += 1.0 if dn else 0.0
-                fr = 1.0 + v
-                fb = 1.0 + b
-                wupr *= fr if up else 1.0
-                wupb *= fb if up else 1.0
-                wdnr *= fr if dn else 1.0
-                wdnb *= fb if dn else 1.0
+        if has_bench:  # selects over the benchmark's precomputed terms (`_bench_terms`)
+            bt = bench[t]
+            ok = bt[_B_OK] > 0.0
+            n_p += bt[_B_OK]
+            srp += v if ok else 0.0  # + 0.0 changes nothing: these sums are never -0.0
+            sbp += bt[_B_VAL]
+            nup += bt[_B_UP]
+            ndn += bt[_B_DN]
+            fr = 1.0 + v
+            wupr *= fr if bt[_B_UP] > 0.0 else 1.0  # x 1.0 changes nothing
+            wupb *= bt[_B_FUP]
+            wdnr *= fr if bt[_B_DN] > 0.0 else 1.0
+            wdnb *= bt[_B_FDN]
     mean = s / n if n > 0 else np.nan
     mrp = srp / n_p if n_p > 0 else np.nan
     mbp = sbp / n_p if n_p > 0 else np.nan
@@ -261,15 +286,15 @@ def _column(
         buf_hi[c_hi] = -v  # negated: the largest become the smallest
         c_hi += v >= thr_hi
         if has_bench:
-            b = bench[t]
-            if not math.isnan(b):
-                dr = v - mrp
-                db = b - mbp
-                srr += dr * dr
-                sbb += db * db
-                srb += dr * db
-                da = dr - db
-                sact += da * da
+            bt = bench[t]
+            ok = bt[_B_OK] > 0.0
+            dr = v - mrp
+            db = bt[_B_VAL] - mbp
+            da = dr - db
+            srr += dr * dr if ok else 0.0
+            sbb += db * db if ok else 0.0
+            srb += dr * db if ok else 0.0
+            sact += da * da if ok else 0.0
     out[_N, j] = n
     out[_MEAN, j] = mean
     out[_M2, j] = m2
@@ -320,8 +345,7 @@ def _column(
         need = max(need, min(math.floor((ni - 1) * lows[i]) + 2, ni))
     if c_lo < need:
         c_lo = _all_observed(x, 1.0, buf_lo)
-    # widest tail first; each prefix holds the candidates of the next, narrower tail
-    order = np.argsort(-lows)
+    # widest tail first (`order`); each prefix holds the candidates of the next, narrower tail
     for i in order:
         qv, tail_mean, c_lo = _low_tail(buf_lo, c_lo, ni, lows[i])
         out[_FIXED + 2 * i, j] = qv
@@ -339,27 +363,53 @@ def _summary_kernel(
     z_lo: float,
     z_hi: float,
     block: int,
+    n_workers: int,
 ) -> FloatArray:
     """Statistics matrix (rows ``_N`` ... , one column per series), blocks of columns in parallel.
 
     `r` is (periods x series) C-contiguous, or, when `transposed`, (series x periods)
     C-contiguous (an F-ordered panel seen through ``.T``): columns are then read in place.
-    Otherwise each block is first copied, row by row, into a (block x periods) tile so that
-    both passes read one contiguous column from cache.
+    Otherwise each block is first copied into a (block x periods) tile (`_load_tile`) so
+    that both passes read one contiguous column from cache. `bench` holds `_bench_terms`.
     """
     n_rows = r.shape[1] if transposed else r.shape[0]
     n_cols = r.shape[0] if transposed else r.shape[1]
     out = np.empty((_FIXED + 2 * lows.shape[0], n_cols))
     n_blocks = (n_cols + block - 1) // block
-    for bi in nb.prange(n_blocks):
-        j0 = bi * block
-        j1 = min(j0 + block, n_cols)
+    # `n_workers` workers (one per thread), each with its own buffers, taking every
+    # n_workers-th block: the threads walk through memory side by side, nothing is allocated
+    # per block, and each column's numbers are the same for any number of workers.
+    order = np.argsort(-lows)  # the tails' order, once (was once per column: same sort)
+    for w in nb.prange(n_workers):
         buf_lo = np.empty(n_rows + 1)
         buf_hi = np.empty(n_rows + 1)
-        for j in range(j0, j1):
-            x = r[j] if transposed else r[:, j]
-            _column(x, bench, has_bench, rf_p, lows, z_lo, z_hi, buf_lo, buf_hi, out, j)
+        tile = np.empty((0, n_rows) if transposed else (block, n_rows))
+        for bi in range(w, n_blocks, n_workers):
+            j0 = bi * block
+            j1 = min(j0 + block, n_cols)
+            if not transposed:
+                _load_tile(r, j0, j1, tile)
+            for j in range(j0, j1):
+                x = r[j] if transposed else tile[j - j0]
+                _column(x, bench, has_bench, rf_p, lows, order, z_lo, z_hi, buf_lo, buf_hi, out, j)
     return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _load_tile(r: FloatArray, j0: int, j1: int, tile: FloatArray) -> None:
+    """Columns ``j0:j1`` of the C-ordered `r` into the rows of `tile` (a transposed copy).
+
+    Eight rows at a time: their segments (whole cache lines) stay in L1 while each tile row
+    gets its eight values, one cache line, at once.
+    """
+    n_rows = r.shape[0]
+    t0 = 0
+    while t0 < n_rows:
+        t1 = min(t0 + 8, n_rows)
+        for j in range(j0, j1):
+            for t in range(t0, t1):
+                tile[j - j0, t] = r[t, j]
+        t0 = t1
 
 
 def _conf_label(confidence: float) -> str:
@@ -468,11 +518,13 @@ def summary_metrics(
             raise ArgumentError(msg)
     else:
         bench = np.empty(n_rows)
+    terms = _bench_terms(bench) if has_bench else np.empty((n_rows, 6))
     rf_p = deannualize_rate(risk_free, periods_per_year)
     transposed = not arr.flags.c_contiguous
+    workers = max(1, min(nb.get_num_threads(), -(-n_cols // BLOCK_COLUMNS)))
     src = arr.T if transposed else arr
     st = (
-        _summary_kernel(src, transposed, bench, has_bench, rf_p, lows, z_lo, z_hi, BLOCK_COLUMNS)
+        _summary_kernel(src, transposed, terms, has_bench, rf_p, lows, z_lo, z_hi, BLOCK_COLUMNS, workers)
         if n_cols
         else np.empty((_FIXED + 2 * lows.shape[0], 0))
     )

@@ -104,12 +104,14 @@ def _open(db_path: str | Path, out_dir: str | Path) -> tuple[Path, Database]:
     return out, db
 
 
-def _spawn(code: str, *args: str, stdout: int = subprocess.DEVNULL) -> subprocess.Popen[bytes] | None:
+def _spawn(
+    code: str, *args: str, stdin: int = subprocess.DEVNULL, stdout: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes] | None:
     """Start ``python -c code args...`` (our own interpreter and module, no shell, no input);
     None when no process can be made (the caller then does the work itself)."""
     try:
         return subprocess.Popen(
-            [sys.executable, "-c", code, *args], stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.DEVNULL
+            [sys.executable, "-c", code, *args], stdin=stdin, stdout=stdout, stderr=subprocess.DEVNULL
         )
     except OSError:
         return None
@@ -178,42 +180,85 @@ def _kernel_warmup(seed: int) -> Iterator[None]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: The PDF child: it imports the renderer and matplotlib's PDF backend at once (while the
+#: parent computes the bundle), then reads one line ``[bundle pickle, output path]`` from
+#: stdin and draws; an empty stdin (the parent gave up) ends it without drawing.
+_PDF_CHILD = (
+    "import json, pickle, sys\n"
+    "from quantdb.services.reports.pdf import render_pdf\n"
+    "import matplotlib.backends.backend_pdf, matplotlib.figure\n"
+    "line = sys.stdin.readline()\n"
+    "if line:\n"
+    "    src, out = json.loads(line)\n"
+    "    with open(src, 'rb') as f:\n"
+    "        render_pdf(pickle.loads(f.read()), out)\n"
+)
+
+
 @contextlib.contextmanager
-def _pdf_aside(bundle: Any, path: Path) -> Iterator[list[Path]]:
+def _pdf_child() -> Iterator[subprocess.Popen[bytes] | None]:
+    """A child interpreter for `_pdf_aside`, started now so that its imports (about 1.5 s)
+    overlap the caller's work; None where no process can be made. Ended with the block if
+    it was never given a bundle."""
+    child = _spawn(_PDF_CHILD, stdin=subprocess.PIPE)
+    if child is None:
+        yield None
+        return
+    try:
+        yield child
+    finally:
+        if child.stdin is not None and not child.stdin.closed:  # never given a bundle
+            with contextlib.suppress(OSError):  # a child that died first: a broken pipe
+                child.stdin.close()
+            child.kill()
+        child.wait()
+
+
+@contextlib.contextmanager
+def _pdf_aside(
+    bundle: Any, path: Path, child: subprocess.Popen[bytes] | None = None
+) -> Iterator[list[Path]]:
     """`render_pdf` of ``bundle`` in a child interpreter while the block runs; the list holds
-    the written path at the end. Should the child fail, the PDF is drawn here instead, so any
-    error is raised as `render_pdf` raises it."""
+    the written path at the end. ``child`` is one started early by `_pdf_child` (else one is
+    started here). Should the child fail, the PDF is drawn here instead, so any error is
+    raised as `render_pdf` raises it."""
     from quantdb.services.reports.pdf import render_pdf
 
     done: list[Path] = []
-    code = ("import pickle, sys; from quantdb.services.reports.pdf import render_pdf; "
-            "render_pdf(pickle.loads(open(sys.argv[1], 'rb').read()), sys.argv[2])")  # fmt: skip
     tmp: Path | None = None
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-pdf-"))
-        src = tmp / "bundle.pickle"
-        src.write_bytes(pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
-        child = _spawn(code, str(src), str(path))
-        if child is None:
-            raise OSError("no process")
-    except OSError:  # no temporary folder or process to be had: drawn here, after the block
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        yield done
-        done.append(render_pdf(bundle, path))
-        return
-    try:
+    with contextlib.ExitStack() as stack:
         try:
+            if child is None:
+                child = stack.enter_context(_pdf_child())
+            if child is None or child.stdin is None:
+                msg = "no child process"
+                raise OSError(msg)  # drawn here instead, just below
+            tmp = Path(tempfile.mkdtemp(prefix="quantdb-demo-pdf-"))
+            src = tmp / "bundle.pickle"
+            src.write_bytes(pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
+            child.stdin.write((json.dumps([str(src), str(path)]) + "\n").encode())
+            child.stdin.close()
+        except OSError:  # no temporary folder or process to be had: drawn here, after the block
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            if child is not None:
+                child.kill()
+                child.wait()
             yield done
-        except BaseException:
-            child.kill()  # the PDF is written whole or not at all (`atomic_output`)
-            child.wait()
-            raise
-        if child.wait() != 0:
-            render_pdf(bundle, path)
-        done.append(path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            done.append(render_pdf(bundle, path))
+            return
+        try:
+            try:
+                yield done
+            except BaseException:
+                child.kill()  # the PDF is written whole or not at all (`atomic_output`)
+                child.wait()
+                raise
+            if child.wait() != 0:
+                render_pdf(bundle, path)
+            done.append(path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def warm_kernels(folder: str | Path, seed: int = 42) -> None:
@@ -254,36 +299,53 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
 
     announce("migrating the legacy folder (backup, one batch, quarantine)")
     from quantdb.services.records.migrate import migrate_folder
+    from quantdb.services.reports.bundle import build_bundle
 
     migration = migrate_folder(db, legacy, backup_dir=out / "backups")
     write_atomic(out / "migration.json", json.dumps(_plain(migration), indent=2), what="demo output")
     report.outputs["migration report"] = str(out / "migration.json")
     report.summary["migration_totals"] = _plain(migration.totals)
-    with _verify_aside(db, legacy) as verified:  # on the other core, while the steps below run
+    pdf: list[Path] = []
+    bundle_s = 0.0
+    # The verification runs on the other core, on a snapshot of the migrated database, while
+    # the steps below run (`_verify_aside`); it is joined when the block ends.
+    with _verify_aside(db, legacy) as verified, contextlib.ExitStack() as aside:
         lap("migrate")
-        best_id = _analyse(db, out, size, market.tickers, seed=seed, report=report, announce=announce, lap=lap)
+        best_id, tickers = _writing_steps(db, out, size, market.tickers, report=report, announce=announce, lap=lap)
+        if render:
+            # Nothing below writes to the database (walk-forward, Monte Carlo and the risk report
+            # only read), so the report bundle is computed now, once (every format shows the
+            # same numbers), and the PDF (matplotlib, the longest report) is drawn from it in a
+            # second process, on the other core, while this one runs the last steps and writes
+            # the other three reports. That process is started first, so that it imports
+            # matplotlib while this one computes the bundle; the bundle's time counts as reports'.
+            child = aside.enter_context(_pdf_child())
+            bundle_s = time.perf_counter()
+            bundle = build_bundle(db)
+            bundle_s = time.perf_counter() - bundle_s
+            clock += bundle_s
+            pdf = aside.enter_context(_pdf_aside(bundle, out / "report.pdf", child))
+        _reading_steps(db, out, size, tickers, best_id, seed=seed, report=report, announce=announce, lap=lap)
+
+        announce("reports: tearsheet, dashboard, Excel, PDF")
+        if render:
+            from quantdb.services.reports.dashboard import render_dashboard
+            from quantdb.services.reports.excel import render_workbook
+            from quantdb.services.reports.tearsheet import write_tearsheet
+
+            if best_id is not None:
+                report.outputs["tearsheet"] = str(write_tearsheet(db, out / "tearsheet.html", backtest_id=best_id))
+            write_atomic(out / "dashboard.html", render_dashboard(bundle), what="report")
+            report.outputs["dashboard"] = str(out / "dashboard.html")
+            report.outputs["excel"] = str(render_workbook(bundle, out / "report.xlsx"))
+        else:
+            build_bundle(db)  # the warm-up: its kernels compiled, nothing drawn
     report.summary["verify_ok"] = verified[0]
-    lap("verify")
-
-    announce("reports: tearsheet, dashboard, Excel, PDF")
-    from quantdb.services.reports.bundle import build_bundle
-    from quantdb.services.reports.dashboard import render_dashboard
-    from quantdb.services.reports.excel import render_workbook
-    from quantdb.services.reports.tearsheet import write_tearsheet
-
-    bundle = build_bundle(db)  # computed once: every format shows the same numbers
     if not render:
         db.close()
         return report
-    # The PDF (matplotlib, the longest of the four) is drawn from the same bundle in a second
-    # process, on the other core, while this one writes the other three.
-    with _pdf_aside(bundle, out / "report.pdf") as pdf:
-        if best_id is not None:
-            report.outputs["tearsheet"] = str(write_tearsheet(db, out / "tearsheet.html", backtest_id=best_id))
-        write_atomic(out / "dashboard.html", render_dashboard(bundle), what="report")
-        report.outputs["dashboard"] = str(out / "dashboard.html")
-        report.outputs["excel"] = str(render_workbook(bundle, out / "report.xlsx"))
-    report.outputs["pdf"] = str(pdf[0])
+    report.outputs["pdf"] = str(pdf[0])  # drawn: the block waited for the second process
+    clock -= bundle_s
     lap("reports")
 
     index = out / "index.html"
@@ -293,12 +355,13 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
     return report
 
 
-def _analyse(
-    db: Database, out: Path, size: DemoSize, tickers_all: Iterable[str], *, seed: int, report: DemoReport,
+def _writing_steps(
+    db: Database, out: Path, size: DemoSize, market_tickers: Iterable[str], *, report: DemoReport,
     announce: Step, lap: Step,
-) -> int | None:
-    """The demo's steps after the migration (leaders and tracking, a backtest of every built-in
-    strategy, the sweep, walk-forward, Monte Carlo and risk); returns the best backtest's id."""
+) -> tuple[int | None, list[str]]:
+    """The steps that write to the database after the migration: leaders and tracking, a
+    backtest of every built-in strategy, the sweep. Returns the best backtest's id and the
+    sweep's tickers."""
     announce("volume leaders and live tracking")
     from quantdb.services.live.leaders import compute_leaders
     from quantdb.services.live.tracking import track_update
@@ -328,7 +391,7 @@ def _analyse(
     announce("parameter sweep of sma-cross")
     from quantdb.services.research.sweep import heatmap, run_sweep
 
-    tickers = [t for t in sorted(tickers_all) if t != "SPY"][: size.sweep_tickers]
+    tickers = [t for t in sorted(market_tickers) if t != "SPY"][: size.sweep_tickers]
     sweep = run_sweep(
         db, "sma-cross", grid_specs=["fast=5:50:5", "slow=20:200:20"], constraints=["fast<slow"],
         tickers=tickers, out_dir=out / "sweeps",
@@ -339,7 +402,15 @@ def _analyse(
     report.outputs["sweep heatmap"] = str(png)
     report.summary["sweep"] = {"run_id": sweep.run_id, "combos": sweep.combos}
     lap("sweep")
+    return best_id, tickers
 
+
+def _reading_steps(
+    db: Database, out: Path, size: DemoSize, tickers: list[str], best_id: int | None, *, seed: int,
+    report: DemoReport, announce: Step, lap: Step,
+) -> None:
+    """The steps that only read the database: walk-forward, Monte Carlo of the best backtest,
+    the risk report (each written to a JSON file in ``out``)."""
     announce("walk-forward analysis")
     from quantdb.services.research.walkforward import run_walkforward
 
@@ -363,7 +434,6 @@ def _analyse(
     write_atomic(out / "risk.json", json.dumps(_plain(risk), indent=2, default=str), what="demo output")
     report.outputs["risk report"] = str(out / "risk.json")
     lap("risk")
-    return best_id
 
 
 def _plain(value: Any) -> Any:

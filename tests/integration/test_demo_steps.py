@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quantdb.services.demo import TINY, _pdf_aside, _verify_aside, warm_kernels
+from quantdb.services.demo import (
+    TINY,
+    DemoReport,
+    _pdf_aside,
+    _pdf_child,
+    _reading_steps,
+    _verify_aside,
+    warm_kernels,
+)
 from quantdb.services.live.leaders import compute_leaders
 from quantdb.services.live.tracking import track_update
 from quantdb.services.records.migrate import migrate_folder
@@ -31,6 +39,33 @@ def test_pdf_drawn_aside_is_the_pdf_drawn_here(sample_db: Path, tmp_path: Path) 
         assert done == []  # still being drawn
     assert done == [tmp_path / "aside.pdf"]
     assert (tmp_path / "aside.pdf").read_bytes() == here.read_bytes()
+    # the demo starts the child before it computes the bundle (the imports overlap it)
+    with _pdf_child() as child, _pdf_aside(bundle, tmp_path / "early.pdf", child) as early:
+        assert early == []
+    assert early == [tmp_path / "early.pdf"]
+    assert (tmp_path / "early.pdf").read_bytes() == here.read_bytes()
+
+
+def test_pdf_child_that_died_first_means_the_pdf_is_drawn_here(sample_db: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = Database(sample_db)
+    bundle = build_bundle(db)
+    db.close()
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"], stdin=subprocess.PIPE)
+    dead.wait()
+    with _pdf_aside(bundle, tmp_path / "here.pdf", dead) as done:
+        assert done == []
+    assert done == [tmp_path / "here.pdf"]
+    assert (tmp_path / "here.pdf").read_bytes() == render_pdf(bundle, tmp_path / "again.pdf").read_bytes()
+
+
+def test_pdf_child_never_given_a_bundle_ends_with_the_block(tmp_path: Path) -> None:
+    with _pdf_child() as child:
+        assert child is not None and child.poll() is None
+    assert child.returncode is not None
+    assert not list(tmp_path.iterdir())  # it drew nothing
 
 
 def test_verify_aside_proves_the_state_it_started_on(legacy_dir: Path, tmp_path: Path) -> None:
@@ -65,3 +100,26 @@ def test_warm_kernels_runs_every_demo_step(tmp_path: Path) -> None:
     finally:
         db.close()
     assert tickers >= TINY.tickers and sweeps == 1 and strategies >= 6
+
+
+def test_steps_after_the_bundle_only_read(tmp_path: Path) -> None:
+    # The demo computes the report bundle right after the sweep and draws the PDF from it while
+    # walk-forward, Monte Carlo and the risk report run: they must never write to the database
+    # (another connection's `PRAGMA data_version` moves on any commit).
+    import sqlite3
+
+    warm_kernels(tmp_path, seed=5)
+    watch = sqlite3.connect(tmp_path / "warm.db")
+    db = Database(tmp_path / "warm.db")
+    try:
+        before = watch.execute("PRAGMA data_version").fetchone()[0]
+        tickers = [r[0] for r in db.query("SELECT symbol FROM tickers WHERE symbol <> 'SPY' ORDER BY symbol")]
+        best = db.scalar("SELECT min(id) FROM backtest_results WHERE sweep_run_id IS NULL")
+        report = DemoReport(db=str(db.path), out=str(tmp_path / "out"))
+        _reading_steps(db, tmp_path / "out", TINY, tickers, best, seed=5, report=report,
+                       announce=lambda _step: None, lap=lambda _step: None)  # fmt: skip
+        assert {"walk-forward", "monte carlo", "risk report"} <= set(report.outputs)
+        assert watch.execute("PRAGMA data_version").fetchone()[0] == before
+    finally:
+        db.close()
+        watch.close()

@@ -157,3 +157,45 @@ def test_report_uses_the_kernels_on_the_equity(empty_db, rng) -> None:
             report.strategies[name]["total_return"], rel=1e-9
         )
         assert weekly.strategies[name]["periods"] < report.strategies[name]["periods"]
+
+
+def test_closes_from_the_mirror_equal_the_sql_ones_bit_for_bit(empty_db, rng) -> None:
+    # equity_arrays reads the daily closes from the columnar mirror when given the database
+    # (tracking, perf, risk, reports) and from SQL on the connection otherwise (a read-only
+    # folder): the same stored doubles, so the same equity to the last bit.
+    from quantdb.services.live.performance import equity_arrays
+    from quantdb.storage.mirror import mirror_root
+
+    days, _symbols, _raw, _adj = _build(empty_db, rng)
+    with empty_db.atomic() as conn:
+        ids = {r[0]: r[1] for r in conn.execute("SELECT symbol, id FROM tickers")}
+        conn.execute(  # no adjusted close: coalesce falls back to the close
+            "UPDATE price_history SET adj_close = NULL WHERE ticker_id = ? AND date >= ?",
+            (ids["AAA"], str(days[20])),
+        )
+        conn.execute(  # no close: the bar is not a price (carried forward)
+            "UPDATE price_history SET close = NULL WHERE ticker_id = ? AND date BETWEEN ? AND ?",
+            (ids["BBB"], str(days[10]), str(days[14])),
+        )
+        conn.execute("INSERT INTO tickers (symbol) VALUES ('NOBAR')")
+        nobar = conn.execute("SELECT id FROM tickers WHERE symbol = 'NOBAR'").fetchone()[0]
+        sid = conn.execute("SELECT id FROM strategies WHERE name = 'alpha'").fetchone()[0]
+        pid = conn.execute(
+            "INSERT INTO predictions (date, strategy_id, ticker_id, position, status) "
+            "VALUES (?, ?, ?, 'LONG', 'open')",
+            (str(days[5]), sid, nobar),
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO trades (prediction_id, ticker_id, side, entry_date, entry_price, shares, status, fees) "
+            "VALUES (?, ?, 'long', ?, 12.5, 3, 'OPEN', 0)",
+            (pid, nobar, str(days[5])),
+        )
+    for asof in (str(days[-1]), str(days[33])):
+        with empty_db.reader() as conn:
+            sql = equity_arrays(conn, asof=asof, capital=CAPITAL)
+            mirrored = equity_arrays(conn, asof=asof, capital=CAPITAL, db=empty_db)
+        assert sql is not None and mirrored is not None
+        assert mirrored.strategies == sql.strategies
+        for key in ("dates", "pnl", "realized", "first"):
+            assert getattr(mirrored, key).tobytes() == getattr(sql, key).tobytes(), (asof, key)
+    assert mirror_root(empty_db).is_dir()  # the mirror path was the one taken

@@ -16,7 +16,8 @@ alphabetical order.
 keyed by the first trading day of the period, with the period's last close as the price.
 (For daily, both conventions are the same.)
 
-DuckDB reads the SQLite file through the read-only attach, is closed, and only then does
+DuckDB reads the SQLite file through the read-only attach (once: the bars are copied into a
+DuckDB temporary table that every timeframe's ranking reads), is closed, and only then does
 this process write (two SQLite copies in one process must never overlap a write). The write
 is an upsert on ``(timeframe, date, ticker_id)`` that changes a row only when a value differs,
 so re-running changes nothing and legacy rows that agree stay untouched.
@@ -52,20 +53,29 @@ class LeadersReport:
     timeframes: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+#: Every bar's date, ticker, symbol, volume and close, read from SQLite once into DuckDB's own
+#: memory: the three timeframes' rankings then run on it (each had scanned the SQLite file).
+_BARS_TABLE = "_leader_bars"
+_LOAD_BARS = f"""
+    CREATE OR REPLACE TEMP TABLE {_BARS_TABLE} AS
+    SELECT p.date, p.ticker_id, t.symbol, p.volume, p.close
+    FROM price_history AS p JOIN tickers AS t ON t.id = p.ticker_id
+"""
+
+
 def _legacy_sql(step: int, top: int) -> str:
     return f"""
         WITH days AS (
             SELECT date, row_number() OVER (ORDER BY date) - 1 AS i
-            FROM (SELECT DISTINCT date FROM price_history)
+            FROM (SELECT DISTINCT date FROM {_BARS_TABLE})  -- every bar has its ticker (foreign key)
         ),
         ranked AS (
-            SELECT p.date, p.ticker_id, t.symbol, p.volume, p.close AS price,
-                   row_number() OVER (PARTITION BY p.date ORDER BY p.volume DESC, t.symbol) AS rank
-            FROM price_history AS p
-            JOIN tickers AS t ON t.id = p.ticker_id
+            SELECT p.date, p.ticker_id, p.symbol, p.volume, p.close AS price,
+                   row_number() OVER (PARTITION BY p.date ORDER BY p.volume DESC, p.symbol) AS rank
+            FROM {_BARS_TABLE} AS p
             JOIN days AS d ON d.date = p.date
             WHERE d.i % {int(step)} = 0 AND p.volume IS NOT NULL AND p.close IS NOT NULL
-              AND NOT list_contains(CAST(? AS VARCHAR[]), t.symbol)
+              AND NOT list_contains(CAST(? AS VARCHAR[]), p.symbol)
         )
         SELECT date, ticker_id, symbol, volume, price, rank FROM ranked WHERE rank <= {int(top)}
         ORDER BY date, rank
@@ -75,10 +85,10 @@ def _legacy_sql(step: int, top: int) -> str:
 def _calendar_sql(unit: str, top: int) -> str:
     return f"""
         WITH bars AS (
-            SELECT p.date, CAST(p.date AS DATE) AS d, p.ticker_id, t.symbol, p.volume, p.close,
+            SELECT p.date, CAST(p.date AS DATE) AS d, p.ticker_id, p.symbol, p.volume, p.close,
                    date_trunc('{unit}', CAST(p.date AS DATE)) AS period
-            FROM price_history AS p JOIN tickers AS t ON t.id = p.ticker_id
-            WHERE NOT list_contains(CAST(? AS VARCHAR[]), t.symbol)
+            FROM {_BARS_TABLE} AS p
+            WHERE NOT list_contains(CAST(? AS VARCHAR[]), p.symbol)
         ),
         keys AS (SELECT period, min(date) AS date FROM bars GROUP BY period),
         sums AS (
@@ -141,6 +151,7 @@ def compute_leaders(
     results: dict[str, list[tuple[Any, ...]]] = {}
     engine = DuckEngine(db.path)
     try:
+        engine.con.execute(_LOAD_BARS)
         for tf in frames:
             if convention == "legacy" or tf == "daily":
                 sql = _legacy_sql(LEGACY_STEP[tf], int(top))

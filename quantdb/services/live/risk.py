@@ -146,7 +146,7 @@ def risk_report(
     with db.reader() as conn:
         day = asof_day(conn, asof)
         arr = equity_arrays(
-            conn, asof=day, strategy=check_strategy(conn, strategy), capital=capital
+            conn, asof=day, strategy=check_strategy(conn, strategy), capital=capital, db=db
         )
     if arr is None:
         names: list[str] = []

@@ -312,8 +312,9 @@ def _none_if_nan(x: Any) -> Any:
     return None if math.isnan(v) else v
 
 
-def _snapshots(conn: sqlite3.Connection, asof: str, capital: float) -> list[dict[str, Any]]:
-    """One performance_metrics row per strategy (as dicts), computed on `conn` (sees this transaction)."""
+def _snapshots(conn: sqlite3.Connection, db: Database, asof: str, capital: float) -> list[dict[str, Any]]:
+    """One performance_metrics row per strategy (as dicts), computed on `conn` (sees this
+    transaction; the closes come from `db`'s columnar mirror, see `equity_arrays`)."""
     from quantdb.kernels.drawdown import max_drawdown
     from quantdb.kernels.metrics import sharpe_ratio, sortino_ratio, total_return
     from quantdb.kernels.tradestats import profit_factor, win_rate
@@ -324,7 +325,7 @@ def _snapshots(conn: sqlite3.Connection, asof: str, capital: float) -> list[dict
     pnl_by: dict[int, list[float]] = {}
     for sid, pnl in conn.execute(Q["closed_trade_pnl"], {"asof": asof}):
         pnl_by.setdefault(int(sid), []).append(np.nan if pnl is None else float(pnl))
-    arr = equity_arrays(conn, asof=asof, capital=capital)
+    arr = equity_arrays(conn, asof=asof, capital=capital, db=db)
     col = {} if arr is None else {n: j for j, n in enumerate(arr.strategies)}
     returns = None if arr is None else arr.returns
     cum = None if arr is None else np.cumsum(arr.pnl, axis=0)
@@ -471,7 +472,7 @@ def track_update(
                     for t, k, f, fe, p in zip(tid, trade_keys, fill, fees, pnl, strict=True)
                 ],
             )
-        snaps = _snapshots(conn, day, capital)
+        snaps = _snapshots(conn, db, day, capital)
         conn.executemany(
             Q["upsert_performance"],
             [{k: v for k, v in s.items() if k != "strategy"} for s in snaps],

@@ -367,6 +367,67 @@ def test_summary_layouts_and_light_tails_agree(rng: np.random.Generator) -> None
         _close(c["tail_ratio"][j], abs(ref_quantile(xs, 0.95)) / abs(lo) if lo else math.nan)
 
 
+def test_summary_bits_are_the_same_for_any_layout_block_and_thread_count(
+    rng: np.random.Generator,
+) -> None:
+    # Each column's numbers come from the same operations in the same order whether the panel
+    # is C-ordered (copied block by block into a tile), F-ordered (read in place), a strided
+    # view, one column alone, or split over one or two threads: equal to the last bit.
+    import numba
+
+    from quantdb.kernels.summary import BLOCK_COLUMNS
+
+    n_cols = 2 * BLOCK_COLUMNS + 7  # two full blocks and a partial one
+    r = rng.standard_t(4, (300, n_cols)) * 0.01 + 0.0004
+    r[rng.random(r.shape) < 0.03] = np.nan
+    r[:40, 3] = np.nan  # a late start
+    r[:, 5] = np.nan  # nothing observed
+    r[:, 6] = 0.001  # constant
+    r[::2, 8] = 0.0  # half flat
+    r[:, 9] = rng.exponential(0.01, 300)  # light left tail: the exact fallback
+    bench = rng.normal(0.0003, 0.01, 300)
+    bench[::11] = np.nan
+    bench[5] = 0.0
+    kw = {"benchmark": bench, "risk_free": 0.02, "confidences": (0.95, 0.99, 0.9)}
+
+    def same(a: dict[str, np.ndarray], b: dict[str, np.ndarray], what: str) -> None:
+        assert list(a) == list(b), what
+        for key, value in a.items():
+            assert value.tobytes() == b[key].tobytes(), f"{what}: {key}"
+
+    ref = summary_metrics(r, **kw)
+    same(ref, summary_metrics(np.asfortranarray(r), **kw), "F-ordered")
+    wide = np.repeat(r, 2, axis=1)
+    same(ref, summary_metrics(wide[:, ::2], **kw), "strided view")
+    for j in (0, 3, 5, 6, 9, n_cols - 1):
+        one = summary_metrics(np.ascontiguousarray(r[:, j]), **kw)
+        same({k: v[j : j + 1] for k, v in ref.items()}, one, f"column {j} alone")
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        same(ref, summary_metrics(r, **kw), "one thread")
+    finally:
+        numba.set_num_threads(threads)
+    # A benchmark observed on every period, against the one-metric functions and bit for bit
+    # against the columns alone.
+    clean = np.where(np.isnan(bench), 0.001, bench)
+    full = summary_metrics(r, benchmark=clean, risk_free=0.02)
+    expected = {
+        "beta": m.beta(r, clean),
+        "alpha": m.alpha(r, clean, risk_free=0.02),
+        "correlation": m.correlation(r, clean),
+        "tracking_error": m.tracking_error(r, clean),
+        "information_ratio": m.information_ratio(r, clean),
+        "up_capture": m.up_capture(r, clean),
+        "down_capture": m.down_capture(r, clean),
+    }
+    for key, value in expected.items():
+        np.testing.assert_allclose(full[key], value, rtol=RTOL, atol=1e-13, equal_nan=True, err_msg=key)
+    for j in (0, 3, 7, 8):
+        one = summary_metrics(np.ascontiguousarray(r[:, j]), benchmark=clean, risk_free=0.02)
+        same({k: v[j : j + 1] for k, v in full.items()}, one, f"column {j} alone, clean benchmark")
+
+
 def test_summary_one_day_and_empty() -> None:
     out = summary_metrics(np.array([[0.01, np.nan]]))
     assert out["total_return"][0] == pytest.approx(0.01)
