@@ -53,6 +53,21 @@ def empty_db(tmp_path: Path) -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
+def price_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A `Database` holding the sample's price files only (imported by the service), one per
+    test module."""
+    from quantdb.services.records.prices import import_price_files
+    from quantdb.storage.migrations import apply_migrations
+    from quantdb.storage.sqlite import Database
+
+    db = Database(tmp_path_factory.mktemp("prices") / "quant.db")
+    apply_migrations(db)
+    import_price_files(db, [LEGACY_SAMPLE / "price_history"])
+    yield db
+    db.close()
+
+
+@pytest.fixture(scope="module")
 def dbfile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database made as a user with only price CSVs makes one, through the command line:
     `quantdb init`, then `quantdb prices import` of the sample's price files. One per test

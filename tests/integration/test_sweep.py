@@ -5,32 +5,19 @@ total returns of an sma-cross sweep equal to vectorbt's on the same closes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from quantdb.services.records.prices import import_price_files
 from quantdb.services.research.bars import load_bars
 from quantdb.services.research.sweep import heatmap, query_results, run_sweep
 from quantdb.settings import SimSettings
-from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database
 
-PRICES = Path(__file__).parents[1] / "fixtures" / "legacy_sample" / "price_history"
 GRID = ["fast=5:20:5", "slow=10:40:10"]  # 12 pairs with fast < slow
 CLOSE_ALL_IN = SimSettings(fill="close", sizing="equity", sizing_value=1.0, fractional=True)
-
-
-@pytest.fixture(scope="module")
-def price_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    db = Database(tmp_path_factory.mktemp("sweep") / "quant.db")
-    apply_migrations(db)
-    import_price_files(db, [PRICES])
-    yield db
-    db.close()
 
 
 def _frame(path: str) -> dict[str, np.ndarray]:

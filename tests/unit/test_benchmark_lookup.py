@@ -4,28 +4,12 @@ pandas for it). Data: the legacy sample's prices, SPY and other tickers as the b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from quantdb.services.benchmark import benchmark_on_dates, benchmark_returns, on_dates
-from quantdb.services.records.prices import import_price_files
 from quantdb.services.research.bars import load_bars
-from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database
-
-PRICES = Path(__file__).parents[1] / "fixtures" / "legacy_sample" / "price_history"
-
-
-@pytest.fixture(scope="module")
-def price_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    db = Database(tmp_path_factory.mktemp("bench") / "quant.db")
-    apply_migrations(db)
-    import_price_files(db, [PRICES])
-    yield db
-    db.close()
 
 
 @pytest.mark.parametrize("ticker", ["SPY", "spy ", "AAPL", "AMZN"])
