@@ -30,6 +30,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pytest
+from panel_references import on_own_bars, random_ohlcv
 
 from quantdb.errors import ArgumentError
 from quantdb.kernels import indicators as ind
@@ -40,23 +41,9 @@ vbt = pytest.importorskip("vectorbt")
 @pytest.fixture
 def ohlcv(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """A 600 x 3 random-walk OHLCV panel without gaps."""
-    n, k = 600, 3
-    c = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.02, (n, k)), axis=0))
-    o = c * np.exp(rng.normal(0, 0.005, (n, k)))
-    h = np.maximum(o, c) * (1 + rng.uniform(0, 0.01, (n, k)))
-    lo = np.minimum(o, c) * (1 - rng.uniform(0, 0.01, (n, k)))
-    v = rng.integers(1_000, 100_000, (n, k)).astype(np.float64)
+    o, h, lo, c, v = random_ohlcv(rng, 600, 3)
     c[100:103, 1] = c[99, 1]  # exact ties for OBV
     return o, h, lo, c, v
-
-
-def _own(x: np.ndarray, f: Callable[[pd.Series], pd.Series]) -> np.ndarray:
-    """``f`` on each column with its NaN rows dropped, put back on the dates (NaN between)."""
-    out = np.full(x.shape, np.nan)
-    for j in range(x.shape[1]):
-        s = pd.Series(x[:, j]).dropna()
-        out[s.index.to_numpy(), j] = f(s).to_numpy()
-    return out
 
 
 def _gappy(*panels: np.ndarray) -> list[np.ndarray]:
@@ -103,9 +90,9 @@ def test_macd_and_ema_on_own_bars(ohlcv: tuple[np.ndarray, ...]) -> None:
                 - s.ewm(span=26, adjust=False, min_periods=26).mean())
         return line - line.ewm(span=9, adjust=False, min_periods=9).mean()
 
-    np.testing.assert_array_equal(ind.macd(c).hist, _own(c, ref_macd))
+    np.testing.assert_array_equal(ind.macd(c).hist, on_own_bars(c, ref_macd))
     np.testing.assert_array_equal(
-        ind.ema(c, 10), _own(c, lambda s: s.ewm(span=10, adjust=False, min_periods=10).mean()))
+        ind.ema(c, 10), on_own_bars(c, lambda s: s.ewm(span=10, adjust=False, min_periods=10).mean()))
 
 
 # --------------------------------------------------------------------------- ATR
@@ -148,8 +135,8 @@ def test_atr_and_true_range_on_own_bars(ohlcv: tuple[np.ndarray, ...]) -> None:
 def test_donchian_is_rolling_high_low(ohlcv: tuple[np.ndarray, ...], window: int) -> None:
     _, h, lo, _, _ = _gappy(*ohlcv)
     up, low, mid = ind.donchian(h, lo, window)
-    ref_up = _own(h, lambda s: s.rolling(window).max())
-    ref_lo = _own(lo, lambda s: s.rolling(window).min())
+    ref_up = on_own_bars(h, lambda s: s.rolling(window).max())
+    ref_lo = on_own_bars(lo, lambda s: s.rolling(window).min())
     np.testing.assert_array_equal(up, ref_up)
     np.testing.assert_array_equal(low, ref_lo)
     np.testing.assert_array_equal(mid, (ref_up + ref_lo) / 2.0)
@@ -171,7 +158,7 @@ def test_zscore_matches_pandas_and_vectorbt(ohlcv: tuple[np.ndarray, ...], windo
     # barely moved (6.4e-9 relative at window 2 here), hence 1e-7 against it
     np.testing.assert_allclose(ind.zscore(c, window), vb, rtol=1e-7, atol=1e-12, equal_nan=True)
     (g,) = _gappy(c)
-    own = _own(g, lambda s: (s - s.rolling(window).mean()) / s.rolling(window).std(ddof=1))
+    own = on_own_bars(g, lambda s: (s - s.rolling(window).mean()) / s.rolling(window).std(ddof=1))
     np.testing.assert_allclose(ind.zscore(g, window, ddof=1), own, rtol=1e-9, atol=1e-12,
                                equal_nan=True)
 
@@ -184,8 +171,8 @@ def test_zscore_of_a_flat_window_is_nan() -> None:
 @pytest.mark.parametrize("window", [1, 10, 30])
 def test_momentum_and_roc_on_own_bars(ohlcv: tuple[np.ndarray, ...], window: int) -> None:
     (c,) = _gappy(ohlcv[3])
-    np.testing.assert_array_equal(ind.momentum(c, window), _own(c, lambda s: s.diff(window)))
-    np.testing.assert_array_equal(ind.roc(c, window), _own(c, lambda s: s.pct_change(window)))
+    np.testing.assert_array_equal(ind.momentum(c, window), on_own_bars(c, lambda s: s.diff(window)))
+    np.testing.assert_array_equal(ind.roc(c, window), on_own_bars(c, lambda s: s.pct_change(window)))
 
 
 # --------------------------------------------------------------------------- OBV

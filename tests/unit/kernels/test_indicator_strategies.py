@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pytest
+from panel_references import random_ohlcv
 
 from quantdb.errors import ArgumentError
 from quantdb.kernels.indicators import trailing_exits
@@ -24,12 +25,7 @@ Ref = Callable[[pd.DataFrame, dict[str, float]], tuple[pd.Series, pd.Series]]
 @pytest.fixture
 def bars(rng: np.random.Generator) -> Bars:
     """400 bars x 3 tickers: a late listing, inner gaps, a delisting (NaN in every field)."""
-    n, k = 400, 3
-    c = 50.0 * np.exp(np.cumsum(rng.normal(0.0005, 0.02, (n, k)), axis=0))
-    o = c * np.exp(rng.normal(0, 0.005, (n, k)))
-    h = np.maximum(o, c) * (1 + rng.uniform(0, 0.01, (n, k)))
-    lo = np.minimum(o, c) * (1 - rng.uniform(0, 0.01, (n, k)))
-    v = rng.integers(10_000, 90_000, (n, k)).astype(np.float64)
+    o, h, lo, c, v = random_ohlcv(rng, 400, 3, start=50.0, drift=0.0005, volume=(10_000, 90_000))
     for x in (o, h, lo, c, v):
         x[:30, 0] = np.nan
         x[[60, 61, 200], 1] = np.nan

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 import pytest
+from panel_references import on_own_bars
 
 from quantdb.errors import ArgumentError, NotFound
 from quantdb.kernels import signals as sg
@@ -44,30 +43,21 @@ def _ref_crossed_above(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _own(x: np.ndarray, f: Callable[[pd.Series], pd.Series]) -> np.ndarray:
-    """``f`` on each column with its NaN rows dropped, put back on the dates (NaN between)."""
-    out = np.full(x.shape, np.nan)
-    for j in range(x.shape[1]):
-        s = pd.Series(x[:, j]).dropna()
-        out[s.index.to_numpy(), j] = f(s).to_numpy()
-    return out
-
-
 def test_rolling_mean_matches_pandas_on_own_bars(close: np.ndarray) -> None:
     for w in (1, 5, 20):
-        ref = _own(close, lambda s, w=w: s.rolling(w).mean())
+        ref = on_own_bars(close, lambda s, w=w: s.rolling(w).mean())
         np.testing.assert_allclose(sg.rolling_mean(close, w), ref, rtol=1e-10, equal_nan=True)
     assert np.isnan(sg.rolling_mean(close[:3], 5)).all()
     assert np.isnan(sg.rolling_mean(close, 5)[150, 2])  # no bar: no value
 
 
 def test_rolling_extremes_and_std_match_pandas(close: np.ndarray) -> None:
-    np.testing.assert_allclose(sg.rolling_max(close, 10), _own(close, lambda s: s.rolling(10).max()),
+    np.testing.assert_allclose(sg.rolling_max(close, 10), on_own_bars(close, lambda s: s.rolling(10).max()),
                                equal_nan=True)
-    np.testing.assert_allclose(sg.rolling_min(close, 10), _own(close, lambda s: s.rolling(10).min()),
+    np.testing.assert_allclose(sg.rolling_min(close, 10), on_own_bars(close, lambda s: s.rolling(10).min()),
                                equal_nan=True)
     np.testing.assert_allclose(sg.rolling_std(close, 10),
-                               _own(close, lambda s: s.rolling(10).std(ddof=0)),
+                               on_own_bars(close, lambda s: s.rolling(10).std(ddof=0)),
                                rtol=1e-9, equal_nan=True)
 
 
@@ -140,7 +130,7 @@ def test_atr_is_wilder_true_range(rng: np.random.Generator) -> None:
 
 def test_bollinger_and_signals(close: np.ndarray) -> None:
     mid, up, low = sg.bollinger(close, 20, 2.0)
-    sd = _own(close, lambda s: s.rolling(20).std(ddof=0))
+    sd = on_own_bars(close, lambda s: s.rolling(20).std(ddof=0))
     np.testing.assert_allclose(up - mid, 2 * sd, rtol=1e-8, atol=1e-9, equal_nan=True)
     np.testing.assert_allclose(mid - low, 2 * sd, rtol=1e-8, atol=1e-9, equal_nan=True)
     e, x = sg.bollinger_signals(close, [20, 30], [2.0, 1.5])
