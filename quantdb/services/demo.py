@@ -19,13 +19,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from quantdb._atomic import write_atomic
+from quantdb._laps import Laps
 from quantdb._paths import make_folder
 from quantdb.errors import ArgumentError
 from quantdb.storage.migrations import apply_migrations
@@ -49,6 +49,8 @@ class DemoSize:
 
 FULL = DemoSize(tickers=500, years=12, predictions=5000, trades=3000, sweep_tickers=100, wf_tickers=20, mc_paths=10_000)
 SMALL = DemoSize(tickers=60, years=4, predictions=1500, trades=900, sweep_tickers=20, wf_tickers=8, mc_paths=2000)
+#: The demo's steps, in the order `DemoReport.seconds` lists their wall seconds.
+STEPS = ("generate", "migrate", "track", "backtest", "sweep", "walkforward", "risk", "reports")
 #: The demo the kernel warm-up runs (`warm_kernels`): every step, on data too small to matter.
 TINY = DemoSize(tickers=12, years=3, predictions=200, trades=120, sweep_tickers=6, wf_tickers=4, mc_paths=200)
 
@@ -278,13 +280,8 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
 
     report = DemoReport(db=str(db.path), out=str(out))
     announce = step or (lambda _name: None)
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        report.seconds[name] = round(now - clock, 2)
-        clock = now
+    seconds: dict[str, float] = {}
+    lap = Laps(seconds).lap  # a step met twice (reports: the bundle, then the files) adds up
 
     announce(f"generating {size.tickers} tickers x {size.years} years + SPY and the legacy files")
     market = generate_market(size.tickers, size.years, seed=seed)
@@ -306,7 +303,6 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
     report.outputs["migration report"] = str(out / "migration.json")
     report.summary["migration_totals"] = _plain(migration.totals)
     pdf: list[Path] = []
-    bundle_s = 0.0
     # The verification runs on the other core, on a snapshot of the migrated database, while
     # the steps below run (`_verify_aside`); it is joined when the block ends.
     with _verify_aside(db, legacy) as verified, contextlib.ExitStack() as aside:
@@ -320,10 +316,8 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
             # the other three reports. That process is started first, so that it imports
             # matplotlib while this one computes the bundle; the bundle's time counts as reports'.
             child = aside.enter_context(_pdf_child())
-            bundle_s = time.perf_counter()
             bundle = build_bundle(db)
-            bundle_s = time.perf_counter() - bundle_s
-            clock += bundle_s
+            lap("reports")
             pdf = aside.enter_context(_pdf_aside(bundle, out / "report.pdf", child))
         _reading_steps(db, out, size, tickers, best_id, seed=seed, report=report, announce=announce, lap=lap)
 
@@ -345,8 +339,8 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
         db.close()
         return report
     report.outputs["pdf"] = str(pdf[0])  # drawn: the block waited for the second process
-    clock -= bundle_s
     lap("reports")
+    report.seconds = {name: round(seconds[name], 2) for name in STEPS}
 
     index = out / "index.html"
     write_atomic(index, _index_html(report), what="demo output")
