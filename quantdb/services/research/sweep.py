@@ -468,6 +468,7 @@ def run_sweep(
     NotFound
         unknown strategy, ticker or run id; GridError / SettingsError on bad options.
     """
+    from quantdb.kernels.fastsweep import fast_path_supported
     from quantdb.services.research.executors import make_executor
     from quantdb.strategies import BUILTIN
     from quantdb.strategy_loader import resolve_recorded, resolve_strategy
@@ -575,16 +576,18 @@ def run_sweep(
             with db.atomic() as conn:
                 conn.execute("UPDATE sweep_runs SET status = 'failed' WHERE id = ?", (run_id,))
             raise
-        warm = None
-        if executor == "local" and workers > 1 and len(todo) > 1 and strat.origin == BUILTIN:
-            # the chunks run in worker processes: meanwhile this process, idle, loads what
-            # its best sets' backtests need (`_warm_best_path`; a user's strategy code is never
-            # run for it)
-            warm = threading.Thread(target=_warm_best_path, args=(strat, dates, names, data, grid),
-                                    name="quantdb-sweep-warmup", daemon=True)
-            warm.start()
+        # While the chunks compute, a thread of this process loads what the best sets'
+        # backtests need (`_warm_best_path`; a user's strategy code is never run for it): with
+        # workers > 1 this process is idle meanwhile; with one worker the chunks run here, in
+        # the fused kernel, which releases the GIL, so the thread starts once the first chunk
+        # has loaded that kernel (the general path's kernels hold the GIL: no thread then).
+        overlap = executor == "local" and len(todo) > 1 and strat.origin == BUILTIN
+        warm = _start_warm_up(strat, dates, names, data, grid) if overlap and workers > 1 else None
+        after_first = overlap and workers == 1 and fast_path_supported(strat.name, settings)
         try:
             for i, res in ex.map_unordered(run_chunk, todo, data):
+                if after_first and warm is None:
+                    warm = _start_warm_up(strat, dates, names, data, grid)
                 task = todo[i]
                 _write_parquet(res, names, chunks_dir / f"chunk-{task.index:05d}.parquet")
                 if progress is not None:
@@ -624,6 +627,15 @@ def run_sweep(
     return SweepReport(run_id, strat.name, len(grid), n_tickers, str(results_path), best,
                        len(tasks), len(done), chunk, objective, memory_bound,
                        bankrupt_sets=int((agg["bankrupt"] > 0).sum()))
+
+
+def _start_warm_up(strategy: Strategy, dates: np.ndarray, names: Sequence[str], data: SweepData,
+                   grid: Grid) -> threading.Thread:
+    """`_warm_best_path` in a daemon thread, started (joined before the best sets run)."""
+    warm = threading.Thread(target=_warm_best_path, args=(strategy, dates, names, data, grid),
+                            name="quantdb-sweep-warmup", daemon=True)
+    warm.start()
+    return warm
 
 
 def _warm_best_path(strategy: Strategy, dates: np.ndarray, names: Sequence[str], data: SweepData, grid: Grid) -> None:
