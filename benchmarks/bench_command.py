@@ -52,7 +52,7 @@ PARTS = {
     "numba cache load": ("numba/core/caching.py", "load_overload"),
     "write chunk parquet": ("quantdb/services/research/sweep.py", "_write_parquet"),
     "pyarrow write_table": ("pyarrow/parquet/core.py", "write_table"),
-    "record best (backtests)": ("quantdb/services/research/sweep.py", "_record_best"),
+    "record best (backtests)": ("quantdb/services/research/sweep_best.py", "record_best"),
     "  best: statistics (incl. kernels.summary's imports)": ("quantdb/services/research/backtest.py",
                                                              "compute_statistics"),
     "  best: store_backtest (SQL)": ("quantdb/services/research/results.py", "store_backtest"),
