@@ -17,7 +17,8 @@ Figures (one JSON line each):
     a kernel can go under, a fresh interpreter importing NumPy and numba and calling one function
     from numba's cache (numba loads its CPU target then). ``breakdown_s`` splits one cProfile run of the
     command (cProfile slows Python code, so the parts are shares of a slower run; ``profiled_s``
-    is its total) and ``imports_s`` the ``-X importtime`` top-level imports, heaviest first: a
+    is its total; it sees the main thread only, so the loads a sweep's warm-up thread does while
+    the chunks compute, `quantdb.services.research.sweep_best.WarmUp`, are not in it) and ``imports_s`` the ``-X importtime`` top-level imports, heaviest first: a
     regression names where it came from.
 ``help_command``
     ``quantdb --help`` in a fresh interpreter (best of 5) against ``python -c pass``. Goal: under
@@ -52,7 +53,7 @@ PARTS = {
     "numba cache load": ("numba/core/caching.py", "load_overload"),
     "write chunk parquet": ("quantdb/services/research/sweep.py", "_write_parquet"),
     "pyarrow write_table": ("pyarrow/parquet/core.py", "write_table"),
-    "record best (backtests)": ("quantdb/services/research/sweep.py", "_record_best"),
+    "record best (backtests)": ("quantdb/services/research/sweep_best.py", "record_best"),
     "  best: statistics (incl. kernels.summary's imports)": ("quantdb/services/research/backtest.py",
                                                              "compute_statistics"),
     "  best: store_backtest (SQL)": ("quantdb/services/research/results.py", "store_backtest"),

@@ -136,13 +136,21 @@ class Progress:
     say: Callable[[str], None]
 
 
+def _ignore(*_: object) -> None:
+    """What a quiet bar does with its news."""
+
+
 @contextlib.contextmanager
 def progress(description: str, *, quiet: bool = False, total: int | None = None) -> Iterator[Progress]:
     """A rich bar (or, without a total, a spinner with the elapsed time) on stderr.
 
     Shown only when stderr is a terminal and the command was not asked for ``--json``
-    (``quiet``): scripts and pipes see nothing but the result on stdout.
+    (``quiet``): scripts and pipes see nothing but the result on stdout. A quiet bar is no bar:
+    rich is not even imported for it (0.03-0.06 s of a ``--json`` command's start-up).
     """
+    if quiet:
+        yield Progress(advance=_ignore, set_total=_ignore, say=_ignore)
+        return
     from rich.console import Console
     from rich.progress import (
         BarColumn,

@@ -26,7 +26,10 @@ supported setting.
 Speed: per ticker the distinct windows' SMAs are computed once (from one cumulative sum),
 then each parameter set is one pass over the dates; one call per chunk, one numba
 specialization, serial (``parallel=True`` measured no faster on the shared 2-core machine,
-and sweep workers are already processes).
+and sweep workers are already processes). The loop releases the GIL (``nogil``; it touches no
+Python object): while a one-worker sweep computes its chunks in the driver's thread, another
+thread of the driver loads what the best sets' backtests need
+(`quantdb.services.research.sweep`). The numbers do not depend on it.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ def _sma(cs: FloatArray, j: int, w: int) -> float:  # pragma: no cover - numba
     return float(s / w)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray,
                   wins: IntArray, fast: IntArray, slow: IntArray, p: FloatArray, q: IntArray,
                   out_f: FloatArray, out_i: IntArray) -> None:  # pragma: no cover - numba

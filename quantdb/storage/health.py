@@ -4,10 +4,12 @@
 ran it before its first write (`Database.require_healthy`). Most of the time the file is
 exactly as the previous quantdb session left it. The seal records that state:
 
-* A session whose quick_check passed (or whose file matched the seal) and during which no other
-  connection committed (``PRAGMA data_version`` unchanged on its writer) writes, as it closes,
-  the file's state to ``<database>.checked``: device, inode, size, modification and change
-  times (ns) of the database and of its ``-wal`` file when one is left.
+* A session whose quick_check passed (or whose file matched the seal, or which created the
+  file: it opened its writer on a file of at most one page, checked then at no cost,
+  `Database.writer`) and during which no other connection committed (``PRAGMA data_version``
+  unchanged on its writer) writes, as it closes, the file's state to ``<database>.checked``:
+  device, inode, size, modification and change times (ns) of the database and of its ``-wal``
+  file when one is left.
 * The next `require_healthy` skips quick_check only when the state now equals the seal.
 
 Any write to the file by another program, a copy over it, a restore, a truncation, a crash

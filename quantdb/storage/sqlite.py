@@ -128,7 +128,28 @@ class Database:
                 raise DatabaseError(msg)
             self._writer = conn
             self._writer_file = self._file_identity()
+            self._check_if_new(conn)
         return self._writer
+
+    def _check_if_new(self, conn: sqlite3.Connection) -> None:
+        """A file of at most one page (a new database: this session is about to create it) is
+        checked now, at no cost, so that the session seals it as it closes like one whose
+        `require_healthy` passed: a file built by a service or a notebook (no command's
+        `require_healthy` on it) is not read whole by the next write command's quick_check.
+
+        The page count is read after ``data_version`` (as in `require_healthy`): a commit by
+        another connection before that read shows in the page count, one after it changes
+        ``data_version``, and then `close` writes no seal.
+        """
+        try:
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if conn.execute("PRAGMA page_count").fetchone()[0] > 1:
+                return
+            rows = [r[0] for r in conn.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError:
+            return  # no seal; `require_healthy` or the first write reports the damage
+        if rows == ["ok"]:
+            self._sealed_version = version
 
     def _file_identity(self) -> tuple[int, int] | None:
         """(device, inode) of the database file now; None when it does not exist."""
@@ -505,8 +526,9 @@ class Database:
         Runs ``PRAGMA quick_check`` (O(size), without the index cross-checks of
         integrity_check) so that write commands stay fast on a large database, unless the file
         is exactly as a checked quantdb session left it (its health seal,
-        `quantdb.storage.health`). A session that passed either way seals the file as it
-        closes (`close`).
+        `quantdb.storage.health`). A session that passed either way, or that created the file
+        (`_check_if_new`), seals the file as it closes (`close`): every door (a command, the
+        notebook API, a service called directly) seals through this class.
         """
         self.require_sqlite()
         if not self.exists:

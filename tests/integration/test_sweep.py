@@ -101,6 +101,34 @@ def test_chunked_equals_unchunked(price_db: Database, tmp_path: Path) -> None:
     ]
 
 
+def _stored_best(db: Database, run_id: int) -> list[tuple[object, ...]]:
+    """A run's stored best sets as compared values: the row without its id and time, its
+    statistics without the run's id, its trades and its equity curve."""
+    out = []
+    for r in db.query("SELECT * FROM backtest_results WHERE sweep_run_id = ? ORDER BY id", (run_id,)):
+        stats = json.loads(r["stats_json"])
+        stats["sweep"].pop("run_id")
+        row = {k: v for k, v in dict(r).items() if k not in ("id", "created_at", "sweep_run_id", "stats_json")}
+        trades = db.query("SELECT * FROM backtest_trades WHERE backtest_id = ? ORDER BY id", (r["id"],))
+        equity = db.query("SELECT * FROM backtest_equity WHERE backtest_id = ? ORDER BY date", (r["id"],))
+        out.append((row, stats, [tuple(t)[2:] for t in trades], [tuple(e)[1:] for e in equity]))
+    return out
+
+
+def test_best_sets_are_stored_alike_with_and_without_the_warm_up(price_db: Database, tmp_path: Path) -> None:
+    """One chunk: no warm-up thread; twelve chunks and one worker: a thread of the driver loads
+    the best sets' inputs and kernels while the chunks compute (`sweep_best.WarmUp`). The rows
+    stored for the best sets are the same, trades and equity included."""
+    one = run_sweep(price_db, "sma-cross", grid_specs=GRID, settings=CLOSE_ALL_IN, out_dir=tmp_path,
+                    chunk=100, top=3)
+    many = run_sweep(price_db, "sma-cross", grid_specs=GRID, settings=CLOSE_ALL_IN, out_dir=tmp_path,
+                     chunk=1, top=3)
+    assert (one.chunks, many.chunks) == (1, 12)
+    first, second = _stored_best(price_db, one.run_id), _stored_best(price_db, many.run_id)
+    assert len(first) == 3 and all(trades and equity for _, _, trades, equity in first)
+    assert first == second
+
+
 def test_resumed_equals_uninterrupted(price_db: Database, tmp_path: Path) -> None:
     whole = run_sweep(
         price_db, "sma-cross", grid_specs=GRID, settings=CLOSE_ALL_IN, out_dir=tmp_path, chunk=5

@@ -194,7 +194,7 @@ class DaskExecutor:
     a ``LocalCluster`` on 127.0.0.1 with ``workers`` single-threaded workers for this run.
 
     ``processes=False`` makes the local cluster's workers threads of this process (quick to
-    start; the numba kernels release no GIL, so it is for tests, not speed).
+    start; the general path's numba kernels hold the GIL, so it is for tests, not speed).
     """
 
     def __init__(

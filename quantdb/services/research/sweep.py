@@ -21,8 +21,9 @@ How a sweep runs:
    ``sharpe``, ``max_drawdown`` (negative fraction), ``n_trades``), ranks the parameter sets
    by the objective averaged over tickers, stores the best ``top`` as full backtests (each
    rerun in independent mode: its trades and the mean equity curve of its tickers, linked by
-   ``sweep_run_id``; :mod:`quantdb.services.research.results`) and marks the run done. Only
-   the driver touches SQLite.
+   ``sweep_run_id``; :mod:`quantdb.services.research.sweep_best`, whose inputs and kernels a
+   thread of the driver loads while the chunks compute) and marks the run done. Only the
+   driver touches SQLite.
 
 Memory bound (per worker): a chunk holds at most :data:`BYTES_PER_CELL` = 48 bytes per (date,
 parameter set, ticker) cell at its peak (sma-cross: one SMA per distinct window, at most two a
@@ -42,7 +43,6 @@ import json
 import logging
 import math
 import os
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,12 +57,8 @@ from quantdb.errors import NotFound, QuantdbError
 from quantdb.services.research.arrow_columns import arrow_array, numpy_column, string_take
 from quantdb.services.research.bars import fingerprint, load_bars, universe_tickers
 from quantdb.services.research.grid import Grid, GridError, build_grid, parse_grid_spec
-from quantdb.services.research.results import (
-    delete_sweep_backtests,
-    store_backtest,
-    sweep_backtest_ids,
-    utc_timestamp,
-)
+from quantdb.services.research.results import sweep_backtest_ids, utc_timestamp
+from quantdb.services.research.sweep_best import BestInputs, WarmUp, record_best
 from quantdb.settings import (
     SimSettings,
     build_settings,
@@ -468,6 +464,7 @@ def run_sweep(
     NotFound
         unknown strategy, ticker or run id; GridError / SettingsError on bad options.
     """
+    from quantdb.kernels.fastsweep import fast_path_supported
     from quantdb.services.research.executors import make_executor
     from quantdb.strategies import BUILTIN
     from quantdb.strategy_loader import resolve_recorded, resolve_strategy
@@ -566,6 +563,7 @@ def run_sweep(
     if on_total is not None:
         on_total(sum(len(next(iter(t.params.values()))) for t in todo))
     data = SweepData(strat, bars, settings)
+    inputs: BestInputs | None = None  # the best sets' inputs, when a warm-up loaded them
     if todo:
         try:
             ex = make_executor(executor, workers=workers, address=address, processes=dask_processes,
@@ -575,16 +573,18 @@ def run_sweep(
             with db.atomic() as conn:
                 conn.execute("UPDATE sweep_runs SET status = 'failed' WHERE id = ?", (run_id,))
             raise
-        warm = None
-        if executor == "local" and workers > 1 and len(todo) > 1 and strat.origin == BUILTIN:
-            # the chunks run in worker processes: meanwhile this process, idle, loads what
-            # its best sets' backtests need (`_warm_best_path`; a user's strategy code is never
-            # run for it)
-            warm = threading.Thread(target=_warm_best_path, args=(strat, dates, names, data, grid),
-                                    name="quantdb-sweep-warmup", daemon=True)
-            warm.start()
+        # While the chunks compute, a thread of this process loads what the best sets'
+        # backtests need (`sweep_best.WarmUp`; a user's strategy code is never run for it): with
+        # workers > 1 this process is idle meanwhile; with one worker the chunks run here, in
+        # the fused kernel, which releases the GIL, so the thread starts once the first chunk
+        # has loaded that kernel (the general path's kernels hold the GIL: no thread then).
+        overlap = executor == "local" and len(todo) > 1 and strat.origin == BUILTIN
+        warm = WarmUp(db, saved, strat, dates, names, data, grid) if overlap and workers > 1 else None
+        after_first = overlap and workers == 1 and fast_path_supported(strat.name, settings)
         try:
             for i, res in ex.map_unordered(run_chunk, todo, data):
+                if after_first and warm is None:
+                    warm = WarmUp(db, saved, strat, dates, names, data, grid)
                 task = todo[i]
                 _write_parquet(res, names, chunks_dir / f"chunk-{task.index:05d}.parquet")
                 if progress is not None:
@@ -598,7 +598,7 @@ def run_sweep(
         finally:
             ex.close()
             if warm is not None:
-                warm.join()
+                inputs = warm.join()
     finished = all((chunks_dir / f"chunk-{t.index:05d}.parquet").exists() for t in tasks)
     if not finished:
         return SweepReport(run_id, strat.name, len(grid), n_tickers, str(results_path), [],
@@ -617,37 +617,13 @@ def run_sweep(
     del table
     agg = aggregate_by_params(columns, list(grid.names), n_tickers)
     best = _best(agg, grid.names, objective, top)
-    _record_best(db, run_id, strat, best, saved, objective)
+    record_best(db, run_id, strat, best, saved, objective, inputs)
     for t in tasks:
         (chunks_dir / f"chunk-{t.index:05d}.parquet").unlink(missing_ok=True)
     chunks_dir.rmdir()
     return SweepReport(run_id, strat.name, len(grid), n_tickers, str(results_path), best,
                        len(tasks), len(done), chunk, objective, memory_bound,
                        bankrupt_sets=int((agg["bankrupt"] > 0).sum()))
-
-
-def _warm_best_path(strategy: Strategy, dates: np.ndarray, names: Sequence[str], data: SweepData, grid: Grid) -> None:
-    """Run the best sets' backtest path once on a 64-day, one-ticker slice, result discarded.
-
-    It loads numba's CPU target, the simulation and statistics kernels and their imports in
-    this process while worker processes compute the chunks, instead of after them, in
-    `_record_best`. Touches no file and no database. Only a warm-up: an error is left to the
-    real backtests, which raise it.
-    """
-    from quantdb.services.research.backtest import BarData, backtest_loaded
-    from quantdb.strategies import Bars
-
-    b, k = data.bars, min(64, len(dates))
-    o, h, lo, c = (np.ascontiguousarray(m[:k, :1]) for m in (b.open, b.high, b.low, b.close))
-    bars = Bars(o, h, lo, c, None if b.volume is None else np.ascontiguousarray(b.volume[:k, :1]))
-    try:
-        backtest_loaded(
-            strategy, BarData(dates[:k], (names[0],), bars, "warm-up"), where=Universe("list", (names[0],)),
-            params={n: grid.columns[n][0].item() for n in grid.names}, settings=data.settings,
-            mode="independent", db=None, source="db", benchmark=None, benchmark_returns=None,
-        )
-    except Exception:  # a warm-up only: the real backtests raise any error
-        log.debug("sweep warm-up of the best sets' backtests failed", exc_info=True)
 
 
 def _result_columns(table: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -667,52 +643,6 @@ def _read_parquet(path: Path) -> Any:
 
     with pq.ParquetFile(path) as f:
         return f.read()
-
-
-def _record_best(
-    db: Database, run_id: int, strategy: Strategy, best: list[dict[str, Any]], saved: dict[str, Any],
-    objective: str,
-) -> None:
-    """The driver's write at the end: each best parameter set as a full backtest, and the run done.
-
-    Each of the ``best`` sets runs again as an independent-mode backtest (each ticker its own
-    cash, as in the sweep; the equity the mean of the tickers' curves, whose total return is
-    the set's mean ``total_return``) on the run's tickers, period and settings, and is stored
-    with its trades and daily equity, linked by ``sweep_run_id``, the sweep's figures (rank,
-    objective, means over tickers) kept in its statistics. Then a sweep's row can be rerun,
-    bootstrapped and given a tearsheet like any backtest. All rows and the status are one
-    transaction.
-    """
-    from quantdb.services.benchmark import benchmark_on_dates
-    from quantdb.services.research.backtest import backtest_loaded, load_backtest_bars
-
-    settings = settings_from_json(saved["simulation"])
-    universe = Universe("list", tuple(saved["tickers"]))
-    metrics = set(RESULT_COLUMNS)
-    # what run_backtest(strategy, db=db, universe=universe, start=..., end=..., params=...,
-    # settings=settings, mode="independent", store=False) loads, loaded once for all the sets
-    data = load_backtest_bars(universe, db=db, start=saved["start"], end=saved["end"])
-    bench = benchmark_on_dates(db, "SPY", data.dates)
-    data_fingerprint = fingerprint(data.dates, data.tickers, data.bars)
-    runs = []
-    for row in best:
-        params = {k: v for k, v in row.items() if k not in metrics and k != "backtest_id"}
-        runs.append(backtest_loaded(
-            strategy, data, where=universe, params=params, settings=settings, mode="independent", db=db,
-            source="db", benchmark="SPY", benchmark_returns=bench, data_fingerprint=data_fingerprint,
-        ))
-    with db.atomic() as conn:
-        delete_sweep_backtests(db, run_id)
-        for rank, (row, res) in enumerate(zip(best, runs, strict=True), 1):
-            figures = {m: row[m] for m in RESULT_COLUMNS}
-            row["backtest_id"] = store_backtest(
-                db, res, universe=str(universe), source="db", mode="independent", benchmark="SPY",
-                sweep_run_id=run_id, strategy_source=strategy.source(),
-                sweep={"run_id": run_id, "rank": rank, "objective": objective, "aggregate": "mean over tickers",
-                       **figures},
-            )
-        conn.execute("UPDATE sweep_runs SET status = 'done', finished_at = ? WHERE id = ?",
-                     (utc_timestamp(), run_id))
 
 
 # ----------------------------------------------------------------------------- queries

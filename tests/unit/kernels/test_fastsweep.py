@@ -204,3 +204,26 @@ def test_sweep_table_takes_the_fused_path_with_the_same_numbers(rng: np.random.G
     ref = general_path(ohlc, np.full(2, 10.0), slow, st)  # sma-cross's default fast = 10
     np.testing.assert_array_equal(got["total_return"], ref.total_return)
     np.testing.assert_array_equal(got["n_trades"], ref.n_trades)
+
+
+def test_the_fused_loop_releases_the_gil_and_threads_get_the_serial_numbers(rng: np.random.Generator) -> None:
+    """The loop runs without the GIL (a one-worker sweep loads its best sets' kernels in another
+    thread of the driver meanwhile): calls running at once in threads give, bit for bit, the
+    numbers of serial calls."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from quantdb.kernels.fastsweep import _sma_cross_nb
+
+    assert _sma_cross_nb.targetoptions.get("nogil") is True
+    ohlc = panel(rng, 300, 4)
+    st = SimSettings(fill="close", sizing="equity", sizing_value=1.0, fractional=True)
+    sets = [(np.array([3.0, 5.0, 8.0]), np.array([10.0, 20.0, 30.0])),
+            (np.array([2.0, 4.0]), np.array([6.0, 9.0])),
+            (np.array([5.0]), np.array([50.0])),
+            (np.array([7.0, 11.0]), np.array([13.0, 40.0]))]
+    serial = [sma_cross_stats(*ohlc, f, s, settings=st) for f, s in sets]
+    with ThreadPoolExecutor(2) as pool:
+        threaded = list(pool.map(lambda fs: sma_cross_stats(*ohlc, *fs, settings=st), sets * 3))
+    for got, ref in zip(threaded, serial * 3, strict=True):
+        for name in ("total_return", "sharpe", "max_drawdown", "n_trades", "bankrupt_bar"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(ref, name))

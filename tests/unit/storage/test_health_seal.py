@@ -149,3 +149,67 @@ def test_a_session_where_sqlite_failed_is_not_sealed(legacy_file: Path, tmp_path
     db.close()
     assert read_seal(path) != file_state(path)  # the commit changed the file; no new seal
     assert _checked(path)
+
+
+def _built_by_services(path: Path) -> Path:
+    """A database built as a benchmark or a script builds one: services only, no command."""
+    from quantdb.services.records.prices import import_price_files
+    from quantdb.storage.migrations import apply_migrations
+
+    db = Database(path)
+    apply_migrations(db)
+    import_price_files(db, [LEGACY_PRICES])
+    db.close()
+    return path
+
+
+def test_a_session_that_created_the_file_seals_it(tmp_path: Path) -> None:
+    """No seal was written for a file created and filled through the services (no
+    require_healthy): the next write command read every page of it (issue 15)."""
+    path = _built_by_services(tmp_path / "quant.db")
+    assert read_seal(path) == file_state(path)
+    assert not _checked(path)
+
+
+def test_the_notebook_api_seals_the_file_it_created(tmp_path: Path) -> None:
+    import quantdb as qdb
+
+    path = tmp_path / "quant.db"
+    with qdb.connect(path) as q, q.atomic() as conn:
+        conn.execute("INSERT INTO strategies (name) VALUES ('from a notebook')")
+    assert read_seal(path) == file_state(path)
+    assert not _checked(path)
+
+
+def test_damage_after_a_creating_session_sealed_is_refused(tmp_path: Path) -> None:
+    path = _built_by_services(tmp_path / "quant.db")
+    _damage_keeping_times(path)
+    db = Database(path)
+    with pytest.raises(DatabaseDamaged, match="damaged"):
+        db.require_healthy()
+    db.close()
+
+
+def test_a_new_file_another_connection_wrote_to_during_the_session_is_not_sealed(tmp_path: Path) -> None:
+    path = tmp_path / "quant.db"
+    db = Database(path)
+    db.writer()  # the session opens the new, empty file
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE elsewhere (a INTEGER)")
+    other.commit()
+    other.close()
+    with db.atomic() as conn:
+        conn.execute("CREATE TABLE here (a INTEGER)")
+    db.close()
+    assert not seal_path(path).exists()
+    assert _checked(path)
+
+
+def test_a_file_with_pages_opened_without_a_check_is_not_sealed(legacy_file: Path, tmp_path: Path) -> None:
+    """Only a file of at most one page counts as new: one written before, by anything, is not."""
+    path = tmp_path / "quant.db"
+    shutil.copy(legacy_file, path)
+    db = Database(path)
+    db.writer()
+    db.close()
+    assert not seal_path(path).exists()
