@@ -489,13 +489,13 @@ class _Importer:
             self.laps.lap("indexes")
             created = self._write()
             self.laps.lap("insert_typed")
-            for first_id, name, tname, recs in raw_rows:
-                if isinstance(recs, rc.ParsedFile):  # a block: positions 0.., targets from its first id
-                    first = self.tables["prices"].block_first[recs.name]
-                    insert_raw_run(c, self.batch_id, first_id, name, tname, recs.meta["symbol"], "imported",
-                                   first, recs.raws)  # fmt: skip
+            for first_id, name, tname, stored in raw_rows:
+                if isinstance(stored, rc.ParsedFile):  # a block: positions 0.., targets from its first id
+                    first = self.tables["prices"].block_first[stored.name]
+                    insert_raw_run(c, self.batch_id, first_id, name, tname, stored.meta["symbol"], "imported",
+                                   first, stored.raws)  # fmt: skip
                 else:
-                    insert_raw(c, self.batch_id, first_id, name, tname, recs)
+                    insert_raw(c, self.batch_id, first_id, name, tname, stored)
             self.laps.lap("insert_raw")
         self.laps.lap("indexes")
         c.executemany(
@@ -699,12 +699,12 @@ class _Importer:
         rid = table.next_id
         new = table.new
         m = len(pf.rows)
-        if pf.columns is not None and m >= MIN_RUN and not self._earlier and "positions" not in pf.meta:
-            if len(set(pf.columns[0])) == m:
-                table.blocks.append((len(new), rid, pf))
-                table.block_first[pf.name] = rid
-                table.next_id = rid + m
-                return None
+        whole = pf.columns is not None and m >= MIN_RUN and not self._earlier and "positions" not in pf.meta
+        if whole and len(set(cast("tuple[list[Any], ...]", pf.columns)[0])) == m:
+            table.blocks.append((len(new), rid, pf))
+            table.block_first[pf.name] = rid
+            table.next_id = rid + m
+            return None
         if pf.problems.count(None) == m:  # every line read: when no date repeats, all are new
             rows = cast("list[tuple[Any, ...]]", pf.rows)
             if len(set(map(itemgetter(1), rows))) == m:
