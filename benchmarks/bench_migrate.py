@@ -14,7 +14,8 @@ work done, while wall seconds include waiting for the CPU (``load_average_1m`` s
 ``QUANTDB_BENCH_REPEAT`` runs (default 1: one run of each is already ~10 s).
 
 Extra keys say where quantdb's time goes (``phases_s``, from `migrate_folder`'s ``timings``:
-parse, normalize, decide, insert_typed, insert_raw, indexes, commit, ...; for the fastest run)
+parse, normalize, aside (waiting for the big JSON files read by a second interpreter meanwhile),
+decide, insert_typed, insert_raw, indexes, commit, ...; for the fastest run)
 and how long the independent proof takes afterwards (``verify_s``, `verify_folder` on the same
 folder and database; not part of the ratio, which compares loading only).
 """

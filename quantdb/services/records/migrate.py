@@ -156,7 +156,8 @@ def migrate_folder(
     progress
         Called with the number of records handled so far.
     timings
-        If given, gets the wall seconds of each phase (``parse``, ``normalize``,
+        If given, gets the wall seconds of each phase (``parse``, ``normalize``, ``aside``:
+        waiting for the JSON files a second interpreter reads, see `parse_folder`;
         ``backup_schema``, ``load_existing``, ``decide``, ``insert_typed``, ``insert_raw``,
         ``indexes``, ``quarantine_report``, ``commit``): where the time goes, for benchmarks.
 
