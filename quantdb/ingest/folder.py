@@ -147,10 +147,13 @@ def parse_aside(args: list[str]) -> list[tuple[Any, ...]]:
     return out
 
 
+#: The second interpreter's program: argv[1] is the folder that holds this very ``quantdb``
+#: package (so the child runs the parent's code, whatever else is installed), then the files.
 _ASIDE_CODE = (
-    "import pickle, sys; from quantdb.ingest.folder import parse_aside; "
-    "sys.stdout.buffer.write(pickle.dumps(parse_aside(sys.argv[1:]), protocol=pickle.HIGHEST_PROTOCOL))"
+    "import pickle, sys; sys.path.insert(0, sys.argv[1]); from quantdb.ingest.folder import parse_aside; "
+    "sys.stdout.buffer.write(pickle.dumps(parse_aside(sys.argv[2:]), protocol=pickle.HIGHEST_PROTOCOL))"
 )
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class _Aside:
@@ -169,7 +172,7 @@ class _Aside:
         """Start reading ``given`` (name, path) aside; None when no process can be made."""
         args = [str(x) for name, path in given for x in (name, path)]
         try:
-            proc = subprocess.Popen([sys.executable, "-c", _ASIDE_CODE, *args], stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen([sys.executable, "-c", _ASIDE_CODE, _PACKAGE_ROOT, *args], stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
         except OSError:
             return None
