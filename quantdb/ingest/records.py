@@ -76,6 +76,10 @@ class ParsedFile:
     problems: list[Problem | None] = field(default_factory=list)
     flags: list[list[str] | None] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: A price file whose every line became a row without a flag (`read_prices`' column-wise
+    #: path): the row values as columns (date, open, high, low, close, volume, adj_close), the
+    #: very objects of ``rows``, so a loader can bind them without walking the rows again.
+    columns: tuple[list[Any], ...] | None = None
 
     def __len__(self) -> int:
         return len(self.raws)
@@ -528,6 +532,8 @@ def _prices_columnwise(pf: PriceFile, parsed: ParsedFile) -> bool:
     parsed.rows.extend(rows)
     parsed.problems.extend(repeat(None, m))
     parsed.flags.extend(flags)
+    if not null_at:
+        parsed.columns = (days, nums["open"], nums["high"], nums["low"], nums["close"], volume, adj)
     return True
 
 

@@ -25,8 +25,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, cast
@@ -38,7 +39,7 @@ from quantdb._version import __version__
 from quantdb.ingest import records as rc
 from quantdb.ingest.folder import ParsedFolder, parse_folder
 from quantdb.ingest.normalize import now_utc
-from quantdb.services.records.raw_rows import insert_raw
+from quantdb.services.records.raw_rows import MIN_RUN, insert_raw, insert_raw_run
 from quantdb.storage.backup import backup_database
 from quantdb.storage.bulk import indexes_deferred
 from quantdb.storage.migrations import apply_migrations
@@ -155,7 +156,8 @@ def migrate_folder(
     progress
         Called with the number of records handled so far.
     timings
-        If given, gets the wall seconds of each phase (``parse``, ``normalize``,
+        If given, gets the wall seconds of each phase (``parse``, ``normalize``, ``aside``:
+        waiting for the JSON files a second interpreter reads, see `parse_folder`;
         ``backup_schema``, ``load_existing``, ``decide``, ``insert_typed``, ``insert_raw``,
         ``indexes``, ``quarantine_report``, ``commit``): where the time goes, for benchmarks.
 
@@ -277,6 +279,15 @@ class _Table:
         self.existing: dict[Any, tuple[tuple[Any, ...], int]] = {}
         self.claimed: dict[Any, tuple[tuple[Any, ...], int, str, int]] = {}
         self.new: list[tuple[int, tuple[Any, ...]]] = []
+        #: Whole clean files of new rows (price files): (len(new) when added, first id, file);
+        #: their rows take the ids first id, first id + 1, ... after the ``new`` rows before them.
+        self.blocks: list[tuple[int, int, rc.ParsedFile]] = []
+        self.block_first: dict[str, int] = {}  # file -> first id of its block
+
+    @property
+    def n_new(self) -> int:
+        """How many rows this batch adds to the table."""
+        return len(self.new) + sum(len(pf) for _, _, pf in self.blocks)
 
     def decide(
         self, key: Any, row: tuple[Any, ...], file: str, pos: int
@@ -409,7 +420,7 @@ class _Importer:
             self._earlier = [r[0] for r in c.execute(
                 "SELECT id FROM import_batches WHERE status = 'committed' AND kind = 'legacy' "
                 "AND id <> ? ORDER BY id DESC", (self.batch_id,))]  # fmt: skip
-        raw_rows: list[tuple[int, str, str, list[list[Any]]]] = []
+        raw_rows: list[tuple[int, str, str, list[list[Any]] | rc.ParsedFile]] = []
         quarantine: list[tuple[Any, ...]] = []
         counts: dict[str, FileCounts] = {}
         raw_id = _next_id(c, "raw_records")
@@ -428,8 +439,16 @@ class _Importer:
             tally = dict.fromkeys(OUTCOMES, 0)
             table = self.tables[pf.kind]
             tname = table.name
-            positions = pf.meta.get("positions") or range(len(pf))
             outcomes = self._outcomes(pf, table)
+            if outcomes is None:  # a clean block: every line a new row, no flag, one run of originals
+                raw_rows.append((raw_id, pf.name, tname, pf))
+                raw_id += len(pf)
+                counts[pf.name] = FileCounts(len(pf), len(pf), 0, 0, 0)
+                done += len(pf)
+                if self.progress is not None:
+                    self.progress(done)
+                continue
+            positions = pf.meta.get("positions") or range(len(pf))
             flag_json: list[str | None] = [None] * len(pf)
             for i, flags in enumerate(pf.flags):
                 if flags:
@@ -471,8 +490,13 @@ class _Importer:
             self.laps.lap("indexes")
             created = self._write()
             self.laps.lap("insert_typed")
-            for first_id, name, tname, recs in raw_rows:
-                insert_raw(c, self.batch_id, first_id, name, tname, recs)
+            for first_id, name, tname, stored in raw_rows:
+                if isinstance(stored, rc.ParsedFile):  # a block: positions 0.., targets from its first id
+                    first = self.tables["prices"].block_first[stored.name]
+                    insert_raw_run(c, self.batch_id, first_id, name, tname, stored.meta["symbol"], "imported",
+                                   first, stored.raws)  # fmt: skip
+                else:
+                    insert_raw(c, self.batch_id, first_id, name, tname, stored)
             self.laps.lap("insert_raw")
         self.laps.lap("indexes")
         c.executemany(
@@ -514,7 +538,7 @@ class _Importer:
     def _bulk_tables(self, n_raw: int) -> list[str]:
         """The tables about to get at least as many new rows as they hold: their secondary
         indexes are built after the load (`indexes_deferred`), once, rather than row by row."""
-        adding = {"raw_records": n_raw, "price_history": len(self.tables["prices"].new)}
+        adding = {"raw_records": n_raw, "price_history": self.tables["prices"].n_new}
         return [
             name for name, n in adding.items()
             if n > 0 and n >= self.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
@@ -570,7 +594,9 @@ class _Importer:
         need_s: set[str] = set()
         col_t = {"predictions": 6, "trades": 2, "leaders": 3, "prices": 0}
         for pf in files:
-            if pf.kind in col_t:
+            if pf.columns is not None and len(pf):  # every row valid, all of one symbol
+                need_t.add(pf.meta["symbol"])
+            elif pf.kind in col_t:
                 j = col_t[pf.kind]
                 need_t.update(r[j] for r in pf.rows if r is not None)
             if pf.kind == "predictions":
@@ -608,7 +634,9 @@ class _Importer:
 
     def _outcomes(
         self, pf: rc.ParsedFile, table: _Table
-    ) -> list[tuple[str, int | None, rc.Problem | None]]:
+    ) -> list[tuple[str, int | None, rc.Problem | None]] | None:
+        """Each record's (outcome, target id, problem); None for a price file taken whole as a
+        block of new rows (see `_price_outcomes`)."""
         out: list[tuple[str, int | None, rc.Problem | None]] = []
         if pf.kind in ("tickers", "strategies"):
             for i, prob in enumerate(pf.problems):
@@ -661,11 +689,23 @@ class _Importer:
 
     def _price_outcomes(
         self, pf: rc.ParsedFile, table: _Table
-    ) -> list[tuple[str, int | None, rc.Problem | None]]:
-        """`_outcomes` for a price file whose symbol has no rows elsewhere: dedupe by date only."""
+    ) -> list[tuple[str, int | None, rc.Problem | None]] | None:
+        """`_outcomes` for a price file whose symbol has no rows elsewhere: dedupe by date only.
+
+        None when the file is a block (`_Table.blocks`): read column-wise with no flag, no date
+        repeated, its records at positions 0, 1, ... (a whole file, not quarantined lines taken
+        again), with no earlier batch keeping originals to compare with, at least `MIN_RUN`
+        lines (its raw originals one run): each line is a new row, ids in line order, and the
+        rows are bound from its columns, with no per-line work here."""
         rid = table.next_id
         new = table.new
         m = len(pf.rows)
+        whole = pf.columns is not None and m >= MIN_RUN and not self._earlier and "positions" not in pf.meta
+        if whole and len(set(cast("tuple[list[Any], ...]", pf.columns)[0])) == m:
+            table.blocks.append((len(new), rid, pf))
+            table.block_first[pf.name] = rid
+            table.next_id = rid + m
+            return None
         if pf.problems.count(None) == m:  # every line read: when no date repeats, all are new
             rows = cast("list[tuple[Any, ...]]", pf.rows)
             if len(set(map(itemgetter(1), rows))) == m:
@@ -745,12 +785,21 @@ class _Importer:
                 for rid, r in t["leaders"].new
             ],
         )
+        prices = t["prices"]
+        pieces: list[Iterable[tuple[Any, ...]]] = []
+        start = 0
+        for at, first, pf in prices.blocks:  # in id order, as the rows were decided
+            pieces.append([(rid, tid[r[0]], *r[1:], b) for rid, r in prices.new[start:at]])
+            pieces.append(zip(range(first, first + len(pf)), repeat(tid[pf.meta["symbol"]]),
+                              *cast("tuple[list[Any], ...]", pf.columns), repeat(b)))  # fmt: skip
+            start = at
+        pieces.append([(rid, tid[r[0]], *r[1:], b) for rid, r in prices.new[start:]])
         c.executemany(
             "INSERT INTO price_history (id, ticker_id, date, open, high, low, close, volume, adj_close, batch_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(rid, tid[r[0]], *r[1:], b) for rid, r in t["prices"].new],
+            chain.from_iterable(pieces),
         )
-        return {tb.name: len(tb.new) for tb in t.values()}
+        return {tb.name: tb.n_new for tb in t.values()}
 
 
 TICKER_COLS = ("symbol", "name", "sector", "market_cap", "market_cap_raw", "extra")

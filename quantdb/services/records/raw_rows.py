@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MIN_RUN", "RAW_CHUNK", "insert_raw", "segments"]
+__all__ = ["MIN_RUN", "RAW_CHUNK", "insert_raw", "insert_raw_run", "segments"]
 
 #: Rows per statement (bounds the JSON document's size).
 RAW_CHUNK = 50_000
@@ -106,3 +106,25 @@ def insert_raw(
                 (rid + i, batch_id, file, r[0], r[1], r[2], r[3], None if r[4] is None else table, r[4], r[5])
                 for i, r in enumerate(chunk)
             ])  # fmt: skip
+
+
+def insert_raw_run(
+    conn: Any, batch_id: int, first_id: int, file: str, table: str,
+    key: Any, outcome: str, first_target: int, raws: list[str],
+) -> None:  # fmt: skip
+    """`insert_raw` of records known to form one run from position 0, without building them:
+    the same rows as ``insert_raw(..., recs)`` with ``recs[i] = [i, key, raws[i], outcome,
+    first_target + i, None]`` (a clean price file: every line a new row, no flags)."""
+    m = len(raws)
+    if m < MIN_RUN:  # not a run: the general path
+        insert_raw(conn, batch_id, first_id, file, table,
+                   [[i, key, raw, outcome, first_target + i, None] for i, raw in enumerate(raws)])  # fmt: skip
+        return
+    for start in range(0, m, RAW_CHUNK):
+        chunk = raws[start : start + RAW_CHUNK]
+        doc = _dumps(chunk)
+        if doc is None:  # text JSON cannot carry exactly: the general path decides how
+            recs = [[start + i, key, raw, outcome, first_target + start + i, None] for i, raw in enumerate(chunk)]
+            insert_raw(conn, batch_id, first_id + start, file, table, recs)
+            continue
+        conn.execute(_INSERT_RUN, (first_id + start, batch_id, file, start, key, outcome, table, first_target + start, doc))
