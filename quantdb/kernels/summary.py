@@ -436,6 +436,13 @@ def _pass2(src: FloatArray, c0: int, w: int, bench: FloatArray, has_bench: bool,
                 _store2_bench(acc, j, b)
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _keep(buf: FloatArray, c: int, v: float, keep: bool) -> int:
+    """Branch-free append: always store `v` at ``buf[c]``, advance only if `keep`."""
+    buf[c] = v
+    return c + keep
+
+
 @nb.njit(cache=True, nogil=True, boundscheck=False)
 def _candidates(
     src: FloatArray,
@@ -449,30 +456,41 @@ def _candidates(
 ) -> None:
     """Each column's tail candidates, in period order: the observations at or below its
     ``_A_THR_LO`` into its row of `buf_lo`, minus those at or above ``_A_THR_HI`` into
-    `buf_hi` (negated: the largest become the smallest). Branch-free: always store, advance
-    only past the threshold (a NaN never does); ``ROWS_AT_ONCE`` periods per column visit."""
+    `buf_hi` (negated: the largest become the smallest). Branch-free (`_keep`; a NaN never
+    passes a threshold), ``ROWS_AT_ONCE`` periods per visit of a column."""
     n_rows = src.shape[0]
     top = n_rows - n_rows % ROWS_AT_ONCE
     for j in range(w):
         c_lo[j] = 0
         c_hi[j] = 0
-    for t in range(0, n_rows, ROWS_AT_ONCE):
-        k = ROWS_AT_ONCE if t < top else n_rows - t
+    for t in range(0, top, ROWS_AT_ONCE):
+        r0 = src[t, c0 : c0 + w]
+        r1 = src[t + 1, c0 : c0 + w]
+        r2 = src[t + 2, c0 : c0 + w]
+        r3 = src[t + 3, c0 : c0 + w]
         for j in range(w):
-            lo = c_lo[j]
-            hi = c_hi[j]
             thr_lo = acc[_A_THR_LO * W + j]
             thr_hi = acc[_A_THR_HI * W + j]
             bl = buf_lo[j]
             bh = buf_hi[j]
-            for u in range(k):
-                v = src[t + u, c0 + j]
-                bl[lo] = v
-                lo += v <= thr_lo
-                bh[hi] = -v
-                hi += v >= thr_hi
-            c_lo[j] = lo
-            c_hi[j] = hi
+            v0 = r0[j]
+            v1 = r1[j]
+            v2 = r2[j]
+            v3 = r3[j]
+            lo = _keep(bl, c_lo[j], v0, v0 <= thr_lo)
+            lo = _keep(bl, lo, v1, v1 <= thr_lo)
+            lo = _keep(bl, lo, v2, v2 <= thr_lo)
+            c_lo[j] = _keep(bl, lo, v3, v3 <= thr_lo)
+            hi = _keep(bh, c_hi[j], -v0, v0 >= thr_hi)
+            hi = _keep(bh, hi, -v1, v1 >= thr_hi)
+            hi = _keep(bh, hi, -v2, v2 >= thr_hi)
+            c_hi[j] = _keep(bh, hi, -v3, v3 >= thr_hi)
+    for t in range(top, n_rows):
+        r0 = src[t, c0 : c0 + w]
+        for j in range(w):
+            v0 = r0[j]
+            c_lo[j] = _keep(buf_lo[j], c_lo[j], v0, v0 <= acc[_A_THR_LO * W + j])
+            c_hi[j] = _keep(buf_hi[j], c_hi[j], -v0, v0 >= acc[_A_THR_HI * W + j])
 
 
 @nb.njit(cache=True, nogil=True)
