@@ -43,6 +43,7 @@ from scipy.special import ndtri
 
 from quantdb._typing import FloatArray
 from quantdb.errors import ArgumentError
+from quantdb.kernels._prefetch import prefetch
 from quantdb.kernels.metrics import (
     cagr_from_wealth,
     kurtosis_from_sums,
@@ -183,6 +184,8 @@ W = BLOCK_COLUMNS
 # for these periods one after the other (the same operations in the same order as one
 # period at a time), and stored once; loads and stores, not arithmetic, bound the loop else.
 ROWS_AT_ONCE = 4
+# How far ahead `_pass1` prefetches: a few passes of the row loop cover memory's latency.
+PREFETCH_ROWS = 16
 
 _Acc1 = tuple[float, float, float, float, float, float, float, float, float, float, float, float, float, float]
 _AccB = tuple[float, float, float, float, float, float, float, float, float]
@@ -199,7 +202,7 @@ def _step1(v: float, rf_p: float, a: _Acc1) -> _Acc1:
     x + 0.0 would not be x), a product by a factor 1.0, a min or max by keeping it.
     """
     n, s, s2, mn, mx, wealth, peak, worst, run, longest, ddsq, downsq, gain, loss = a
-    ok = v == v
+    ok = not math.isnan(v)
     vz = v if ok else 0.0
     n += 1.0 if ok else 0.0
     s += vz
@@ -242,7 +245,7 @@ def _step1_bench(v: float, bt: _Terms, a: _AccB) -> _AccB:
     period's `_terms`. Selects only, as in `_step1`."""
     n_p, srp, sbp, nup, wupr, wupb, ndn, wdnr, wdnb = a
     b_ok, b_val, b_up, b_dn, f_up, f_dn = bt
-    ok = v == v
+    ok = not math.isnan(v)
     paired = ok & (b_ok > 0.0)
     up = ok & (b_up > 0.0)
     dn = ok & (b_dn > 0.0)
@@ -265,7 +268,7 @@ def _step2(
 ) -> tuple[float, float, float]:
     """One period into the central sums of powers 2, 3 and 4 around the exact mean."""
     m2, m3, m4 = a
-    ok = v == v
+    ok = not math.isnan(v)
     d = v - mean
     d2 = d * d
     m2 += d2 if ok else 0.0
@@ -280,7 +283,7 @@ def _step2_bench(
 ) -> tuple[float, float, float, float]:
     """One period into the benchmark-paired central cross-products (around the paired means)."""
     srr, sbb, srb, sact = a
-    ok = (v == v) & (bt[0] > 0.0)
+    ok = (not math.isnan(v)) & (bt[0] > 0.0)
     dr = v - mrp
     db = bt[1] - mbp
     da = dr - db
@@ -339,6 +342,11 @@ def _pass1(
     n_rows = src.shape[0]
     top = n_rows - n_rows % ROWS_AT_ONCE
     for t in range(0, top, ROWS_AT_ONCE):
+        # the rows PREFETCH_ROWS ahead start coming from memory (every cache line of them)
+        for u in range(t + PREFETCH_ROWS, min(t + PREFETCH_ROWS + ROWS_AT_ONCE, n_rows)):
+            for j in range(0, w, 8):
+                prefetch(src, u, c0 + j)
+            prefetch(src, u, c0 + w - 1)
         r0 = src[t, c0 : c0 + w]
         r1 = src[t + 1, c0 : c0 + w]
         r2 = src[t + 2, c0 : c0 + w]
