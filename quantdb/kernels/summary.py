@@ -502,6 +502,41 @@ def _candidates(
 
 
 @nb.njit(cache=True, nogil=True)
+def _start(acc: FloatArray, w: int) -> None:
+    """The accumulators' starting values for a block of `w` columns: sums 0, wealth and
+    products 1, min +inf, max -inf."""
+    acc[:] = 0.0
+    for j in range(w):
+        acc[_A_MIN * W + j] = np.inf
+        acc[_A_MAX * W + j] = -np.inf
+        acc[_A_WEALTH * W + j] = 1.0
+        acc[_A_PEAK * W + j] = 1.0
+        acc[_A_WUPR * W + j] = 1.0
+        acc[_A_WUPB * W + j] = 1.0
+        acc[_A_WDNR * W + j] = 1.0
+        acc[_A_WDNB * W + j] = 1.0
+
+
+@nb.njit(cache=True, nogil=True)
+def _means(acc: FloatArray, w: int, z_lo: float, z_hi: float) -> None:
+    """Between the passes: each column's mean, paired means and tail-candidate thresholds."""
+    for j in range(w):
+        n = acc[_A_N * W + j]
+        s = acc[_A_S * W + j]
+        s2 = acc[_A_S2 * W + j]
+        n_p = acc[_A_NP * W + j]
+        mean = s / n if n > 0 else np.nan
+        acc[_A_MEAN * W + j] = mean
+        acc[_A_MRP * W + j] = acc[_A_SRP * W + j] / n_p if n_p > 0 else np.nan
+        acc[_A_MBP * W + j] = acc[_A_SBP * W + j] / n_p if n_p > 0 else np.nan
+        # Tail candidates: observations beyond mean +- z * sd (sd from the raw sums, close
+        # enough for a threshold); only those are partitioned for the quantiles.
+        sd_approx = math.sqrt(max(s2 - s * mean, 0.0) / max(n - 1.0, 1.0)) if n > 0 else 0.0
+        acc[_A_THR_LO * W + j] = mean + z_lo * sd_approx
+        acc[_A_THR_HI * W + j] = mean + z_hi * sd_approx
+
+
+@nb.njit(cache=True, nogil=True)
 def _block(
     src: FloatArray,
     c0: int,
@@ -527,31 +562,9 @@ def _block(
     `bench` is the benchmark's (periods x 6) terms from `_bench_terms` (unread unless
     `has_bench`); `order` lists `lows` from the widest tail to the narrowest.
     """
-    acc[:] = 0.0
-    for j in range(w):
-        acc[_A_MIN * W + j] = np.inf
-        acc[_A_MAX * W + j] = -np.inf
-        acc[_A_WEALTH * W + j] = 1.0
-        acc[_A_PEAK * W + j] = 1.0
-        acc[_A_WUPR * W + j] = 1.0
-        acc[_A_WUPB * W + j] = 1.0
-        acc[_A_WDNR * W + j] = 1.0
-        acc[_A_WDNB * W + j] = 1.0
+    _start(acc, w)
     _pass1(src, c0, w, bench, has_bench, rf_p, acc)
-    for j in range(w):
-        n = acc[_A_N * W + j]
-        s = acc[_A_S * W + j]
-        s2 = acc[_A_S2 * W + j]
-        n_p = acc[_A_NP * W + j]
-        mean = s / n if n > 0 else np.nan
-        acc[_A_MEAN * W + j] = mean
-        acc[_A_MRP * W + j] = acc[_A_SRP * W + j] / n_p if n_p > 0 else np.nan
-        acc[_A_MBP * W + j] = acc[_A_SBP * W + j] / n_p if n_p > 0 else np.nan
-        # Tail candidates: observations beyond mean +- z * sd (sd from the raw sums, close
-        # enough for a threshold); only those are partitioned for the quantiles.
-        sd_approx = math.sqrt(max(s2 - s * mean, 0.0) / max(n - 1.0, 1.0)) if n > 0 else 0.0
-        acc[_A_THR_LO * W + j] = mean + z_lo * sd_approx
-        acc[_A_THR_HI * W + j] = mean + z_hi * sd_approx
+    _means(acc, w, z_lo, z_hi)
     _pass2(src, c0, w, bench, has_bench, acc)
     _candidates(src, c0, w, acc, buf_lo, buf_hi, c_lo, c_hi)
     for j in range(w):
