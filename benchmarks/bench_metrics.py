@@ -92,8 +92,8 @@ def phase_breakdown(r: np.ndarray, bench: np.ndarray) -> dict[str, float]:
         acc = np.empty(S._A_ROWS * S.W)
         buf_lo = np.empty((S.W, n_rows + 1))
         buf_hi = np.empty((S.W, n_rows + 1))
-        c_lo = np.empty(S.W, dtype=np.int64)
-        c_hi = np.empty(S.W, dtype=np.int64)
+        c_lo = np.empty(S.W, dtype=np.uint64)
+        c_hi = np.empty(S.W, dtype=np.uint64)
         out = np.empty((S._FIXED + 2 * lows.shape[0], n_cols))
         for j0 in range(0, n_cols, S.W):
             w = min(j0 + S.W, n_cols) - j0

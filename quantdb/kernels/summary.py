@@ -445,10 +445,13 @@ def _pass2(src: FloatArray, c0: int, w: int, bench: FloatArray, has_bench: bool,
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _keep(buf: FloatArray, c: int, v: float, keep: bool) -> int:
-    """Branch-free append: always store `v` at ``buf[c]``, advance only if `keep`."""
+def _keep(buf: FloatArray, c: np.uint64, v: float, keep: bool) -> np.uint64:
+    """Branch-free append: always store `v` at ``buf[c]``, advance only if `keep`.
+
+    `c` is unsigned: numba then skips the wraparound of a negative index, four of the
+    loop's instructions per store."""
     buf[c] = v
-    return c + keep
+    return c + np.uint64(keep)
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
@@ -459,8 +462,8 @@ def _candidates(
     acc: FloatArray,
     buf_lo: FloatArray,
     buf_hi: FloatArray,
-    c_lo: npt.NDArray[np.int64],
-    c_hi: npt.NDArray[np.int64],
+    c_lo: npt.NDArray[np.uint64],
+    c_hi: npt.NDArray[np.uint64],
 ) -> None:
     """Each column's tail candidates, in period order: the observations at or below its
     ``_A_THR_LO`` into its row of `buf_lo`, minus those at or above ``_A_THR_HI`` into
@@ -552,8 +555,8 @@ def _block(
     acc: FloatArray,
     buf_lo: FloatArray,
     buf_hi: FloatArray,
-    c_lo: npt.NDArray[np.int64],
-    c_hi: npt.NDArray[np.int64],
+    c_lo: npt.NDArray[np.uint64],
+    c_hi: npt.NDArray[np.uint64],
     out: FloatArray,
 ) -> None:
     """Every statistic of the ``w <= W`` columns ``c0:c0+w`` of the C-ordered (periods x
@@ -596,7 +599,10 @@ def _block(
         out[_NDN, jo] = acc[_A_NDN * W + j]
         out[_WDNR, jo] = acc[_A_WDNR * W + j]
         out[_WDNB, jo] = acc[_A_WDNB * W + j]
-        _tails(src[:, c0 + j], int(acc[_A_N * W + j]), lows, order, buf_lo[j], c_lo[j], buf_hi[j], c_hi[j], out, jo)
+        ni = int(acc[_A_N * W + j])
+        c_l = np.int64(c_lo[j])
+        c_h = np.int64(c_hi[j])
+        _tails(src[:, c0 + j], ni, lows, order, buf_lo[j], c_l, buf_hi[j], c_h, out, jo)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -674,8 +680,8 @@ def _summary_kernel(
         acc = np.empty(_A_ROWS * W)
         buf_lo = np.empty((width, n_rows + 1))
         buf_hi = np.empty((width, n_rows + 1))
-        c_lo = np.empty(W, dtype=np.int64)
-        c_hi = np.empty(W, dtype=np.int64)
+        c_lo = np.empty(W, dtype=np.uint64)
+        c_hi = np.empty(W, dtype=np.uint64)
         tile = np.empty((n_rows, W) if transposed else (0, W))
         for bi in range(wk, n_blocks, n_workers):
             j0 = bi * W
