@@ -600,8 +600,8 @@ def _block(
         out[_WDNR, jo] = acc[_A_WDNR * W + j]
         out[_WDNB, jo] = acc[_A_WDNB * W + j]
         ni = int(acc[_A_N * W + j])
-        c_l = np.int64(c_lo[j])
-        c_h = np.int64(c_hi[j])
+        c_l = int(np.int64(c_lo[j]))  # signed: the tails compare it with signed counts
+        c_h = int(np.int64(c_hi[j]))
         _tails(src[:, c0 + j], ni, lows, order, buf_lo[j], c_l, buf_hi[j], c_h, out, jo)
 
 
