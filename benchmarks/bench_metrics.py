@@ -20,8 +20,8 @@ kernel over the whole panel (where the time goes; reported, never asserted):
 ``returns_drawdown`` (pass 1: sums, compounding, drawdown, downside), ``benchmark_pass1``
 (the paired sums and up/down products), ``moments`` (pass 2: central sums),
 ``benchmark_pass2`` (paired cross-products), ``tail_candidates`` (the observations beyond
-the thresholds) and ``tail_select`` (quantiles and tail means by quickselect, plus writing
-the statistics out).
+the thresholds) and ``tail_select`` (parting them into the low and high tail, quantiles
+and tail means by quickselect, writing the statistics out).
 
 ``QUANTDB_BENCH_SCALE`` scales N (1.0 = 10,000), ``QUANTDB_BENCH_REPEAT`` the runs.
 """
@@ -90,16 +90,16 @@ def phase_breakdown(r: np.ndarray, bench: np.ndarray) -> dict[str, float]:
     def stage(r: np.ndarray, terms: np.ndarray, upto: int) -> float:
         n_rows, n_cols = r.shape
         acc = np.empty(S._A_ROWS * S.W)
-        buf_lo = np.empty((S.W, n_rows + 1))
-        buf_hi = np.empty((S.W, n_rows + 1))
-        c_lo = np.empty(S.W, dtype=np.uint64)
-        c_hi = np.empty(S.W, dtype=np.uint64)
+        cand = np.empty((S.W, n_rows + 1))
+        count = np.empty(S.W, dtype=np.uint64)
+        buf_lo = np.empty(n_rows + 1)
+        buf_hi = np.empty(n_rows + 1)
         out = np.empty((S._FIXED + 2 * lows.shape[0], n_cols))
         for j0 in range(0, n_cols, S.W):
             w = min(j0 + S.W, n_cols) - j0
             if upto == 6:
                 S._block(r, j0, w, j0, terms, True, 0.0, lows, order, z_lo, z_hi,
-                         acc, buf_lo, buf_hi, c_lo, c_hi, out)  # fmt: skip
+                         acc, buf_lo, buf_hi, cand, count, out)  # fmt: skip
                 continue
             S._start(acc, w)
             S._pass1(r, j0, w, terms, upto >= 2, 0.0, acc)
@@ -107,7 +107,7 @@ def phase_breakdown(r: np.ndarray, bench: np.ndarray) -> dict[str, float]:
                 S._means(acc, w, z_lo, z_hi)
                 S._pass2(r, j0, w, terms, upto >= 4, acc)
             if upto >= 5:
-                S._candidates(r, j0, w, acc, buf_lo, buf_hi, c_lo, c_hi)
+                S._candidates(r, j0, w, acc, cand, count)
         return acc[0]
 
     cpu = [_least_cpu(lambda u=u: stage(r, terms, u)) for u in range(1, 7)]  # type: ignore[misc]

@@ -460,20 +460,17 @@ def _candidates(
     c0: int,
     w: int,
     acc: FloatArray,
-    buf_lo: FloatArray,
-    buf_hi: FloatArray,
-    c_lo: npt.NDArray[np.uint64],
-    c_hi: npt.NDArray[np.uint64],
+    cand: FloatArray,
+    count: npt.NDArray[np.uint64],
 ) -> None:
-    """Each column's tail candidates, in period order: the observations at or below its
-    ``_A_THR_LO`` into its row of `buf_lo`, minus those at or above ``_A_THR_HI`` into
-    `buf_hi` (negated: the largest become the smallest). Branch-free (`_keep`; a NaN never
-    passes a threshold), ``ROWS_AT_ONCE`` periods per visit of a column."""
+    """Each column's tail candidates, in period order, into its row of `cand`: the
+    observations at or below its ``_A_THR_LO`` or at or above its ``_A_THR_HI`` (`_split`
+    later parts them). Branch-free (`_keep`; a NaN never passes a threshold), one store per
+    observation, ``ROWS_AT_ONCE`` periods per visit of a column."""
     n_rows = src.shape[0]
     top = n_rows - n_rows % ROWS_AT_ONCE
     for j in range(w):
-        c_lo[j] = 0
-        c_hi[j] = 0
+        count[j] = 0
     for t in range(0, top, ROWS_AT_ONCE):
         r0 = src[t, c0 : c0 + w]
         r1 = src[t + 1, c0 : c0 + w]
@@ -482,26 +479,38 @@ def _candidates(
         for j in range(w):
             thr_lo = acc[_A_THR_LO * W + j]
             thr_hi = acc[_A_THR_HI * W + j]
-            bl = buf_lo[j]
-            bh = buf_hi[j]
+            row = cand[j]
             v0 = r0[j]
             v1 = r1[j]
             v2 = r2[j]
             v3 = r3[j]
-            lo = _keep(bl, c_lo[j], v0, v0 <= thr_lo)
-            lo = _keep(bl, lo, v1, v1 <= thr_lo)
-            lo = _keep(bl, lo, v2, v2 <= thr_lo)
-            c_lo[j] = _keep(bl, lo, v3, v3 <= thr_lo)
-            hi = _keep(bh, c_hi[j], -v0, v0 >= thr_hi)
-            hi = _keep(bh, hi, -v1, v1 >= thr_hi)
-            hi = _keep(bh, hi, -v2, v2 >= thr_hi)
-            c_hi[j] = _keep(bh, hi, -v3, v3 >= thr_hi)
+            c = _keep(row, count[j], v0, (v0 <= thr_lo) | (v0 >= thr_hi))
+            c = _keep(row, c, v1, (v1 <= thr_lo) | (v1 >= thr_hi))
+            c = _keep(row, c, v2, (v2 <= thr_lo) | (v2 >= thr_hi))
+            count[j] = _keep(row, c, v3, (v3 <= thr_lo) | (v3 >= thr_hi))
     for t in range(top, n_rows):
         r0 = src[t, c0 : c0 + w]
         for j in range(w):
             v0 = r0[j]
-            c_lo[j] = _keep(buf_lo[j], c_lo[j], v0, v0 <= acc[_A_THR_LO * W + j])
-            c_hi[j] = _keep(buf_hi[j], c_hi[j], -v0, v0 >= acc[_A_THR_HI * W + j])
+            keep = (v0 <= acc[_A_THR_LO * W + j]) | (v0 >= acc[_A_THR_HI * W + j])
+            count[j] = _keep(cand[j], count[j], v0, keep)
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _split(
+    cand: FloatArray, c: int, thr_lo: float, thr_hi: float, buf_lo: FloatArray, buf_hi: FloatArray
+) -> tuple[int, int]:
+    """One column's candidates ``cand[:c]`` parted, in order, into those at or below
+    `thr_lo` (into `buf_lo`) and minus those at or above `thr_hi` (into `buf_hi`: the
+    largest become the smallest); returns both counts. A value can go to both lists when
+    the thresholds meet (a column without spread)."""
+    lo = np.uint64(0)
+    hi = np.uint64(0)
+    for u in range(c):
+        v = cand[u]
+        lo = _keep(buf_lo, lo, v, v <= thr_lo)
+        hi = _keep(buf_hi, hi, -v, v >= thr_hi)
+    return int(np.int64(lo)), int(np.int64(hi))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -555,8 +564,8 @@ def _block(
     acc: FloatArray,
     buf_lo: FloatArray,
     buf_hi: FloatArray,
-    c_lo: npt.NDArray[np.uint64],
-    c_hi: npt.NDArray[np.uint64],
+    cand: FloatArray,
+    count: npt.NDArray[np.uint64],
     out: FloatArray,
 ) -> None:
     """Every statistic of the ``w <= W`` columns ``c0:c0+w`` of the C-ordered (periods x
@@ -569,7 +578,7 @@ def _block(
     _pass1(src, c0, w, bench, has_bench, rf_p, acc)
     _means(acc, w, z_lo, z_hi)
     _pass2(src, c0, w, bench, has_bench, acc)
-    _candidates(src, c0, w, acc, buf_lo, buf_hi, c_lo, c_hi)
+    _candidates(src, c0, w, acc, cand, count)
     for j in range(w):
         jo = j0 + j
         out[_N, jo] = acc[_A_N * W + j]
@@ -600,9 +609,9 @@ def _block(
         out[_WDNR, jo] = acc[_A_WDNR * W + j]
         out[_WDNB, jo] = acc[_A_WDNB * W + j]
         ni = int(acc[_A_N * W + j])
-        c_l = int(np.int64(c_lo[j]))  # signed: the tails compare it with signed counts
-        c_h = int(np.int64(c_hi[j]))
-        _tails(src[:, c0 + j], ni, lows, order, buf_lo[j], c_l, buf_hi[j], c_h, out, jo)
+        c = int(np.int64(count[j]))  # signed: the tails compare counts with signed ones
+        c_lo, c_hi = _split(cand[j], c, acc[_A_THR_LO * W + j], acc[_A_THR_HI * W + j], buf_lo, buf_hi)
+        _tails(src[:, c0 + j], ni, lows, order, buf_lo, c_lo, buf_hi, c_hi, out, jo)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -619,7 +628,7 @@ def _tails(
     j: int,
 ) -> None:
     """The historical quantiles and tail means of column `x` (`ni` observations) into
-    ``out[:, j]``, from its candidates ``buf_lo[:c_lo]`` and ``buf_hi[:c_hi]`` (`_candidates`);
+    ``out[:, j]``, from its candidates ``buf_lo[:c_lo]`` and ``buf_hi[:c_hi]`` (`_split`);
     a light tail with too few candidates falls back to all of the column's observations."""
     n_low = lows.shape[0]
     if ni == 0:
@@ -678,10 +687,10 @@ def _summary_kernel(
     order = np.argsort(-lows)  # the tails' order, once (was once per column: same sort)
     for wk in nb.prange(n_workers):
         acc = np.empty(_A_ROWS * W)
-        buf_lo = np.empty((width, n_rows + 1))
-        buf_hi = np.empty((width, n_rows + 1))
-        c_lo = np.empty(W, dtype=np.uint64)
-        c_hi = np.empty(W, dtype=np.uint64)
+        cand = np.empty((width, n_rows + 1))
+        count = np.empty(W, dtype=np.uint64)
+        buf_lo = np.empty(n_rows + 1)
+        buf_hi = np.empty(n_rows + 1)
         tile = np.empty((n_rows, W) if transposed else (0, W))
         for bi in range(wk, n_blocks, n_workers):
             j0 = bi * W
@@ -692,10 +701,10 @@ def _summary_kernel(
                     for t in range(n_rows):
                         tile[t, j] = col[t]
                 _block(tile, 0, w, j0, bench, has_bench, rf_p, lows, order, z_lo, z_hi,
-                       acc, buf_lo, buf_hi, c_lo, c_hi, out)  # fmt: skip
+                       acc, buf_lo, buf_hi, cand, count, out)  # fmt: skip
             else:
                 _block(r, j0, w, j0, bench, has_bench, rf_p, lows, order, z_lo, z_hi,
-                       acc, buf_lo, buf_hi, c_lo, c_hi, out)  # fmt: skip
+                       acc, buf_lo, buf_hi, cand, count, out)  # fmt: skip
     return out
 
 
