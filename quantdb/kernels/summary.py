@@ -758,7 +758,8 @@ def summary_metrics(
     ----------
     returns_2d : array_like
         Simple returns, (periods x series) (1-D is one series). NaN = no observation.
-        Read in place when C- or F-contiguous float64 (no copy).
+        Never copied whole when C- or F-contiguous float64 (C is read in place, F a block
+        of columns at a time through a small tile).
     benchmark : array_like, optional
         One benchmark return per period (1-D); adds the benchmark-relative metrics, on the
         periods where both are observed.
