@@ -15,6 +15,14 @@ Figures (one JSON line each; ``ratio = baseline_s / quantdb_s``):
     on all N columns with the full metric set. Series per second for each side are in the
     line. The goal is a ratio of several hundred.
 
+The first line also carries ``phase_cpu_s``: one-thread CPU seconds of each phase of the
+kernel over the whole panel (where the time goes; reported, never asserted):
+``returns_drawdown`` (pass 1: sums, compounding, drawdown, downside), ``benchmark_pass1``
+(the paired sums and up/down products), ``moments`` (pass 2: central sums),
+``benchmark_pass2`` (paired cross-products), ``tail_candidates`` (the observations beyond
+the thresholds) and ``tail_select`` (parting them into the low and high tail, quantiles
+and tail means by quickselect, writing the statistics out).
+
 ``QUANTDB_BENCH_SCALE`` scales N (1.0 = 10,000), ``QUANTDB_BENCH_REPEAT`` the runs.
 """
 
@@ -61,6 +69,55 @@ def _least_cpu(fn: Callable[[], object]) -> float:
     return best
 
 
+def phase_breakdown(r: np.ndarray, bench: np.ndarray) -> dict[str, float]:
+    """One-thread CPU seconds of each phase of ``summary_metrics``' kernel over all of `r`.
+
+    Cumulative stages over every block (the kernel's own functions, one thread, C-ordered
+    input as in the figure), each the least of ``repeat()`` runs; a phase is the difference
+    of two stages. The thresholds and tails are those of the default call (VaR at 95 %).
+    """
+    from scipy.special import ndtri
+
+    from quantdb.kernels import summary as S
+
+    terms = S._bench_terms(bench)
+    lows = np.array([0.05, 0.05])
+    order = np.argsort(-lows)
+    z_lo = float(ndtri(3 * 0.05))
+    z_hi = -float(ndtri(3 * 0.05))
+
+    @numba.njit
+    def stage(r: np.ndarray, terms: np.ndarray, upto: int) -> float:
+        n_rows, n_cols = r.shape
+        acc = np.empty(S._A_ROWS * S.W)
+        cand = np.empty((S.W, n_rows + 1))
+        count = np.empty(S.W, dtype=np.uint64)
+        buf_lo = np.empty(n_rows + 1)
+        buf_hi = np.empty(n_rows + 1)
+        out = np.empty((S._FIXED + 2 * lows.shape[0], n_cols))
+        for j0 in range(0, n_cols, S.W):
+            w = min(j0 + S.W, n_cols) - j0
+            if upto == 6:
+                S._block(r, j0, w, j0, terms, True, 0.0, lows, order, z_lo, z_hi,
+                         acc, buf_lo, buf_hi, cand, count, out)  # fmt: skip
+                continue
+            S._start(acc, w)
+            S._pass1(r, j0, w, terms, upto >= 2, 0.0, acc)
+            if upto >= 3:
+                S._means(acc, w, z_lo, z_hi)
+                S._pass2(r, j0, w, terms, upto >= 4, acc)
+            if upto >= 5:
+                S._candidates(r, j0, w, acc, cand, count)
+        return acc[0]
+
+    cpu = [_least_cpu(lambda u=u: stage(r, terms, u)) for u in range(1, 7)]  # type: ignore[misc]
+    names = [
+        "returns_drawdown", "benchmark_pass1", "moments", "benchmark_pass2",
+        "tail_candidates", "tail_select",
+    ]  # fmt: skip
+    return {k: round(cpu[i] - (cpu[i - 1] if i else 0.0), 4) for i, k in enumerate(names)}
+
+
 def quantstats_six(frame: pd.DataFrame) -> None:
     import quantstats as qs
 
@@ -100,6 +157,7 @@ def main() -> None:
         numba.set_num_threads(threads)
     cpu_full_best = _least_cpu(lambda: summary_metrics(r, benchmark=bench))
     cpu_copy = _least_cpu(lambda: np.copy(r))
+    phases = phase_breakdown(r, bench)
     emit(
         f"metrics_vs_copy_floor_{n}x{N_DAYS}",
         t_copy,
@@ -117,6 +175,7 @@ def main() -> None:
         quantdb_one_thread_s=t_one,
         x_floor_one_thread=t_one / t_copy,
         threads=threads,
+        phase_cpu_s=phases,
         load_average_1min=os.getloadavg()[0],
     )
 

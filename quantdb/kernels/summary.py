@@ -5,13 +5,18 @@ returns, every metric of ``metrics.py``, ``drawdown.py`` and ``risk.py`` with th
 conventions (``docs/metrics.md``), named as the CLI's JSON names them.
 
 How it stays fast and small: one numba kernel takes the columns in blocks of
-``BLOCK_COLUMNS`` (blocks run in parallel threads) and makes, for each column, two passes
-over its periods:
+``BLOCK_COLUMNS`` (blocks run in parallel threads) and walks each block's periods (rows)
+twice, updating per-column accumulators held in small arrays: the loops run across the
+block's contiguous columns and compile to SIMD code, ``ROWS_AT_ONCE`` periods per load and
+store of the accumulators. Every column still gets the same operations in the same order as
+a walk down that column (a missing value adds 0.0 or multiplies by 1.0, selects, no
+branches), so its numbers do not depend on the layout, the block or the thread count (tested
+bit for bit):
 
 1. count, sum, sum of squares, min, max, compounded wealth, running peak, worst drawdown,
    longest run under water, sum of squared drawdowns, downside and Omega sums, benchmark-
    paired sums and up/down-market products;
-2. (the column is in cache now) central sums of powers 2, 3 and 4 around the exact mean
+2. (the block is in cache now) central sums of powers 2, 3 and 4 around the exact mean
    (two-pass: no cancellation), the benchmark-paired central cross-products, and, branch-
    free, the observations beyond ``mean -/+ z * sd`` with z the normal quantile of three
    times the widest tail: the candidates for the tail order statistics.
@@ -19,14 +24,11 @@ over its periods:
 Every historical quantile (VaR, tail ratio) and tail mean (CVaR) then comes from an
 in-place quickselect over those few candidates (about 15 % of the column), never a sort;
 if a light tail leaves too few candidates, that column falls back to selecting over all its
-observations, so the result is exact either way. An F-ordered panel is read in place; a
-C-ordered one is copied block by block into a (block x periods) tile that stays in L2, so
-that the passes read contiguous columns instead of one cache line (and one page) per value.
-The benchmark's terms (observed, up or down day, growth factor) are computed once and
-added in branch-free. Nothing of the size of the input is ever allocated, each column's
-numbers come from the same operations in the same order for any layout, block or thread
-count (tested bit for bit), and the per-column statistics are finished with a few
-vectorized NumPy lines.
+observations, so the result is exact either way. A C-ordered panel is read in place; an
+F-ordered one is copied block by block into a (periods x block) tile first. The benchmark's
+terms (observed, up or down day, growth factor) are computed once, and are the same for a
+whole row. Nothing of the size of the input is ever allocated, and the per-column
+statistics are finished with a few vectorized NumPy lines.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from scipy.special import ndtri
 
 from quantdb._typing import FloatArray
 from quantdb.errors import ArgumentError
+from quantdb.kernels._prefetch import prefetch
 from quantdb.kernels.metrics import (
     cagr_from_wealth,
     kurtosis_from_sums,
@@ -167,9 +170,390 @@ def _all_observed(x: FloatArray, sign: float, buf: FloatArray) -> int:
     return c
 
 
+# Rows of the per-block accumulator array `acc`: row k of column j is ``acc[k * W + j]``
+# (W = BLOCK_COLUMNS, a compile-time constant, so the rows sit at fixed distances and the
+# loops over a block's columns compile to SIMD code).
+_A_N, _A_S, _A_S2, _A_MIN, _A_MAX, _A_WEALTH, _A_PEAK = range(7)
+_A_WORST, _A_RUN, _A_LONG, _A_DDSQ, _A_DOWNSQ, _A_GAIN, _A_LOSS = range(7, 14)
+_A_NP, _A_SRP, _A_SBP, _A_NUP, _A_WUPR, _A_WUPB, _A_NDN, _A_WDNR, _A_WDNB = range(14, 23)
+_A_MEAN, _A_MRP, _A_MBP, _A_THR_LO, _A_THR_HI = range(23, 28)
+_A_M2, _A_M3, _A_M4, _A_SRR, _A_SBB, _A_SRB, _A_SACT = range(28, 35)
+_A_ROWS = 35
+W = BLOCK_COLUMNS
+# Periods taken together by the passes: each column's accumulators are loaded once, updated
+# for these periods one after the other (the same operations in the same order as one
+# period at a time), and stored once; loads and stores, not arithmetic, bound the loop else.
+ROWS_AT_ONCE = 4
+# How far ahead `_pass1` prefetches: a few passes of the row loop cover memory's latency.
+PREFETCH_ROWS = 16
+
+_Acc1 = tuple[float, float, float, float, float, float, float, float, float, float, float, float, float, float]
+_AccB = tuple[float, float, float, float, float, float, float, float, float]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _step1(v: float, rf_p: float, a: _Acc1) -> _Acc1:
+    """One period `v` (NaN: none) of a column into its pass-1 accumulators `a`: count, sum,
+    sum of squares, min, max, compounded wealth, running peak, worst drawdown, run and
+    longest run under water, sum of squared drawdowns, downside and Omega sums.
+
+    Selects, no branches (so a loop over columns vectorizes): a missing value leaves a sum
+    unchanged by adding 0.0 (these sums start at +0.0 and so are never -0.0, for which
+    x + 0.0 would not be x), a product by a factor 1.0, a min or max by keeping it.
+    """
+    n, s, s2, mn, mx, wealth, peak, worst, run, longest, ddsq, downsq, gain, loss = a
+    ok = not math.isnan(v)
+    vz = v if ok else 0.0
+    n += 1.0 if ok else 0.0
+    s += vz
+    s2 += vz * vz
+    mn = min(mn, v) if ok else mn
+    mx = max(mx, v) if ok else mx
+    wealth = wealth * (1.0 + v if ok else 1.0)
+    peak = max(peak, wealth) if ok else peak
+    dd = wealth / peak - 1.0
+    worst = min(worst, dd) if ok else worst
+    ddsq += dd * dd if ok else 0.0
+    # under water: a drawdown below zero; a missing period carries a drawdown on
+    under = dd < 0.0 if ok else wealth < peak
+    run = run + 1.0 if under else 0.0
+    longest = max(longest, run)
+    e = v - rf_p
+    neg = min(e, 0.0)
+    downsq += neg * neg if ok else 0.0
+    loss = loss - neg if ok else loss
+    gain = gain + max(e, 0.0) if ok else gain
+    return n, s, s2, mn, mx, wealth, peak, worst, run, longest, ddsq, downsq, gain, loss
+
+
+_Terms = tuple[float, float, float, float, float, float]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _terms(bench: FloatArray, t: int) -> _Terms:
+    """Period `t`'s row of `_bench_terms` as scalars (the same for every column of a row)."""
+    return (
+        bench[t, _B_OK], bench[t, _B_VAL], bench[t, _B_UP],
+        bench[t, _B_DN], bench[t, _B_FUP], bench[t, _B_FDN],
+    )  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _step1_bench(v: float, bt: _Terms, a: _AccB) -> _AccB:
+    """One period `v` of a column into its benchmark-paired pass-1 accumulators `a` (pairs
+    counted, sums of both, up and down periods counted and compounded); `bt` is the
+    period's `_terms`. Selects only, as in `_step1`."""
+    n_p, srp, sbp, nup, wupr, wupb, ndn, wdnr, wdnb = a
+    b_ok, b_val, b_up, b_dn, f_up, f_dn = bt
+    ok = not math.isnan(v)
+    paired = ok & (b_ok > 0.0)
+    up = ok & (b_up > 0.0)
+    dn = ok & (b_dn > 0.0)
+    n_p += b_ok if ok else 0.0
+    srp += v if paired else 0.0
+    sbp += b_val if ok else 0.0
+    nup += b_up if ok else 0.0
+    ndn += b_dn if ok else 0.0
+    fr = 1.0 + v
+    wupr *= fr if up else 1.0
+    wupb *= f_up if ok else 1.0
+    wdnr *= fr if dn else 1.0
+    wdnb *= f_dn if ok else 1.0
+    return n_p, srp, sbp, nup, wupr, wupb, ndn, wdnr, wdnb
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _step2(
+    v: float, mean: float, a: tuple[float, float, float]
+) -> tuple[float, float, float]:
+    """One period into the central sums of powers 2, 3 and 4 around the exact mean."""
+    m2, m3, m4 = a
+    ok = not math.isnan(v)
+    d = v - mean
+    d2 = d * d
+    m2 += d2 if ok else 0.0
+    m3 += d2 * d if ok else 0.0
+    m4 += d2 * d2 if ok else 0.0
+    return m2, m3, m4
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _step2_bench(
+    v: float, mrp: float, mbp: float, bt: _Terms, a: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
+    """One period into the benchmark-paired central cross-products (around the paired means)."""
+    srr, sbb, srb, sact = a
+    ok = (not math.isnan(v)) & (bt[0] > 0.0)
+    dr = v - mrp
+    db = bt[1] - mbp
+    da = dr - db
+    srr += dr * dr if ok else 0.0
+    sbb += db * db if ok else 0.0
+    srb += dr * db if ok else 0.0
+    sact += da * da if ok else 0.0
+    return srr, sbb, srb, sact
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _load1(acc: FloatArray, j: int) -> _Acc1:
+    return (
+        acc[_A_N * W + j], acc[_A_S * W + j], acc[_A_S2 * W + j], acc[_A_MIN * W + j],
+        acc[_A_MAX * W + j], acc[_A_WEALTH * W + j], acc[_A_PEAK * W + j],
+        acc[_A_WORST * W + j], acc[_A_RUN * W + j], acc[_A_LONG * W + j],
+        acc[_A_DDSQ * W + j], acc[_A_DOWNSQ * W + j], acc[_A_GAIN * W + j], acc[_A_LOSS * W + j],
+    )  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _store1(acc: FloatArray, j: int, a: _Acc1) -> None:
+    (
+        acc[_A_N * W + j], acc[_A_S * W + j], acc[_A_S2 * W + j], acc[_A_MIN * W + j],
+        acc[_A_MAX * W + j], acc[_A_WEALTH * W + j], acc[_A_PEAK * W + j],
+        acc[_A_WORST * W + j], acc[_A_RUN * W + j], acc[_A_LONG * W + j],
+        acc[_A_DDSQ * W + j], acc[_A_DOWNSQ * W + j], acc[_A_GAIN * W + j], acc[_A_LOSS * W + j],
+    ) = a  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _load1_bench(acc: FloatArray, j: int) -> _AccB:
+    return (
+        acc[_A_NP * W + j], acc[_A_SRP * W + j], acc[_A_SBP * W + j], acc[_A_NUP * W + j],
+        acc[_A_WUPR * W + j], acc[_A_WUPB * W + j], acc[_A_NDN * W + j],
+        acc[_A_WDNR * W + j], acc[_A_WDNB * W + j],
+    )  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _store1_bench(acc: FloatArray, j: int, a: _AccB) -> None:
+    (
+        acc[_A_NP * W + j], acc[_A_SRP * W + j], acc[_A_SBP * W + j], acc[_A_NUP * W + j],
+        acc[_A_WUPR * W + j], acc[_A_WUPB * W + j], acc[_A_NDN * W + j],
+        acc[_A_WDNR * W + j], acc[_A_WDNB * W + j],
+    ) = a  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+def _pass1(
+    src: FloatArray, c0: int, w: int, bench: FloatArray, has_bench: bool, rf_p: float, acc: FloatArray
+) -> None:
+    """Pass 1 over the periods of columns ``c0:c0+w`` of `src` (`_step1`, and with
+    `has_bench` `_step1_bench`), ``ROWS_AT_ONCE`` periods at a time, vectorized across the
+    columns."""
+    n_rows = src.shape[0]
+    top = n_rows - n_rows % ROWS_AT_ONCE
+    for t in range(0, top, ROWS_AT_ONCE):
+        # the rows PREFETCH_ROWS ahead start coming from memory (every cache line of them)
+        for u in range(t + PREFETCH_ROWS, min(t + PREFETCH_ROWS + ROWS_AT_ONCE, n_rows)):
+            for j in range(0, w, 8):
+                prefetch(src, u, c0 + j)
+            prefetch(src, u, c0 + w - 1)
+        r0 = src[t, c0 : c0 + w]
+        r1 = src[t + 1, c0 : c0 + w]
+        r2 = src[t + 2, c0 : c0 + w]
+        r3 = src[t + 3, c0 : c0 + w]
+        for j in range(w):
+            a = _load1(acc, j)
+            a = _step1(r0[j], rf_p, a)
+            a = _step1(r1[j], rf_p, a)
+            a = _step1(r2[j], rf_p, a)
+            a = _step1(r3[j], rf_p, a)
+            _store1(acc, j, a)
+        if has_bench:
+            b0 = _terms(bench, t)
+            b1 = _terms(bench, t + 1)
+            b2 = _terms(bench, t + 2)
+            b3 = _terms(bench, t + 3)
+            for j in range(w):
+                b = _load1_bench(acc, j)
+                b = _step1_bench(r0[j], b0, b)
+                b = _step1_bench(r1[j], b1, b)
+                b = _step1_bench(r2[j], b2, b)
+                b = _step1_bench(r3[j], b3, b)
+                _store1_bench(acc, j, b)
+    for t in range(top, n_rows):
+        r0 = src[t, c0 : c0 + w]
+        for j in range(w):
+            _store1(acc, j, _step1(r0[j], rf_p, _load1(acc, j)))
+        if has_bench:
+            b0 = _terms(bench, t)
+            for j in range(w):
+                _store1_bench(acc, j, _step1_bench(r0[j], b0, _load1_bench(acc, j)))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _load2(acc: FloatArray, j: int) -> tuple[float, float, float]:
+    return acc[_A_M2 * W + j], acc[_A_M3 * W + j], acc[_A_M4 * W + j]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _store2(acc: FloatArray, j: int, a: tuple[float, float, float]) -> None:
+    acc[_A_M2 * W + j], acc[_A_M3 * W + j], acc[_A_M4 * W + j] = a
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _load2_bench(acc: FloatArray, j: int) -> tuple[float, float, float, float]:
+    return acc[_A_SRR * W + j], acc[_A_SBB * W + j], acc[_A_SRB * W + j], acc[_A_SACT * W + j]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _store2_bench(acc: FloatArray, j: int, a: tuple[float, float, float, float]) -> None:
+    acc[_A_SRR * W + j], acc[_A_SBB * W + j], acc[_A_SRB * W + j], acc[_A_SACT * W + j] = a
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+def _pass2(src: FloatArray, c0: int, w: int, bench: FloatArray, has_bench: bool, acc: FloatArray) -> None:
+    """Pass 2 (the block is in cache now): `_step2` and, with `has_bench`, `_step2_bench`,
+    ``ROWS_AT_ONCE`` periods at a time, vectorized across the columns as in `_pass1`."""
+    n_rows = src.shape[0]
+    top = n_rows - n_rows % ROWS_AT_ONCE
+    for t in range(0, top, ROWS_AT_ONCE):
+        r0 = src[t, c0 : c0 + w]
+        r1 = src[t + 1, c0 : c0 + w]
+        r2 = src[t + 2, c0 : c0 + w]
+        r3 = src[t + 3, c0 : c0 + w]
+        for j in range(w):
+            mean = acc[_A_MEAN * W + j]
+            a = _load2(acc, j)
+            a = _step2(r0[j], mean, a)
+            a = _step2(r1[j], mean, a)
+            a = _step2(r2[j], mean, a)
+            a = _step2(r3[j], mean, a)
+            _store2(acc, j, a)
+        if has_bench:
+            b0 = _terms(bench, t)
+            b1 = _terms(bench, t + 1)
+            b2 = _terms(bench, t + 2)
+            b3 = _terms(bench, t + 3)
+            for j in range(w):
+                mrp = acc[_A_MRP * W + j]
+                mbp = acc[_A_MBP * W + j]
+                b = _load2_bench(acc, j)
+                b = _step2_bench(r0[j], mrp, mbp, b0, b)
+                b = _step2_bench(r1[j], mrp, mbp, b1, b)
+                b = _step2_bench(r2[j], mrp, mbp, b2, b)
+                b = _step2_bench(r3[j], mrp, mbp, b3, b)
+                _store2_bench(acc, j, b)
+    for t in range(top, n_rows):
+        r0 = src[t, c0 : c0 + w]
+        for j in range(w):
+            _store2(acc, j, _step2(r0[j], acc[_A_MEAN * W + j], _load2(acc, j)))
+        if has_bench:
+            b0 = _terms(bench, t)
+            for j in range(w):
+                b = _step2_bench(r0[j], acc[_A_MRP * W + j], acc[_A_MBP * W + j], b0, _load2_bench(acc, j))
+                _store2_bench(acc, j, b)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _keep(buf: FloatArray, c: np.uint64, v: float, keep: bool) -> np.uint64:
+    """Branch-free append: always store `v` at ``buf[c]``, advance only if `keep`.
+
+    `c` is unsigned: numba then skips the wraparound of a negative index, four of the
+    loop's instructions per store."""
+    buf[c] = v
+    return c + np.uint64(keep)
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _candidates(
+    src: FloatArray,
+    c0: int,
+    w: int,
+    acc: FloatArray,
+    cand: FloatArray,
+    count: npt.NDArray[np.uint64],
+) -> None:
+    """Each column's tail candidates, in period order, into its row of `cand`: the
+    observations at or below its ``_A_THR_LO`` or at or above its ``_A_THR_HI`` (`_split`
+    later parts them). Branch-free (`_keep`; a NaN never passes a threshold), one store per
+    observation, ``ROWS_AT_ONCE`` periods per visit of a column."""
+    n_rows = src.shape[0]
+    top = n_rows - n_rows % ROWS_AT_ONCE
+    for j in range(w):
+        count[j] = 0
+    for t in range(0, top, ROWS_AT_ONCE):
+        r0 = src[t, c0 : c0 + w]
+        r1 = src[t + 1, c0 : c0 + w]
+        r2 = src[t + 2, c0 : c0 + w]
+        r3 = src[t + 3, c0 : c0 + w]
+        for j in range(w):
+            thr_lo = acc[_A_THR_LO * W + j]
+            thr_hi = acc[_A_THR_HI * W + j]
+            row = cand[j]
+            v0 = r0[j]
+            v1 = r1[j]
+            v2 = r2[j]
+            v3 = r3[j]
+            c = _keep(row, count[j], v0, (v0 <= thr_lo) | (v0 >= thr_hi))
+            c = _keep(row, c, v1, (v1 <= thr_lo) | (v1 >= thr_hi))
+            c = _keep(row, c, v2, (v2 <= thr_lo) | (v2 >= thr_hi))
+            count[j] = _keep(row, c, v3, (v3 <= thr_lo) | (v3 >= thr_hi))
+    for t in range(top, n_rows):
+        r0 = src[t, c0 : c0 + w]
+        for j in range(w):
+            v0 = r0[j]
+            keep = (v0 <= acc[_A_THR_LO * W + j]) | (v0 >= acc[_A_THR_HI * W + j])
+            count[j] = _keep(cand[j], count[j], v0, keep)
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _split(
+    cand: FloatArray, c: int, thr_lo: float, thr_hi: float, buf_lo: FloatArray, buf_hi: FloatArray
+) -> tuple[int, int]:
+    """One column's candidates ``cand[:c]`` parted, in order, into those at or below
+    `thr_lo` (into `buf_lo`) and minus those at or above `thr_hi` (into `buf_hi`: the
+    largest become the smallest); returns both counts. A value can go to both lists when
+    the thresholds meet (a column without spread)."""
+    lo = np.uint64(0)
+    hi = np.uint64(0)
+    for u in range(c):
+        v = cand[u]
+        lo = _keep(buf_lo, lo, v, v <= thr_lo)
+        hi = _keep(buf_hi, hi, -v, v >= thr_hi)
+    return int(np.int64(lo)), int(np.int64(hi))
+
+
 @nb.njit(cache=True, nogil=True)
-def _column(
-    x: FloatArray,
+def _start(acc: FloatArray, w: int) -> None:
+    """The accumulators' starting values for a block of `w` columns: sums 0, wealth and
+    products 1, min +inf, max -inf."""
+    acc[:] = 0.0
+    for j in range(w):
+        acc[_A_MIN * W + j] = np.inf
+        acc[_A_MAX * W + j] = -np.inf
+        acc[_A_WEALTH * W + j] = 1.0
+        acc[_A_PEAK * W + j] = 1.0
+        acc[_A_WUPR * W + j] = 1.0
+        acc[_A_WUPB * W + j] = 1.0
+        acc[_A_WDNR * W + j] = 1.0
+        acc[_A_WDNB * W + j] = 1.0
+
+
+@nb.njit(cache=True, nogil=True)
+def _means(acc: FloatArray, w: int, z_lo: float, z_hi: float) -> None:
+    """Between the passes: each column's mean, paired means and tail-candidate thresholds."""
+    for j in range(w):
+        n = acc[_A_N * W + j]
+        s = acc[_A_S * W + j]
+        s2 = acc[_A_S2 * W + j]
+        n_p = acc[_A_NP * W + j]
+        mean = s / n if n > 0 else np.nan
+        acc[_A_MEAN * W + j] = mean
+        acc[_A_MRP * W + j] = acc[_A_SRP * W + j] / n_p if n_p > 0 else np.nan
+        acc[_A_MBP * W + j] = acc[_A_SBP * W + j] / n_p if n_p > 0 else np.nan
+        # Tail candidates: observations beyond mean +- z * sd (sd from the raw sums, close
+        # enough for a threshold); only those are partitioned for the quantiles.
+        sd_approx = math.sqrt(max(s2 - s * mean, 0.0) / max(n - 1.0, 1.0)) if n > 0 else 0.0
+        acc[_A_THR_LO * W + j] = mean + z_lo * sd_approx
+        acc[_A_THR_HI * W + j] = mean + z_hi * sd_approx
+
+
+@nb.njit(cache=True, nogil=True)
+def _block(
+    src: FloatArray,
+    c0: int,
+    w: int,
+    j0: int,
     bench: FloatArray,
     has_bench: bool,
     rf_p: float,
@@ -177,153 +561,75 @@ def _column(
     order: npt.NDArray[np.int64],
     z_lo: float,
     z_hi: float,
+    acc: FloatArray,
     buf_lo: FloatArray,
     buf_hi: FloatArray,
+    cand: FloatArray,
+    count: npt.NDArray[np.uint64],
     out: FloatArray,
-    j: int,
 ) -> None:
-    """Every statistic of one contiguous column `x`, written into ``out[:, j]``.
+    """Every statistic of the ``w <= W`` columns ``c0:c0+w`` of the C-ordered (periods x
+    series) `src`, written into ``out[:, j0:j0+w]``.
 
     `bench` is the benchmark's (periods x 6) terms from `_bench_terms` (unread unless
     `has_bench`); `order` lists `lows` from the widest tail to the narrowest.
     """
-    n_rows = x.shape[0]
-    n = 0.0
-    s = 0.0
-    s2 = 0.0
-    mn = np.inf
-    mx = -np.inf
-    wealth = 1.0
-    peak = 1.0
-    worst = 0.0
-    run = 0.0
-    longest = 0.0
-    ddsq = 0.0
-    downsq = 0.0
-    gain = 0.0
-    loss = 0.0
-    n_p = 0.0
-    srp = 0.0
-    sbp = 0.0
-    nup = 0.0
-    wupr = 1.0
-    wupb = 1.0
-    ndn = 0.0
-    wdnr = 1.0
-    wdnb = 1.0
-    # ---- pass 1: counts, sums, compounding, drawdown, downside, benchmark pairs
-    for t in range(n_rows):
-        v = x[t]
-        if math.isnan(v):  # no observation: flat, a drawdown carries on
-            if wealth < peak:
-                run += 1.0
-                longest = max(longest, run)
-            else:
-                run = 0.0
-            continue
-        n += 1.0
-        s += v
-        s2 += v * v
-        mn = min(mn, v)
-        mx = max(mx, v)
-        wealth *= 1.0 + v
-        peak = max(peak, wealth)
-        dd = wealth / peak - 1.0
-        worst = min(worst, dd)
-        ddsq += dd * dd
-        # branch-free: max(longest, 0.0) is longest, so it can be taken on every period
-        run = run + 1.0 if dd < 0.0 else 0.0
-        longest = max(longest, run)
-        # branch-free (min/max and selects): the sign of a return is a coin flip, and a
-        # mispredicted branch per period would cost more than all the arithmetic here
-        e = v - rf_p
-        neg = min(e, 0.0)
-        downsq += neg * neg
-        loss -= neg
-        gain += max(e, 0.0)
-        if has_bench:  # selects over the benchmark's precomputed terms (`_bench_terms`)
-            bt = bench[t]
-            ok = bt[_B_OK] > 0.0
-            n_p += bt[_B_OK]
-            srp += v if ok else 0.0  # + 0.0 changes nothing: these sums are never -0.0
-            sbp += bt[_B_VAL]
-            nup += bt[_B_UP]
-            ndn += bt[_B_DN]
-            fr = 1.0 + v
-            wupr *= fr if bt[_B_UP] > 0.0 else 1.0  # x 1.0 changes nothing
-            wupb *= bt[_B_FUP]
-            wdnr *= fr if bt[_B_DN] > 0.0 else 1.0
-            wdnb *= bt[_B_FDN]
-    mean = s / n if n > 0 else np.nan
-    mrp = srp / n_p if n_p > 0 else np.nan
-    mbp = sbp / n_p if n_p > 0 else np.nan
-    # Tail candidates: observations beyond mean +- z * sd (sd from the raw sums, close
-    # enough for a threshold); only those are partitioned for the quantiles.
-    sd_approx = math.sqrt(max(s2 - s * mean, 0.0) / max(n - 1.0, 1.0)) if n > 0 else 0.0
-    thr_lo = mean + z_lo * sd_approx
-    thr_hi = mean + z_hi * sd_approx
-    c_lo = 0
-    c_hi = 0
-    # ---- pass 2 (the column is in cache now): exact central sums, tail candidates
-    m2 = 0.0
-    m3 = 0.0
-    m4 = 0.0
-    srr = 0.0
-    sbb = 0.0
-    srb = 0.0
-    sact = 0.0
-    for t in range(n_rows):
-        v = x[t]
-        if math.isnan(v):
-            continue
-        d = v - mean
-        d2 = d * d
-        m2 += d2
-        m3 += d2 * d
-        m4 += d2 * d2
-        buf_lo[c_lo] = v  # branch-free: always store, advance only past the threshold
-        c_lo += v <= thr_lo
-        buf_hi[c_hi] = -v  # negated: the largest become the smallest
-        c_hi += v >= thr_hi
-        if has_bench:
-            bt = bench[t]
-            ok = bt[_B_OK] > 0.0
-            dr = v - mrp
-            db = bt[_B_VAL] - mbp
-            da = dr - db
-            srr += dr * dr if ok else 0.0
-            sbb += db * db if ok else 0.0
-            srb += dr * db if ok else 0.0
-            sact += da * da if ok else 0.0
-    out[_N, j] = n
-    out[_MEAN, j] = mean
-    out[_M2, j] = m2
-    out[_M3, j] = m3
-    out[_M4, j] = m4
-    out[_WEALTH, j] = wealth
-    out[_WORST, j] = worst
-    out[_LONGEST, j] = longest
-    out[_DDSQ, j] = ddsq
-    out[_DOWNSQ, j] = downsq
-    out[_GAIN, j] = gain
-    out[_LOSS, j] = loss
-    out[_MIN, j] = mn
-    out[_MAX, j] = mx
-    out[_NP, j] = n_p
-    out[_MRP, j] = mrp
-    out[_MBP, j] = mbp
-    out[_SRR, j] = srr
-    out[_SBB, j] = sbb
-    out[_SRB, j] = srb
-    out[_SACT, j] = sact
-    out[_NUP, j] = nup
-    out[_WUPR, j] = wupr
-    out[_WUPB, j] = wupb
-    out[_NDN, j] = ndn
-    out[_WDNR, j] = wdnr
-    out[_WDNB, j] = wdnb
-    # ---- tails: only the observations beyond a normal-based threshold get sorted
-    ni = int(n)
+    _start(acc, w)
+    _pass1(src, c0, w, bench, has_bench, rf_p, acc)
+    _means(acc, w, z_lo, z_hi)
+    _pass2(src, c0, w, bench, has_bench, acc)
+    _candidates(src, c0, w, acc, cand, count)
+    for j in range(w):
+        jo = j0 + j
+        out[_N, jo] = acc[_A_N * W + j]
+        out[_MEAN, jo] = acc[_A_MEAN * W + j]
+        out[_M2, jo] = acc[_A_M2 * W + j]
+        out[_M3, jo] = acc[_A_M3 * W + j]
+        out[_M4, jo] = acc[_A_M4 * W + j]
+        out[_WEALTH, jo] = acc[_A_WEALTH * W + j]
+        out[_WORST, jo] = acc[_A_WORST * W + j]
+        out[_LONGEST, jo] = acc[_A_LONG * W + j]
+        out[_DDSQ, jo] = acc[_A_DDSQ * W + j]
+        out[_DOWNSQ, jo] = acc[_A_DOWNSQ * W + j]
+        out[_GAIN, jo] = acc[_A_GAIN * W + j]
+        out[_LOSS, jo] = acc[_A_LOSS * W + j]
+        out[_MIN, jo] = acc[_A_MIN * W + j]
+        out[_MAX, jo] = acc[_A_MAX * W + j]
+        out[_NP, jo] = acc[_A_NP * W + j]
+        out[_MRP, jo] = acc[_A_MRP * W + j]
+        out[_MBP, jo] = acc[_A_MBP * W + j]
+        out[_SRR, jo] = acc[_A_SRR * W + j]
+        out[_SBB, jo] = acc[_A_SBB * W + j]
+        out[_SRB, jo] = acc[_A_SRB * W + j]
+        out[_SACT, jo] = acc[_A_SACT * W + j]
+        out[_NUP, jo] = acc[_A_NUP * W + j]
+        out[_WUPR, jo] = acc[_A_WUPR * W + j]
+        out[_WUPB, jo] = acc[_A_WUPB * W + j]
+        out[_NDN, jo] = acc[_A_NDN * W + j]
+        out[_WDNR, jo] = acc[_A_WDNR * W + j]
+        out[_WDNB, jo] = acc[_A_WDNB * W + j]
+        ni = int(acc[_A_N * W + j])
+        c = int(np.int64(count[j]))  # signed: the tails compare counts with signed ones
+        c_lo, c_hi = _split(cand[j], c, acc[_A_THR_LO * W + j], acc[_A_THR_HI * W + j], buf_lo, buf_hi)
+        _tails(src[:, c0 + j], ni, lows, order, buf_lo, c_lo, buf_hi, c_hi, out, jo)
+
+
+@nb.njit(cache=True, nogil=True)
+def _tails(
+    x: FloatArray,
+    ni: int,
+    lows: FloatArray,
+    order: npt.NDArray[np.int64],
+    buf_lo: FloatArray,
+    c_lo: int,
+    buf_hi: FloatArray,
+    c_hi: int,
+    out: FloatArray,
+    j: int,
+) -> None:
+    """The historical quantiles and tail means of column `x` (`ni` observations) into
+    ``out[:, j]``, from its candidates ``buf_lo[:c_lo]`` and ``buf_hi[:c_hi]`` (`_split`);
+    a light tail with too few candidates falls back to all of the column's observations."""
     n_low = lows.shape[0]
     if ni == 0:
         out[_Q_HI, j] = np.nan
@@ -362,54 +668,44 @@ def _summary_kernel(
     lows: FloatArray,
     z_lo: float,
     z_hi: float,
-    block: int,
     n_workers: int,
 ) -> FloatArray:
-    """Statistics matrix (rows ``_N`` ... , one column per series), blocks of columns in parallel.
+    """Statistics matrix (rows ``_N`` ... , one column per series), blocks of W columns in parallel.
 
-    `r` is (periods x series) C-contiguous, or, when `transposed`, (series x periods)
-    C-contiguous (an F-ordered panel seen through ``.T``): columns are then read in place.
-    Otherwise each block is first copied into a (block x periods) tile (`_load_tile`) so
-    that both passes read one contiguous column from cache. `bench` holds `_bench_terms`.
+    `r` is (periods x series) C-contiguous and read in place, or, when `transposed`,
+    (series x periods) C-contiguous (an F-ordered panel seen through ``.T``): each block is
+    then first copied into a (periods x W) tile. `bench` holds `_bench_terms`.
     """
     n_rows = r.shape[1] if transposed else r.shape[0]
     n_cols = r.shape[0] if transposed else r.shape[1]
     out = np.empty((_FIXED + 2 * lows.shape[0], n_cols))
-    n_blocks = (n_cols + block - 1) // block
+    n_blocks = (n_cols + W - 1) // W
+    width = min(W, n_cols)
     # `n_workers` workers (one per thread), each with its own buffers, taking every
     # n_workers-th block: the threads walk through memory side by side, nothing is allocated
     # per block, and each column's numbers are the same for any number of workers.
     order = np.argsort(-lows)  # the tails' order, once (was once per column: same sort)
-    for w in nb.prange(n_workers):
+    for wk in nb.prange(n_workers):
+        acc = np.empty(_A_ROWS * W)
+        cand = np.empty((width, n_rows + 1))
+        count = np.empty(W, dtype=np.uint64)
         buf_lo = np.empty(n_rows + 1)
         buf_hi = np.empty(n_rows + 1)
-        tile = np.empty((0, n_rows) if transposed else (block, n_rows))
-        for bi in range(w, n_blocks, n_workers):
-            j0 = bi * block
-            j1 = min(j0 + block, n_cols)
-            if not transposed:
-                _load_tile(r, j0, j1, tile)
-            for j in range(j0, j1):
-                x = r[j] if transposed else tile[j - j0]
-                _column(x, bench, has_bench, rf_p, lows, order, z_lo, z_hi, buf_lo, buf_hi, out, j)
+        tile = np.empty((n_rows, W) if transposed else (0, W))
+        for bi in range(wk, n_blocks, n_workers):
+            j0 = bi * W
+            w = min(j0 + W, n_cols) - j0
+            if transposed:
+                for j in range(w):
+                    col = r[j0 + j]
+                    for t in range(n_rows):
+                        tile[t, j] = col[t]
+                _block(tile, 0, w, j0, bench, has_bench, rf_p, lows, order, z_lo, z_hi,
+                       acc, buf_lo, buf_hi, cand, count, out)  # fmt: skip
+            else:
+                _block(r, j0, w, j0, bench, has_bench, rf_p, lows, order, z_lo, z_hi,
+                       acc, buf_lo, buf_hi, cand, count, out)  # fmt: skip
     return out
-
-
-@nb.njit(cache=True, nogil=True)
-def _load_tile(r: FloatArray, j0: int, j1: int, tile: FloatArray) -> None:
-    """Columns ``j0:j1`` of the C-ordered `r` into the rows of `tile` (a transposed copy).
-
-    Eight rows at a time: their segments (whole cache lines) stay in L1 while each tile row
-    gets its eight values, one cache line, at once.
-    """
-    n_rows = r.shape[0]
-    t0 = 0
-    while t0 < n_rows:
-        t1 = min(t0 + 8, n_rows)
-        for j in range(j0, j1):
-            for t in range(t0, t1):
-                tile[j - j0, t] = r[t, j]
-        t0 = t1
 
 
 def _conf_label(confidence: float) -> str:
@@ -462,7 +758,8 @@ def summary_metrics(
     ----------
     returns_2d : array_like
         Simple returns, (periods x series) (1-D is one series). NaN = no observation.
-        Read in place when C- or F-contiguous float64 (no copy).
+        Never copied whole when C- or F-contiguous float64 (C is read in place, F a block
+        of columns at a time through a small tile).
     benchmark : array_like, optional
         One benchmark return per period (1-D); adds the benchmark-relative metrics, on the
         periods where both are observed.
@@ -524,7 +821,7 @@ def summary_metrics(
     workers = max(1, min(nb.get_num_threads(), -(-n_cols // BLOCK_COLUMNS)))
     src = arr.T if transposed else arr
     st = (
-        _summary_kernel(src, transposed, terms, has_bench, rf_p, lows, z_lo, z_hi, BLOCK_COLUMNS, workers)
+        _summary_kernel(src, transposed, terms, has_bench, rf_p, lows, z_lo, z_hi, workers)
         if n_cols
         else np.empty((_FIXED + 2 * lows.shape[0], 0))
     )

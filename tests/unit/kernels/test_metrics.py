@@ -371,7 +371,7 @@ def test_summary_bits_are_the_same_for_any_layout_block_and_thread_count(
     rng: np.random.Generator,
 ) -> None:
     # Each column's numbers come from the same operations in the same order whether the panel
-    # is C-ordered (copied block by block into a tile), F-ordered (read in place), a strided
+    # is C-ordered (read in place), F-ordered (copied block by block into a tile), a strided
     # view, one column alone, or split over one or two threads: equal to the last bit.
     import numba
 
@@ -426,6 +426,58 @@ def test_summary_bits_are_the_same_for_any_layout_block_and_thread_count(
     for j in (0, 3, 7, 8):
         one = summary_metrics(np.ascontiguousarray(r[:, j]), benchmark=clean, risk_free=0.02)
         same({k: v[j : j + 1] for k, v in full.items()}, one, f"column {j} alone, clean benchmark")
+
+
+def test_summary_sums_each_column_in_period_order_to_the_last_bit(
+    rng: np.random.Generator,
+) -> None:
+    # The kernel walks a block's rows (periods) with the columns side by side, several periods
+    # per step; each column must still add and multiply its own values one period after the
+    # other, as a plain loop down the column does, so these figures equal such a loop exactly
+    # (no tolerance): a pairwise or reordered sum would differ in the last bits. The period
+    # count is not a multiple of the periods per step, and the last periods hold NaNs.
+    from scipy.special import ndtri
+
+    from quantdb.kernels.summary import BLOCK_COLUMNS, ROWS_AT_ONCE
+
+    n_rows = 41 * ROWS_AT_ONCE + 3
+    n_cols = BLOCK_COLUMNS + 5
+    r = rng.standard_t(4, (n_rows, n_cols)) * 0.015 + 0.0003
+    r[rng.random(r.shape) < 0.05] = np.nan
+    r[-1, ::2] = np.nan
+    r[-2, ::3] = np.nan
+    r[:10, 1] = np.nan  # a late start
+    out = summary_metrics(r)
+    for j in range(n_cols):
+        n = s = ddsq = 0.0
+        wealth = peak = 1.0
+        worst = run = longest = 0.0
+        for v in r[:, j].tolist():
+            if math.isnan(v):  # flat: a drawdown carries on
+                run = run + 1.0 if wealth < peak else 0.0
+                longest = max(longest, run)
+                continue
+            n += 1.0
+            s += v
+            wealth *= 1.0 + v
+            peak = max(peak, wealth)
+            dd = wealth / peak - 1.0
+            worst = min(worst, dd)
+            ddsq += dd * dd
+            run = run + 1.0 if dd < 0.0 else 0.0
+            longest = max(longest, run)
+        mean = s / n
+        m2 = 0.0
+        for v in r[:, j].tolist():
+            if not math.isnan(v):
+                m2 += (v - mean) * (v - mean)
+        assert out["total_return"][j] == wealth - 1.0, j
+        assert out["max_drawdown"][j] == worst, j
+        assert out["ulcer_index"][j] == math.sqrt(ddsq / n), j
+        assert out["longest_drawdown_days"][j] == longest, j
+        assert out["volatility"][j] == math.sqrt(m2 / (n - 1.0)) * math.sqrt(252), j
+        z = float(ndtri(0.05))
+        assert out["var_95_parametric"][j] == mean + math.sqrt(m2 / (n - 1.0)) * z, j
 
 
 def test_summary_one_day_and_empty() -> None:
