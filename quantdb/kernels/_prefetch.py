@@ -38,9 +38,8 @@ def _prefetch(typingctx: Any, arr: Any, i: Any, j: Any) -> Any:
         ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx)  # type: ignore[no-untyped-call]
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]
-            builder.module, fnty, "llvm.prefetch.p0"
-        )
+        # the name is mangled by the pointer type llvmlite writes ("p0i8" typed, "p0" opaque)
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [cgutils.voidptr_t], fnty)
         builder.call(fn, [builder.bitcast(ptr, cgutils.voidptr_t), i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
 
