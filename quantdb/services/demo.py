@@ -382,11 +382,20 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
         report.summary["migration_totals"] = _plain(migration.totals)
         pdf: list[Path] = []
         tearsheet = out / "tearsheet.html"
+
+        def draw_tearsheet(best_id: int | None) -> None:
+            # the best backtest is stored: its tearsheet (QuantStats, a long report that only
+            # reads) is written in its child, on the other core, while this one goes on
+            if render and best_id is not None:
+                aside.enter_context(_tearsheet_aside(db, best_id, tearsheet, tearsheet_child))
+
         # The verification runs on the other core, on a snapshot of the migrated database, while
         # the steps below run (`_verify_aside`); it is joined when the block ends.
         with _verify_aside(db, legacy) as verified:
             lap("migrate")
-            best_id, tickers = _writing_steps(db, out, size, market.tickers, report=report, announce=announce, lap=lap)
+            best_id, tickers = _writing_steps(
+                db, out, size, market.tickers, report=report, announce=announce, lap=lap, on_best=draw_tearsheet
+            )
             if render:
                 # Nothing below writes to the database (walk-forward, Monte Carlo and the risk report
                 # only read), so the report bundle is computed now, once (every format shows the
@@ -397,11 +406,6 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
                 bundle = build_bundle(db)
                 lap("reports")
                 pdf = aside.enter_context(_pdf_aside(bundle, out / "report.pdf", pdf_child))
-                # The best backtest's tearsheet (QuantStats, which only reads) is written in its
-                # own child from here on, not earlier: until the bundle, this process and the
-                # verification already keep both cores busy, and the PDF starts after the bundle.
-                if best_id is not None:
-                    aside.enter_context(_tearsheet_aside(db, best_id, tearsheet, tearsheet_child))
             _reading_steps(db, out, size, tickers, best_id, seed=seed, report=report, announce=announce, lap=lap)
 
             announce("reports: tearsheet, dashboard, Excel, PDF")
@@ -433,11 +437,11 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
 
 def _writing_steps(
     db: Database, out: Path, size: DemoSize, market_tickers: Iterable[str], *, report: DemoReport,
-    announce: Step, lap: Step,
+    announce: Step, lap: Step, on_best: Callable[[int | None], None] | None = None,
 ) -> tuple[int | None, list[str]]:
     """The steps that write to the database after the migration: leaders and tracking, a
     backtest of every built-in strategy, the sweep. Returns the best backtest's id and the
-    sweep's tickers."""
+    sweep's tickers; ``on_best`` is told that id as soon as the backtests are stored."""
     announce("volume leaders and live tracking")
     from quantdb.services.live.leaders import compute_leaders
     from quantdb.services.live.tracking import track_update
@@ -462,6 +466,8 @@ def _writing_steps(
         if sharpe is not None and not math.isnan(sharpe) and sharpe > best_sharpe:
             best_id, best_sharpe = res.backtest_id, sharpe
     report.summary["backtests"] = backtests
+    if on_best is not None:
+        on_best(best_id)
     lap("backtest")
 
     announce("parameter sweep of sma-cross")

@@ -182,7 +182,7 @@ def _tearsheet_text(path: Path) -> str:
 
 def test_tearsheet_written_aside_is_the_tearsheet_written_here(sample_db: Path, tmp_path: Path) -> None:
     """The demo writes the best backtest's tearsheet in a child started during the migration,
-    while it goes on with the last steps and the other reports (`_tearsheet_aside`)."""
+    while it goes on with the sweep and the other reports (`_tearsheet_aside`)."""
     import shutil
     import subprocess
     import sys
