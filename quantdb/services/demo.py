@@ -197,49 +197,12 @@ _PDF_CHILD = (
 )
 
 
-#: The tearsheet child: it imports QuantStats (about 2 s: seaborn, scipy, matplotlib) at once,
-#: then reads one line ``[database path, backtest id, output path]`` from stdin and writes that
-#: backtest's tearsheet (`write_tearsheet`, which only reads the database); an empty stdin
-#: ends it without writing.
-_TEARSHEET_CHILD = (
-    "import json, sys\n"
-    "from quantdb.services.reports.tearsheet import write_tearsheet\n"
-    "from quantdb.storage.sqlite import Database\n"
-    "import quantstats\n"
-    "line = sys.stdin.readline()\n"
-    "if line:\n"
-    "    src, backtest_id, out = json.loads(line)\n"
-    "    db = Database(src)\n"
-    "    try:\n"
-    "        write_tearsheet(db, out, backtest_id=backtest_id)\n"
-    "    finally:\n"
-    "        db.close()\n"
-)
-
-
 @contextlib.contextmanager
 def _pdf_child() -> Iterator[subprocess.Popen[bytes] | None]:
     """A child interpreter for `_pdf_aside`, started now so that its imports (about 1.5 s)
     overlap the caller's work; None where no process can be made. Ended with the block if
     it was never given a bundle."""
-    with _waiting_child(_PDF_CHILD) as child:
-        yield child
-
-
-@contextlib.contextmanager
-def _tearsheet_child() -> Iterator[subprocess.Popen[bytes] | None]:
-    """A child interpreter for `_tearsheet_aside`, started now so that QuantStats' imports
-    overlap the caller's work; None where no process can be made. Ended with the block if it
-    was never given a backtest."""
-    with _waiting_child(_TEARSHEET_CHILD) as child:
-        yield child
-
-
-@contextlib.contextmanager
-def _waiting_child(code: str) -> Iterator[subprocess.Popen[bytes] | None]:
-    """``python -c code`` with a pipe on its stdin, where it waits for one line of work; None
-    where no process can be made. Ended with the block if it was never given its line."""
-    child = _spawn(code, stdin=subprocess.PIPE)
+    child = _spawn(_PDF_CHILD, stdin=subprocess.PIPE)
     if child is None:
         yield None
         return
@@ -300,39 +263,6 @@ def _pdf_aside(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _tearsheet_aside(
-    db: Database, backtest_id: int, path: Path, child: subprocess.Popen[bytes] | None
-) -> Iterator[list[Path]]:
-    """`write_tearsheet` of the stored backtest ``backtest_id`` of ``db`` to ``path``, in
-    ``child`` (one `_tearsheet_child`, its imports done) while the block runs; the list holds
-    the written path at the end. The child only reads rows already committed, so the block may
-    go on writing to ``db``. Where there is no child, or it fails, the tearsheet is written
-    here after the block, so any error is raised as `write_tearsheet` raises it."""
-    from quantdb.services.reports.tearsheet import write_tearsheet
-
-    done: list[Path] = []
-    sent = False
-    if child is not None and child.stdin is not None:
-        try:
-            child.stdin.write((json.dumps([str(db.path), int(backtest_id), str(path)]) + "\n").encode())
-            child.stdin.close()
-            sent = True
-        except OSError:  # a child that died first: written here, after the block
-            child.kill()
-            child.wait()
-    try:
-        yield done
-    except BaseException:
-        if sent and child is not None:
-            child.kill()  # the tearsheet is written whole or not at all
-            child.wait()
-        raise
-    if not sent or child is None or child.wait() != 0:
-        write_tearsheet(db, path, backtest_id=backtest_id)
-    done.append(path)
-
-
 def warm_kernels(folder: str | Path, seed: int = 42) -> None:
     """Run every step of the demo, reports' numbers but no rendering, on `TINY` in ``folder``.
 
@@ -368,59 +298,43 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
     from quantdb.services.records.migrate import migrate_folder
     from quantdb.services.reports.bundle import build_bundle
 
-    with contextlib.ExitStack() as aside:
-        pdf_child = tearsheet_child = None
+    migration = migrate_folder(db, legacy, backup_dir=out / "backups")
+    write_atomic(out / "migration.json", json.dumps(_plain(migration), indent=2), what="demo output")
+    report.outputs["migration report"] = str(out / "migration.json")
+    report.summary["migration_totals"] = _plain(migration.totals)
+    pdf: list[Path] = []
+    # The verification runs on the other core, on a snapshot of the migrated database, while
+    # the steps below run (`_verify_aside`); it is joined when the block ends.
+    with _verify_aside(db, legacy) as verified, contextlib.ExitStack() as aside:
+        lap("migrate")
+        best_id, tickers = _writing_steps(db, out, size, market.tickers, report=report, announce=announce, lap=lap)
         if render:
-            # The two report children start now: their imports (matplotlib, QuantStats) run on
-            # the other core, which the warm-up leaves idle for most of the migration, and they
-            # wait there for their work (`_tearsheet_aside`, `_pdf_aside`).
-            pdf_child = aside.enter_context(_pdf_child())
-            tearsheet_child = aside.enter_context(_tearsheet_child())
-        migration = migrate_folder(db, legacy, backup_dir=out / "backups")
-        write_atomic(out / "migration.json", json.dumps(_plain(migration), indent=2), what="demo output")
-        report.outputs["migration report"] = str(out / "migration.json")
-        report.summary["migration_totals"] = _plain(migration.totals)
-        pdf: list[Path] = []
-        tearsheet = out / "tearsheet.html"
+            # Nothing below writes to the database (walk-forward, Monte Carlo and the risk report
+            # only read), so the report bundle is computed now, once (every format shows the
+            # same numbers), and the PDF (matplotlib, the longest report) is drawn from it in a
+            # second process, on the other core, while this one runs the last steps and writes
+            # the other three reports. That process is started first, so that it imports
+            # matplotlib while this one computes the bundle; the bundle's time counts as reports'.
+            child = aside.enter_context(_pdf_child())
+            bundle = build_bundle(db)
+            lap("reports")
+            pdf = aside.enter_context(_pdf_aside(bundle, out / "report.pdf", child))
+        _reading_steps(db, out, size, tickers, best_id, seed=seed, report=report, announce=announce, lap=lap)
 
-        def draw_tearsheet(best_id: int | None) -> None:
-            # the best backtest is stored: its tearsheet (QuantStats, a long report that only
-            # reads) is written in its child, on the other core, while this one goes on
-            if render and best_id is not None:
-                aside.enter_context(_tearsheet_aside(db, best_id, tearsheet, tearsheet_child))
+        announce("reports: tearsheet, dashboard, Excel, PDF")
+        if render:
+            from quantdb.services.reports.dashboard import render_dashboard
+            from quantdb.services.reports.excel import render_workbook
+            from quantdb.services.reports.tearsheet import write_tearsheet
 
-        # The verification runs on the other core, on a snapshot of the migrated database, while
-        # the steps below run (`_verify_aside`); it is joined when the block ends.
-        with _verify_aside(db, legacy) as verified:
-            lap("migrate")
-            best_id, tickers = _writing_steps(
-                db, out, size, market.tickers, report=report, announce=announce, lap=lap, on_best=draw_tearsheet
-            )
-            if render:
-                # Nothing below writes to the database (walk-forward, Monte Carlo and the risk report
-                # only read), so the report bundle is computed now, once (every format shows the
-                # same numbers), and the PDF (matplotlib, the longest report) is drawn from it in a
-                # second process, on the other core, while this one runs the last steps and writes
-                # the other reports. That process was started first, so that it imported
-                # matplotlib during the migration; the bundle's time counts as reports'.
-                bundle = build_bundle(db)
-                lap("reports")
-                pdf = aside.enter_context(_pdf_aside(bundle, out / "report.pdf", pdf_child))
-            _reading_steps(db, out, size, tickers, best_id, seed=seed, report=report, announce=announce, lap=lap)
-
-            announce("reports: tearsheet, dashboard, Excel, PDF")
-            if render:
-                from quantdb.services.reports.dashboard import render_dashboard
-                from quantdb.services.reports.excel import render_workbook
-
-                if best_id is not None:
-                    report.outputs["tearsheet"] = str(tearsheet)  # written when the block ends
-                write_atomic(out / "dashboard.html", render_dashboard(bundle), what="report")
-                report.outputs["dashboard"] = str(out / "dashboard.html")
-                report.outputs["excel"] = str(render_workbook(bundle, out / "report.xlsx"))
-            else:
-                build_bundle(db)  # the warm-up: its kernels compiled, nothing drawn
-        report.summary["verify_ok"] = verified[0]
+            if best_id is not None:
+                report.outputs["tearsheet"] = str(write_tearsheet(db, out / "tearsheet.html", backtest_id=best_id))
+            write_atomic(out / "dashboard.html", render_dashboard(bundle), what="report")
+            report.outputs["dashboard"] = str(out / "dashboard.html")
+            report.outputs["excel"] = str(render_workbook(bundle, out / "report.xlsx"))
+        else:
+            build_bundle(db)  # the warm-up: its kernels compiled, nothing drawn
+    report.summary["verify_ok"] = verified[0]
     if not render:
         db.close()
         return report
@@ -437,11 +351,11 @@ def _run(db: Database, out: Path, size: DemoSize, *, seed: int, step: Step | Non
 
 def _writing_steps(
     db: Database, out: Path, size: DemoSize, market_tickers: Iterable[str], *, report: DemoReport,
-    announce: Step, lap: Step, on_best: Callable[[int | None], None] | None = None,
+    announce: Step, lap: Step,
 ) -> tuple[int | None, list[str]]:
     """The steps that write to the database after the migration: leaders and tracking, a
     backtest of every built-in strategy, the sweep. Returns the best backtest's id and the
-    sweep's tickers; ``on_best`` is told that id as soon as the backtests are stored."""
+    sweep's tickers."""
     announce("volume leaders and live tracking")
     from quantdb.services.live.leaders import compute_leaders
     from quantdb.services.live.tracking import track_update
@@ -466,8 +380,6 @@ def _writing_steps(
         if sharpe is not None and not math.isnan(sharpe) and sharpe > best_sharpe:
             best_id, best_sharpe = res.backtest_id, sharpe
     report.summary["backtests"] = backtests
-    if on_best is not None:
-        on_best(best_id)
     lap("backtest")
 
     announce("parameter sweep of sma-cross")

@@ -1,6 +1,5 @@
 """The demo's helper processes change nothing but the time: the PDF drawn in a child
-interpreter is the PDF drawn in this one, byte for byte (the tearsheet too, but for
-matplotlib's random SVG element ids); the verification run in a child while
+interpreter is the PDF drawn in this one, byte for byte; the verification run in a child while
 the later steps write gives the answer `verify_folder` gives here; and the kernel warm-up runs
 every step of the demo (on a tiny market) to the end."""
 
@@ -14,8 +13,6 @@ from quantdb.services.demo import (
     _pdf_aside,
     _pdf_child,
     _reading_steps,
-    _tearsheet_aside,
-    _tearsheet_child,
     _verify_aside,
     warm_kernels,
 )
@@ -169,52 +166,3 @@ def test_run_backtests_stores_what_run_backtest_stores(sample_db: Path, tmp_path
     stored = _stored_backtests(tmp_path / "one.db")
     assert stored["backtest_equity"] and stored["backtest_trades"]
     assert stored == _stored_backtests(tmp_path / "each.db")
-
-
-def _tearsheet_text(path: Path) -> str:
-    """A tearsheet without matplotlib's SVG element ids (random on every draw: two tearsheets
-    drawn in one process differ there too) and the clock times it records."""
-    import re
-
-    text = re.sub(r"\b([pm])[0-9a-f]{10}\b", r"\1-id", path.read_text(encoding="utf-8"))
-    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?", "<time>", text)
-
-
-def test_tearsheet_written_aside_is_the_tearsheet_written_here(sample_db: Path, tmp_path: Path) -> None:
-    """The demo writes the best backtest's tearsheet in a child started during the migration,
-    while it goes on with the sweep and the other reports (`_tearsheet_aside`)."""
-    import shutil
-    import subprocess
-    import sys
-
-    from quantdb.services.reports.tearsheet import write_tearsheet
-    from quantdb.services.research.backtest import run_backtest
-
-    shutil.copy(sample_db, tmp_path / "quant.db")
-    db = Database(tmp_path / "quant.db")
-    try:
-        best = run_backtest("sma-cross", db=db).backtest_id
-        assert best is not None
-        here = _tearsheet_text(write_tearsheet(db, tmp_path / "here.html", backtest_id=best))
-        with _tearsheet_child() as child, _tearsheet_aside(db, best, tmp_path / "aside.html", child) as done:
-            assert done == []  # still being written
-            run_backtest("rsi", db=db)  # this process goes on writing meanwhile
-        assert done == [tmp_path / "aside.html"]
-        assert _tearsheet_text(tmp_path / "aside.html") == here
-        # no child, or one that died first: written here when the block ends
-        dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"], stdin=subprocess.PIPE)
-        dead.wait()
-        for tag, child in (("none", None), ("dead", dead)):
-            with _tearsheet_aside(db, best, tmp_path / f"{tag}.html", child) as done:
-                assert done == []
-            assert done == [tmp_path / f"{tag}.html"]
-            assert _tearsheet_text(tmp_path / f"{tag}.html") == here
-    finally:
-        db.close()
-
-
-def test_tearsheet_child_never_given_a_backtest_ends_with_the_block(tmp_path: Path) -> None:
-    with _tearsheet_child() as child:
-        assert child is not None and child.poll() is None
-    assert child.returncode is not None
-    assert not list(tmp_path.iterdir())  # it wrote nothing
