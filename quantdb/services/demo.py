@@ -366,13 +366,13 @@ def _writing_steps(
     lap("track")
 
     announce("backtesting every built-in strategy")
-    from quantdb.services.research.backtest import run_backtest
+    from quantdb.services.research.backtest import run_backtests
     from quantdb.strategies import STRATEGIES
 
     backtests: dict[str, dict[str, Any]] = {}
     best_id, best_sharpe = None, float("-inf")
-    for name in sorted(STRATEGIES):
-        res = run_backtest(name, db=db)
+    names = sorted(STRATEGIES)
+    for name, res in zip(names, run_backtests(names, db=db), strict=True):  # the bars loaded once
         s = res.stats()
         backtests[name] = {k: s.get(k) for k in ("backtest_id", "total_return", "sharpe", "max_drawdown", "n_trades")}
         backtests[name]["backtest_id"] = res.backtest_id

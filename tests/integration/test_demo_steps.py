@@ -123,3 +123,46 @@ def test_steps_after_the_bundle_only_read(tmp_path: Path) -> None:
     finally:
         db.close()
         watch.close()
+
+
+def _stored_backtests(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every stored backtest row, without the clock (``created_at``)."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    try:
+        out = {}
+        for table in ("backtest_results", "backtest_equity", "backtest_trades", "strategies"):
+            cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})") if r[1] != "created_at"]
+            out[table] = list(con.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY 1, 2, 3"))
+        return out
+    finally:
+        con.close()
+
+
+def test_run_backtests_stores_what_run_backtest_stores(sample_db: Path, tmp_path: Path) -> None:
+    """The demo's backtest step loads the bars once for every strategy (`run_backtests`):
+    the rows it stores are those of one `run_backtest` per strategy, ids and order included."""
+    import shutil
+
+    from quantdb.services.research.backtest import run_backtest, run_backtests
+    from quantdb.strategies import STRATEGIES
+
+    names = sorted(STRATEGIES)
+    for tag in ("one", "each"):
+        shutil.copy(sample_db, tmp_path / f"{tag}.db")
+    db = Database(tmp_path / "one.db")
+    try:
+        together = run_backtests(names, db=db)
+    finally:
+        db.close()
+    db = Database(tmp_path / "each.db")
+    try:
+        alone = [run_backtest(name, db=db) for name in names]
+    finally:
+        db.close()
+    assert [r.backtest_id for r in together] == [r.backtest_id for r in alone] == list(range(1, len(names) + 1))
+    assert [r.strategy for r in together] == [r.strategy for r in alone]
+    stored = _stored_backtests(tmp_path / "one.db")
+    assert stored["backtest_equity"] and stored["backtest_trades"]
+    assert stored == _stored_backtests(tmp_path / "each.db")

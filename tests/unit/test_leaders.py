@@ -141,3 +141,52 @@ def test_generated_legacy_leaders_follow_the_same_rule(tmp_path: Path) -> None:
             ]
             assert mine[day] == want, (timeframe, day)
     db.close()
+
+
+def test_legacy_rule_against_a_plain_reference(empty_db) -> None:
+    """The legacy rankings (read from the columnar mirror) against the rule written out in plain
+    Python over price_history's rows: ties of volume go to the first symbol, a bar without a
+    volume or a close is never ranked, a ticker with no bar that day is absent, and the days
+    are counted over every date in price_history (a date only the benchmark traded counts)."""
+    from quantdb.storage.mirror import current_mirror
+
+    db = empty_db
+    days = [f"2024-03-{d:02d}" for d in range(1, 13)]
+    bars = {  # symbol -> {day index: (close, volume)}; None: the field is empty
+        "SPY": {i: (400.0, 10**9) for i in range(12)},  # the only bar on day 3
+        "AAA": {i: (10.0 + i, 500) for i in range(12) if i != 3},
+        "ABB": {i: (20.0 + i, 500 if i % 2 else 700) for i in range(12) if i != 3},  # ties AAA on odd days
+        "ZZZ": {i: (5.0, 900 if i != 6 else None) for i in range(12) if i != 3},  # day 6: no volume
+        "MMM": {i: (None if i == 10 else 7.5, 800) for i in range(12) if i not in (3, 8)},  # day 10: no close
+    }
+    with db.atomic() as conn:
+        for sym, by_day in bars.items():
+            tid = conn.execute("INSERT INTO tickers (symbol) VALUES (?) RETURNING id", (sym,)).fetchone()[0]
+            conn.executemany(
+                "INSERT INTO price_history (ticker_id, date, open, high, low, close, volume, adj_close) "
+                "VALUES (?, ?, 1, 1, 1, ?, ?, 1)",
+                [(tid, days[i], c, v) for i, (c, v) in by_day.items()],
+            )
+    assert current_mirror(db).dates.size == 12
+    compute_leaders(db, top=3)
+
+    rows = db.query(
+        "SELECT p.date, t.symbol, p.close, p.volume FROM price_history p JOIN tickers t ON t.id = p.ticker_id"
+    )
+    all_days = sorted({r[0] for r in rows})
+    for timeframe, step in (("daily", 1), ("weekly", 5), ("monthly", 21)):
+        expected: dict[str, list[tuple[int, str, int, float]]] = {}
+        for day in all_days[::step]:
+            ranked = sorted(
+                ((sym, vol, close) for d, sym, close, vol in rows
+                 if d == day and sym != "SPY" and vol is not None and close is not None),
+                key=lambda r: (-r[1], r[0]),
+            )[:3]
+            if ranked:
+                expected[day] = [(k, sym, vol, round(close, 2)) for k, (sym, vol, close) in enumerate(ranked, 1)]
+        assert _leaders(db, timeframe) == expected, timeframe
+    daily = _leaders(db, "daily")
+    assert "2024-03-04" not in daily  # only SPY traded: counted, never ranked
+    assert [e[1] for e in daily["2024-03-02"]] == ["ZZZ", "MMM", "AAA"]  # AAA ties ABB at 500: first symbol
+    assert [e[1] for e in daily["2024-03-07"]] == ["MMM", "ABB", "AAA"]  # ZZZ has no volume
+    assert [e[1] for e in daily["2024-03-11"]] == ["ZZZ", "ABB", "AAA"]  # MMM has no close

@@ -16,9 +16,15 @@ alphabetical order.
 keyed by the first trading day of the period, with the period's last close as the price.
 (For daily, both conventions are the same.)
 
-DuckDB reads the SQLite file through the read-only attach (once: the bars are copied into a
-DuckDB temporary table that every timeframe's ranking reads), is closed, and only then does
-this process write (two SQLite copies in one process must never overlap a write). The write
+The legacy rankings (and daily, which is the same in both) are read from the columnar mirror
+(`quantdb.storage.mirror`: the dates x tickers volume and close matrices every later step
+loads anyway), not from SQLite: its dates are every date in price_history, its tickers are in
+symbol order, so a stable sort of each ranked day by volume, largest first, is the SQL
+``ORDER BY volume DESC, symbol``. The calendar sums need each bar's row (the mirror does not
+keep a bar whose fields are all empty), so DuckDB reads the SQLite file for them, through the
+read-only attach (once: the bars are copied into a DuckDB temporary table that every
+timeframe's ranking reads), is closed, and only then does this process write (two SQLite
+copies in one process must never overlap a write). The write
 is an upsert on ``(timeframe, date, ticker_id)`` that changes a row only when a value differs,
 so re-running changes nothing and legacy rows that agree stay untouched.
 """
@@ -63,23 +69,36 @@ _LOAD_BARS = f"""
 """
 
 
-def _legacy_sql(step: int, top: int) -> str:
-    return f"""
-        WITH days AS (
-            SELECT date, row_number() OVER (ORDER BY date) - 1 AS i
-            FROM (SELECT DISTINCT date FROM {_BARS_TABLE})  -- every bar has its ticker (foreign key)
-        ),
-        ranked AS (
-            SELECT p.date, p.ticker_id, p.symbol, p.volume, p.close AS price,
-                   row_number() OVER (PARTITION BY p.date ORDER BY p.volume DESC, p.symbol) AS rank
-            FROM {_BARS_TABLE} AS p
-            JOIN days AS d ON d.date = p.date
-            WHERE d.i % {int(step)} = 0 AND p.volume IS NOT NULL AND p.close IS NOT NULL
-              AND NOT list_contains(CAST(? AS VARCHAR[]), p.symbol)
-        )
-        SELECT date, ticker_id, symbol, volume, price, rank FROM ranked WHERE rank <= {int(top)}
-        ORDER BY date, rank
-    """
+def _legacy_rankings(db: Database, frames: Sequence[str], top: int, exclude: Sequence[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Per timeframe, the legacy rule's leaders as ``(date, ticker_id, symbol, volume, price,
+    rank)`` rows, by date then rank: one day's volume ranked on every `LEGACY_STEP`-th trading
+    day counted from the first date in price_history, bars without a volume or a close and the
+    ``exclude`` symbols left out, ties to the symbol first in alphabetical order."""
+    import numpy as np
+
+    from quantdb.storage.mirror import current_mirror
+
+    mirror = current_mirror(db)
+    symbols = mirror.tickers  # sorted: column order is symbol order
+    ids = {str(sym): int(tid) for tid, sym in db.query(Q["ticker_symbols"])}
+    volume = np.asarray(mirror.matrix("volume"))
+    close = np.asarray(mirror.matrix("close"))
+    ranked = np.isfinite(volume) & np.isfinite(close)  # NaN: no bar, or no volume / close
+    ranked[:, [j for j, sym in enumerate(symbols) if sym in set(exclude)]] = False
+    days = [str(d) for d in mirror.dates]  # ISO dates, as price_history stores them
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for tf in frames:
+        at = np.arange(0, len(days), LEGACY_STEP[tf])
+        key = np.where(ranked[at], -volume[at], np.inf)  # largest volume first, the rest last
+        order = np.argsort(key, axis=1, kind="stable")[:, :top]  # stable: ties in symbol order
+        rows = []
+        for i, cols in zip(at.tolist(), order.tolist(), strict=True):
+            for rank, j in enumerate(cols, start=1):
+                if not ranked[i, j]:
+                    break
+                rows.append((days[i], ids[symbols[j]], symbols[j], int(volume[i, j]), float(close[i, j]), rank))
+        out[tf] = rows
+    return out
 
 
 def _calendar_sql(unit: str, top: int) -> str:
@@ -148,18 +167,19 @@ def compute_leaders(
         raise LeadersError(msg)
     frames = [timeframe] if timeframe else list(TIMEFRAMES)
     excl = [s.strip().upper() for s in exclude]
-    results: dict[str, list[tuple[Any, ...]]] = {}
-    engine = DuckEngine(db.path)
-    try:
-        engine.con.execute(_LOAD_BARS)
-        for tf in frames:
-            if convention == "legacy" or tf == "daily":
-                sql = _legacy_sql(LEGACY_STEP[tf], int(top))
-            else:
+    by_legacy = [tf for tf in frames if convention == "legacy" or tf == "daily"]
+    results = _legacy_rankings(db, by_legacy, int(top), excl) if by_legacy else {}
+    calendar = [tf for tf in frames if tf not in by_legacy]
+    if calendar:
+        engine = DuckEngine(db.path)
+        try:
+            engine.con.execute(_LOAD_BARS)
+            for tf in calendar:
                 sql = _calendar_sql("week" if tf == "weekly" else "month", int(top))
-            results[tf] = engine.con.execute(sql, [excl]).fetchall()
-    finally:
-        engine.close()  # never overlap DuckDB's SQLite with this process's write
+                results[tf] = engine.con.execute(sql, [excl]).fetchall()
+        finally:
+            engine.close()  # never overlap DuckDB's SQLite with this process's write
+    results = {tf: results[tf] for tf in frames}  # written in the order asked
     report: dict[str, dict[str, int]] = {}
     with db.atomic() as conn:
         for tf, all_rows in results.items():

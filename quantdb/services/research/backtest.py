@@ -404,10 +404,48 @@ def run_backtest(
         db=db, source=source, benchmark=bench_name, benchmark_returns=bench, frame_bars=frame is not None,
     )
     if store and db is not None:
-        res = dataclasses.replace(res, backtest_id=store_backtest(
-            db, res, universe=str(where), source=source, mode=mode, benchmark=bench_name,
-            strategy_source=strat.source()))
+        res = _stored(db, res, strat, where=where, source=source, mode=mode, benchmark=bench_name)
     return res
+
+
+def _stored(
+    db: Database, res: BacktestResult, strat: Strategy, *, where: Universe, source: str, mode: BacktestMode,
+    benchmark: str | None,
+) -> BacktestResult:
+    """``res`` stored in ``db`` (`store_backtest`), with the id it was given."""
+    return dataclasses.replace(res, backtest_id=store_backtest(
+        db, res, universe=str(where), source=source, mode=mode, benchmark=benchmark,
+        strategy_source=strat.source()))
+
+
+def run_backtests(names: Sequence[StrategyRef], *, db: Database, benchmark: str | None = "SPY") -> list[BacktestResult]:
+    """`run_backtest` ``(name, db=db, benchmark=benchmark)`` of each strategy of ``names``, in
+    that order, each stored: every ticker, the whole history, default parameters and settings.
+
+    The bars, the benchmark's returns and the data's fingerprint are loaded once for all of
+    them (each `run_backtest` would load the same panel again); each strategy then goes
+    through `backtest_loaded` and `store_backtest` exactly as in `run_backtest`, so each row
+    stored is the one `run_backtest` stores. `quantdb demo` backtests every built-in
+    strategy this way.
+    """
+    strategies = [resolve_strategy(name) for name in names]  # an unknown name is refused before any work
+    where = universe_of(None, None)
+    data = load_backtest_bars(where, db=db)
+    bench = None
+    if benchmark:
+        from quantdb.services.benchmark import benchmark_on_dates
+
+        bench = benchmark_on_dates(db, benchmark, data.dates)
+    data_fingerprint = fingerprint(data.dates, data.tickers, data.bars)
+    results = []
+    for strat in strategies:
+        res = backtest_loaded(
+            strat, data, where=where, params=strat.full_params(None), settings=merge_settings(None, {}),
+            mode="portfolio", db=db, source="db", benchmark=benchmark or None, benchmark_returns=bench,
+            data_fingerprint=data_fingerprint,
+        )
+        results.append(_stored(db, res, strat, where=where, source="db", mode="portfolio", benchmark=benchmark or None))
+    return results
 
 
 def backtest_loaded(
