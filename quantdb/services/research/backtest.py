@@ -418,33 +418,53 @@ def _stored(
         strategy_source=strat.source()))
 
 
+@dataclass(frozen=True)
+class LoadedRun:
+    """What several backtests on the same database bars share, loaded once (`load_run`): the
+    bars, the benchmark's returns on their dates (None: no benchmark, or no prices for it) and
+    the data's fingerprint. Each backtest then goes through `backtest_loaded`."""
+
+    where: Universe
+    data: BarData
+    benchmark: str | None
+    bench: FloatArray | None
+    data_fingerprint: str
+
+
+def load_run(
+    where: Universe, *, db: Database, start: str | dt.date | None = None, end: str | dt.date | None = None,
+    benchmark: str | None = "SPY",
+) -> LoadedRun:
+    """The database bars of ``where`` over ``start``..``end``, the ``benchmark``'s returns on
+    their dates and their fingerprint: what `run_backtest` loads for one run from the database,
+    loaded once for several (the demo's built-in strategies, a sweep's best sets)."""
+    from quantdb.services.benchmark import benchmark_on_dates
+
+    data = load_backtest_bars(where, db=db, start=start, end=end)
+    bench = benchmark_on_dates(db, benchmark, data.dates) if benchmark else None
+    return LoadedRun(where, data, benchmark or None, bench, fingerprint(data.dates, data.tickers, data.bars))
+
+
 def run_backtests(names: Sequence[StrategyRef], *, db: Database, benchmark: str | None = "SPY") -> list[BacktestResult]:
     """`run_backtest` ``(name, db=db, benchmark=benchmark)`` of each strategy of ``names``, in
     that order, each stored: every ticker, the whole history, default parameters and settings.
 
     The bars, the benchmark's returns and the data's fingerprint are loaded once for all of
-    them (each `run_backtest` would load the same panel again); each strategy then goes
-    through `backtest_loaded` and `store_backtest` exactly as in `run_backtest`, so each row
-    stored is the one `run_backtest` stores. `quantdb demo` backtests every built-in
+    them (`load_run`; each `run_backtest` would load the same panel again); each strategy then
+    goes through `backtest_loaded` and `store_backtest` exactly as in `run_backtest`, so each
+    row stored is the one `run_backtest` stores. `quantdb demo` backtests every built-in
     strategy this way.
     """
     strategies = [resolve_strategy(name) for name in names]  # an unknown name is refused before any work
-    where = universe_of(None, None)
-    data = load_backtest_bars(where, db=db)
-    bench = None
-    if benchmark:
-        from quantdb.services.benchmark import benchmark_on_dates
-
-        bench = benchmark_on_dates(db, benchmark, data.dates)
-    data_fingerprint = fingerprint(data.dates, data.tickers, data.bars)
+    run = load_run(universe_of(None, None), db=db, benchmark=benchmark)
     results = []
     for strat in strategies:
         res = backtest_loaded(
-            strat, data, where=where, params=strat.full_params(None), settings=merge_settings(None, {}),
-            mode="portfolio", db=db, source="db", benchmark=benchmark or None, benchmark_returns=bench,
-            data_fingerprint=data_fingerprint,
+            strat, run.data, where=run.where, params=strat.full_params(None), settings=merge_settings(None, {}),
+            mode="portfolio", db=db, source="db", benchmark=run.benchmark, benchmark_returns=run.bench,
+            data_fingerprint=run.data_fingerprint,
         )
-        results.append(_stored(db, res, strat, where=where, source="db", mode="portfolio", benchmark=benchmark or None))
+        results.append(_stored(db, res, strat, where=run.where, source="db", mode="portfolio", benchmark=run.benchmark))
     return results
 
 

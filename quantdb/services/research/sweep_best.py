@@ -21,15 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from quantdb._typing import FloatArray
-from quantdb.services.research.bars import fingerprint
 from quantdb.services.research.results import delete_sweep_backtests, store_backtest, utc_timestamp
 from quantdb.settings import SimSettings, settings_from_json
 from quantdb.storage.sqlite import Database
 from quantdb.universe import Universe
 
 if TYPE_CHECKING:
-    from quantdb.services.research.backtest import BarData
+    from quantdb.services.research.backtest import LoadedRun
     from quantdb.services.research.grid import Grid
     from quantdb.services.research.sweep import SweepData
     from quantdb.strategies import Strategy
@@ -40,28 +38,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BestInputs:
-    """What the best sets' backtests read: the run's settings, universe and bars, the
-    benchmark's returns on its dates (None: no SPY prices) and the data fingerprint."""
+    """What the best sets' backtests read: the run's settings and its loaded bars, benchmark
+    returns and fingerprint (`quantdb.services.research.backtest.load_run`)."""
 
     settings: SimSettings
-    universe: Universe
-    data: BarData
-    bench: FloatArray | None
-    data_fingerprint: str
+    run: LoadedRun
 
 
 def best_inputs(db: Database, saved: dict[str, Any]) -> BestInputs:
     """Load the inputs of a run's best sets: what ``run_backtest(strategy, db=db,
     universe=<the run's tickers>, start=..., end=..., settings=..., mode="independent")`` loads,
     loaded once for all the sets. ``saved`` is the run's recorded settings document."""
-    from quantdb.services.benchmark import benchmark_on_dates
-    from quantdb.services.research.backtest import load_backtest_bars
+    from quantdb.services.research.backtest import load_run
 
-    settings = settings_from_json(saved["simulation"])
-    universe = Universe("list", tuple(saved["tickers"]))
-    data = load_backtest_bars(universe, db=db, start=saved["start"], end=saved["end"])
-    bench = benchmark_on_dates(db, "SPY", data.dates)
-    return BestInputs(settings, universe, data, bench, fingerprint(data.dates, data.tickers, data.bars))
+    run = load_run(Universe("list", tuple(saved["tickers"])), db=db, start=saved["start"], end=saved["end"],
+                   benchmark="SPY")  # fmt: skip
+    return BestInputs(settings_from_json(saved["simulation"]), run)
 
 
 def record_best(
@@ -87,15 +79,16 @@ def record_best(
     for row in best:
         params = {k: v for k, v in row.items() if k not in metrics and k != "backtest_id"}
         runs.append(backtest_loaded(
-            strategy, got.data, where=got.universe, params=params, settings=got.settings, mode="independent",
-            db=db, source="db", benchmark="SPY", benchmark_returns=got.bench, data_fingerprint=got.data_fingerprint,
+            strategy, got.run.data, where=got.run.where, params=params, settings=got.settings, mode="independent",
+            db=db, source="db", benchmark="SPY", benchmark_returns=got.run.bench,
+            data_fingerprint=got.run.data_fingerprint,
         ))
     with db.atomic() as conn:
         delete_sweep_backtests(db, run_id)
         for rank, (row, res) in enumerate(zip(best, runs, strict=True), 1):
             figures = {m: row[m] for m in RESULT_COLUMNS}
             row["backtest_id"] = store_backtest(
-                db, res, universe=str(got.universe), source="db", mode="independent", benchmark="SPY",
+                db, res, universe=str(got.run.where), source="db", mode="independent", benchmark="SPY",
                 sweep_run_id=run_id, strategy_source=strategy.source(),
                 sweep={"run_id": run_id, "rank": rank, "objective": objective, "aggregate": "mean over tickers",
                        **figures},
