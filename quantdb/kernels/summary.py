@@ -191,7 +191,7 @@ _Acc1 = tuple[float, float, float, float, float, float, float, float, float, flo
 _AccB = tuple[float, float, float, float, float, float, float, float, float]
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _step1(v: float, rf_p: float, a: _Acc1) -> _Acc1:
     """One period `v` (NaN: none) of a column into its pass-1 accumulators `a`: count, sum,
     sum of squares, min, max, compounded wealth, running peak, worst drawdown, run and
@@ -229,7 +229,7 @@ def _step1(v: float, rf_p: float, a: _Acc1) -> _Acc1:
 _Terms = tuple[float, float, float, float, float, float]
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _terms(bench: FloatArray, t: int) -> _Terms:
     """Period `t`'s row of `_bench_terms` as scalars (the same for every column of a row)."""
     return (
@@ -238,7 +238,7 @@ def _terms(bench: FloatArray, t: int) -> _Terms:
     )  # fmt: skip
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _step1_bench(v: float, bt: _Terms, a: _AccB) -> _AccB:
     """One period `v` of a column into its benchmark-paired pass-1 accumulators `a` (pairs
     counted, sums of both, up and down periods counted and compounded); `bt` is the
@@ -262,7 +262,7 @@ def _step1_bench(v: float, bt: _Terms, a: _AccB) -> _AccB:
     return n_p, srp, sbp, nup, wupr, wupb, ndn, wdnr, wdnb
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _step2(
     v: float, mean: float, a: tuple[float, float, float]
 ) -> tuple[float, float, float]:
@@ -277,7 +277,7 @@ def _step2(
     return m2, m3, m4
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _step2_bench(
     v: float, mrp: float, mbp: float, bt: _Terms, a: tuple[float, float, float, float]
 ) -> tuple[float, float, float, float]:
@@ -294,7 +294,7 @@ def _step2_bench(
     return srr, sbb, srb, sact
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _load1(acc: FloatArray, j: int) -> _Acc1:
     return (
         acc[_A_N * W + j], acc[_A_S * W + j], acc[_A_S2 * W + j], acc[_A_MIN * W + j],
@@ -304,7 +304,7 @@ def _load1(acc: FloatArray, j: int) -> _Acc1:
     )  # fmt: skip
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _store1(acc: FloatArray, j: int, a: _Acc1) -> None:
     (
         acc[_A_N * W + j], acc[_A_S * W + j], acc[_A_S2 * W + j], acc[_A_MIN * W + j],
@@ -314,7 +314,7 @@ def _store1(acc: FloatArray, j: int, a: _Acc1) -> None:
     ) = a  # fmt: skip
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _load1_bench(acc: FloatArray, j: int) -> _AccB:
     return (
         acc[_A_NP * W + j], acc[_A_SRP * W + j], acc[_A_SBP * W + j], acc[_A_NUP * W + j],
@@ -323,7 +323,7 @@ def _load1_bench(acc: FloatArray, j: int) -> _AccB:
     )  # fmt: skip
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _store1_bench(acc: FloatArray, j: int, a: _AccB) -> None:
     (
         acc[_A_NP * W + j], acc[_A_SRP * W + j], acc[_A_SBP * W + j], acc[_A_NUP * W + j],
@@ -380,22 +380,22 @@ def _pass1(
                 _store1_bench(acc, j, _step1_bench(r0[j], b0, _load1_bench(acc, j)))
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _load2(acc: FloatArray, j: int) -> tuple[float, float, float]:
     return acc[_A_M2 * W + j], acc[_A_M3 * W + j], acc[_A_M4 * W + j]
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _store2(acc: FloatArray, j: int, a: tuple[float, float, float]) -> None:
     acc[_A_M2 * W + j], acc[_A_M3 * W + j], acc[_A_M4 * W + j] = a
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _load2_bench(acc: FloatArray, j: int) -> tuple[float, float, float, float]:
     return acc[_A_SRR * W + j], acc[_A_SBB * W + j], acc[_A_SRB * W + j], acc[_A_SACT * W + j]
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _store2_bench(acc: FloatArray, j: int, a: tuple[float, float, float, float]) -> None:
     acc[_A_SRR * W + j], acc[_A_SBB * W + j], acc[_A_SRB * W + j], acc[_A_SACT * W + j] = a
 
@@ -444,7 +444,7 @@ def _pass2(src: FloatArray, c0: int, w: int, bench: FloatArray, has_bench: bool,
                 _store2_bench(acc, j, b)
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True)
 def _keep(buf: FloatArray, c: np.uint64, v: float, keep: bool) -> np.uint64:
     """Branch-free append: always store `v` at ``buf[c]``, advance only if `keep`.
 
@@ -695,16 +695,15 @@ def _summary_kernel(
         for bi in range(wk, n_blocks, n_workers):
             j0 = bi * W
             w = min(j0 + W, n_cols) - j0
+            src, c0 = r, j0  # the block's columns c0 .. c0 + w of src
             if transposed:
                 for j in range(w):
                     col = r[j0 + j]
                     for t in range(n_rows):
                         tile[t, j] = col[t]
-                _block(tile, 0, w, j0, bench, has_bench, rf_p, lows, order, z_lo, z_hi,
-                       acc, buf_lo, buf_hi, cand, count, out)  # fmt: skip
-            else:
-                _block(r, j0, w, j0, bench, has_bench, rf_p, lows, order, z_lo, z_hi,
-                       acc, buf_lo, buf_hi, cand, count, out)  # fmt: skip
+                src, c0 = tile, j0 - j0  # one call site, c0 never a literal: `_block` compiled once
+            _block(src, c0, w, j0, bench, has_bench, rf_p, lows, order, z_lo, z_hi,
+                   acc, buf_lo, buf_hi, cand, count, out)  # fmt: skip
     return out
 
 
