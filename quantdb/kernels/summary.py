@@ -818,7 +818,10 @@ def summary_metrics(
     rf_p = deannualize_rate(risk_free, periods_per_year)
     transposed = not arr.flags.c_contiguous
     workers = max(1, min(nb.get_num_threads(), -(-n_cols // BLOCK_COLUMNS)))
-    src = arr.T if transposed else arr
+    src = (arr.T if transposed else arr).view()
+    # the kernel only reads it: always read-only, so one specialization serves writable and
+    # read-only panels (the mirror's) alike; each costs 7-11 s of compilation on a cold cache
+    src.flags.writeable = False
     st = (
         _summary_kernel(src, transposed, terms, has_bench, rf_p, lows, z_lo, z_hi, workers)
         if n_cols
