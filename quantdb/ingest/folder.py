@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pickle
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from quantdb._laps import Laps
+from quantdb._spawn import spawn_python
 from quantdb.errors import FileFormatError
 from quantdb.ingest import reader as rd
 from quantdb.ingest import records as rc
@@ -171,12 +171,8 @@ class _Aside:
     def start(cls, given: list[tuple[str, Path]]) -> _Aside | None:
         """Start reading ``given`` (name, path) aside; None when no process can be made."""
         args = [str(x) for name, path in given for x in (name, path)]
-        try:
-            proc = subprocess.Popen([sys.executable, "-c", _ASIDE_CODE, _PACKAGE_ROOT, *args], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
-        except OSError:
-            return None
-        return cls(given, proc)
+        proc = spawn_python(_ASIDE_CODE, _PACKAGE_ROOT, *args, stdout=subprocess.PIPE)
+        return None if proc is None else cls(given, proc)
 
     def collect(self, laps: Laps) -> list[rc.ParsedFile]:
         """The files read aside, in the order given; the first `FileFormatError` raised here.

@@ -17,7 +17,6 @@ import math
 import pickle
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 from quantdb._atomic import write_atomic
 from quantdb._laps import Laps
 from quantdb._paths import make_folder
+from quantdb._spawn import spawn_python
 from quantdb.errors import ArgumentError
 from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database
@@ -106,19 +106,6 @@ def _open(db_path: str | Path, out_dir: str | Path) -> tuple[Path, Database]:
     return out, db
 
 
-def _spawn(
-    code: str, *args: str, stdin: int = subprocess.DEVNULL, stdout: int = subprocess.DEVNULL
-) -> subprocess.Popen[bytes] | None:
-    """Start ``python -c code args...`` (our own interpreter and module, no shell, no input);
-    None when no process can be made (the caller then does the work itself)."""
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-c", code, *args], stdin=stdin, stdout=stdout, stderr=subprocess.DEVNULL
-        )
-    except OSError:
-        return None
-
-
 @contextlib.contextmanager
 def _verify_aside(db: Database, legacy: Path) -> Iterator[list[bool | None]]:
     """`verify_folder` of ``legacy`` against ``db`` as it is now, in a child interpreter, while
@@ -137,7 +124,7 @@ def _verify_aside(db: Database, legacy: Path) -> Iterator[list[bool | None]]:
             "with db.snapshot():\n    print('snapshot', flush=True); ok = verify_folder(db, sys.argv[2]).ok\n"
             "print('true' if ok else 'false', flush=True)")  # fmt: skip
     done: list[bool | None] = []
-    child = _spawn(code, str(db.path), str(legacy), stdout=subprocess.PIPE)
+    child = spawn_python(code, str(db.path), str(legacy), stdout=subprocess.PIPE)
     if child is not None and (child.stdout is None or child.stdout.readline() != b"snapshot\n"):
         child.kill()
         child.wait()
@@ -168,7 +155,7 @@ def _kernel_warmup(seed: int) -> Iterator[None]:
     except OSError:
         yield
         return
-    child = _spawn(code, str(tmp), str(seed))
+    child = spawn_python(code, str(tmp), str(seed))
     if child is None:
         shutil.rmtree(tmp, ignore_errors=True)
         yield
@@ -202,7 +189,7 @@ def _pdf_child() -> Iterator[subprocess.Popen[bytes] | None]:
     """A child interpreter for `_pdf_aside`, started now so that its imports (about 1.5 s)
     overlap the caller's work; None where no process can be made. Ended with the block if
     it was never given a bundle."""
-    child = _spawn(_PDF_CHILD, stdin=subprocess.PIPE)
+    child = spawn_python(_PDF_CHILD, stdin=subprocess.PIPE)
     if child is None:
         yield None
         return
