@@ -84,7 +84,8 @@ def _legacy_rankings(db: Database, frames: Sequence[str], top: int, exclude: Seq
     volume = np.asarray(mirror.matrix("volume"))
     close = np.asarray(mirror.matrix("close"))
     ranked = np.isfinite(volume) & np.isfinite(close)  # NaN: no bar, or no volume / close
-    ranked[:, [j for j, sym in enumerate(symbols) if sym in set(exclude)]] = False
+    left_out = set(exclude)
+    ranked[:, [j for j, sym in enumerate(symbols) if sym in left_out]] = False
     days = [str(d) for d in mirror.dates]  # ISO dates, as price_history stores them
     out: dict[str, list[tuple[Any, ...]]] = {}
     for tf in frames:
