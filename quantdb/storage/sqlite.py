@@ -22,6 +22,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,28 @@ def apply_pragmas(conn: sqlite3.Connection, *, readonly: bool = False) -> None:
         conn.execute("PRAGMA query_only = ON")
     else:
         conn.execute("PRAGMA synchronous = FULL")
+
+
+def enter_wal(conn: sqlite3.Connection) -> str:
+    """``PRAGMA journal_mode = WAL``, retried while SQLite answers "database is locked"; the
+    journal mode the file is in afterwards.
+
+    SQLite gives that answer at once, without its busy handler, when the switch would deadlock
+    (several processes opening one new file, which is still in rollback mode until the first
+    of them writes it) or while the last connection to the file checkpoints its WAL and
+    deletes it. Both end within moments, so the pragma is tried again, backing off from 1 ms
+    to 50 ms, until the busy timeout; only then does the error reach the caller.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.001
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 @dataclass(frozen=True)
@@ -120,7 +143,7 @@ class Database:
                     self.path, isolation_level=None, check_same_thread=False, timeout=30
                 )
                 apply_pragmas(conn)
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                mode = enter_wal(conn)
             except sqlite3.DatabaseError as exc:
                 raise translate_error(exc, self.path) from exc
             if mode.lower() != "wal":
