@@ -227,3 +227,18 @@ def test_the_fused_loop_releases_the_gil_and_threads_get_the_serial_numbers(rng:
     for got, ref in zip(threaded, serial * 3, strict=True):
         for name in ("total_return", "sharpe", "max_drawdown", "n_trades", "bankrupt_bar"):
             np.testing.assert_array_equal(getattr(got, name), getattr(ref, name))
+
+
+def test_the_sma_rows_equal_rolling_mean_bit_for_bit(rng: np.random.Generator) -> None:
+    """`fastsweep._sma_row` (three branch-free loops) gives `signals.rolling_mean` to the last
+    bit, windows longer than the bars included (all NaN)."""
+    from quantdb.kernels.fastsweep import _sma_row
+    from quantdb.kernels.signals import rolling_mean
+
+    for n in (1, 2, 7, 300):
+        x = 30 * np.exp(np.cumsum(rng.normal(0.0003, 0.02, n)))
+        cs = np.cumsum(x)
+        for w in range(1, n + 3):
+            out = np.full(n, 123.0)
+            _sma_row(out, cs, n, w)
+            np.testing.assert_array_equal(out, rolling_mean(x, w), err_msg=f"n={n} w={w}", strict=True)
