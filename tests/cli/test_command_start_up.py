@@ -95,3 +95,22 @@ def test_every_command_closes_its_database_so_the_next_skips_the_check(tmp_path:
         fh.write(b"\0" * 4096)
     after = _command("prices", "import", str(LEGACY_PRICES), "--db", db)
     assert after["quick_check"] is True
+
+
+def test_the_console_script_leaves_its_objects_to_the_os_at_exit() -> None:
+    """`quantdb.cli.main` freezes the garbage collector as the process exits (a handler
+    registered before it runs after it): no full collection over numba's objects at shutdown."""
+    code = textwrap.dedent(
+        """
+        import atexit, gc, sys
+        atexit.register(lambda: print("frozen", gc.get_freeze_count() > 0))
+        sys.argv = ["quantdb", "--version"]
+        from quantdb.cli import main
+        try:
+            main()
+        except SystemExit:
+            pass
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "frozen True"
