@@ -23,8 +23,9 @@ does for the general path. The results are therefore bit-identical to the
 general path; ``tests/unit/kernels/test_fastsweep.py`` checks that on random grids and every
 supported setting.
 
-Speed: per ticker the distinct windows' SMAs are computed once (from one cumulative sum),
-then each parameter set is one pass over the dates; one call per chunk, one numba
+Speed: per ticker the distinct windows' SMAs are computed once (from one cumulative sum,
+`_sma_row`: vector divisions), then each parameter set's crossings at the ticker's own bars
+(`_crossings`: one vector pass when the two SMAs never tie) and one pass over the dates; one call per chunk, one numba
 specialization, serial (``parallel=True`` measured no faster on the shared 2-core machine,
 and sweep workers are already processes). The loop releases the GIL (``nogil``; it touches no
 Python object): while a one-worker sweep computes its chunks in the driver's thread, another
@@ -37,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from quantdb._typing import FloatArray, IntArray
+from quantdb._typing import BoolArray, FloatArray, IntArray
 from quantdb.errors import ArgumentError
 from quantdb.kernels.margin import position_margin_call
 from quantdb.kernels.simulate import SweepStats
@@ -111,6 +112,44 @@ def _sma_row(out: FloatArray, cs: FloatArray, nb: int, w: int) -> None:  # pragm
         out[j] = (cs[j] - cs[j - w]) / wf
 
 
+@njit(cache=True, error_model="numpy")
+def _crossings(fa: FloatArray, sa: FloatArray, nb: int, ent: BoolArray, ext: BoolArray) -> None:  # pragma: no cover - numba
+    """Entry and exit signals of one parameter set at each of the ticker's own bars ``0..nb-1``
+    (``signals.crossed_above`` of the fast SMA over the slow one, and of the slow over the fast).
+
+    The rule, bar by bar: above now, and below at the previous bar, or equal there with a bar
+    strictly below since the last NaN. Without an exact tie (``fa == sa``) on any bar that is
+    simply ``above[j] & below[j - 1]`` (NaN SMAs compare False both ways): one branch-free
+    pass that compiles to vector compares. With a tie the bar-by-bar recurrence runs. The
+    same booleans either way (``tests/unit/kernels/test_fastsweep.py``).
+    """
+    tie = False
+    for j in range(nb):
+        tie |= fa[j] == sa[j]
+    if nb > 0:
+        ent[0] = False
+        ext[0] = False
+    if not tie:
+        for j in range(1, nb):
+            ent[j] = (fa[j] > sa[j]) & (fa[j - 1] < sa[j - 1])
+            ext[j] = (fa[j] < sa[j]) & (fa[j - 1] > sa[j - 1])
+        return
+    # crossing state of the previous bar, both ways
+    p_above, p_below, p_equal, p_wb, p_wa = False, False, False, False, False
+    for j in range(nb):
+        a = fa[j]
+        b = sa[j]
+        above = a > b  # all three False when a or b is NaN
+        below = a < b
+        equal = a == b
+        ent[j] = above & (p_below | (p_equal & p_wb))
+        ext[j] = below & (p_above | (p_equal & p_wa))
+        valid_ab = above | below | equal  # strictly below / above since a NaN
+        p_wb = valid_ab & (p_wb | below)
+        p_wa = valid_ab & (p_wa | above)
+        p_above, p_below, p_equal = above, below, equal
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray,
                   wins: IntArray, fast: IntArray, slow: IntArray, p: FloatArray, q: IntArray,
@@ -137,6 +176,8 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
     xs = np.empty(n)  # the ticker's closes, contiguous
     ls = np.empty(n)  # and lows (the margin of a long: simulate._run_nb's rule)
     cs = np.empty(n)  # cumulative sum of its own closes (its bars: the rows with a close)
+    ents = np.empty(n, dtype=np.bool_)  # one set's entry and exit signals at the ticker's
+    exts = np.empty(n, dtype=np.bool_)  # own bars (`_crossings`)
     for t in range(k):
         acc, nb, last = 0.0, 0, -1  # last: the row of the ticker's last bar (its end)
         lowneg = False
@@ -160,28 +201,17 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
             prev, peak, mdd = cash0, cash0, 0.0
             r0, sum_d, sum_d2, nret, ntr = 0.0, 0.0, 0.0, 0, 0
             bank = -1
-            # crossing state of the ticker's previous bar (signals.crossed_above, both ways)
-            p_above, p_below, p_equal, p_wb, p_wa = False, False, False, False, False
+            _crossings(fa, sa, nb, ents, exts)  # the signals at the ticker's own bars
             jb = 0  # the ticker's own bar index
             for i in range(n):
                 x = xs[i]
-                if np.isnan(x):  # no bar: no signal, and the crossing state waits
+                if np.isnan(x):  # no bar: no signal (the crossings skip the date)
                     ent = False
                     ext = False
                 else:
-                    a = fa[jb]
-                    b = sa[jb]
+                    ent = ents[jb]
+                    ext = exts[jb]
                     jb += 1
-                    above = a > b  # all three False when a or b is NaN
-                    below = a < b
-                    equal = a == b
-                    # bitwise, not `and`/`or`: no branch to mispredict
-                    ent = above & (p_below | (p_equal & p_wb))
-                    ext = below & (p_above | (p_equal & p_wa))
-                    valid_ab = above | below | equal  # strictly below / above since a NaN
-                    p_wb = valid_ab & (p_wb | below)
-                    p_wa = valid_ab & (p_wa | above)
-                    p_above, p_below, p_equal = above, below, equal
 
                 quiet = not (i == last or np.isnan(x) or pentry or pexit)
                 dead = False

@@ -242,3 +242,22 @@ def test_the_sma_rows_equal_rolling_mean_bit_for_bit(rng: np.random.Generator) -
             out = np.full(n, 123.0)
             _sma_row(out, cs, n, w)
             np.testing.assert_array_equal(out, rolling_mean(x, w), err_msg=f"n={n} w={w}", strict=True)
+
+
+def test_the_crossings_equal_crossed_above_with_and_without_ties(rng: np.random.Generator) -> None:
+    """`fastsweep._crossings` (one vector pass without ties, the recurrence with one) gives
+    `signals.crossed_above` both ways: NaN SMAs at the start, exact ties, equal runs."""
+    from quantdb.kernels.fastsweep import _crossings
+    from quantdb.kernels.signals import crossed_above
+
+    for case in range(40):
+        n = int(rng.integers(1, 300))
+        a = np.round(rng.normal(0, 1, n).cumsum(), 0 if case % 2 else 6)  # integers: ties
+        b = np.round(rng.normal(0, 1, n).cumsum(), 0 if case % 2 else 6)
+        a[: int(rng.integers(0, n + 1))] = np.nan  # the SMA's warm-up
+        if case % 4 == 3 and n > 5:
+            b[n // 2 : n // 2 + 3] = a[n // 2 : n // 2 + 3]  # an equal run
+        ent, ext = np.ones(n + 2, dtype=np.bool_), np.ones(n + 2, dtype=np.bool_)
+        _crossings(a, b, n, ent, ext)
+        np.testing.assert_array_equal(ent[:n], crossed_above(a, b), err_msg=f"case {case}", strict=True)
+        np.testing.assert_array_equal(ext[:n], crossed_above(b, a), err_msg=f"case {case}", strict=True)
