@@ -178,6 +178,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
     cs = np.empty(n)  # cumulative sum of its own closes (its bars: the rows with a close)
     ents = np.empty(n, dtype=np.bool_)  # one set's entry and exit signals at the ticker's
     exts = np.empty(n, dtype=np.bool_)  # own bars (`_crossings`)
+    rows = np.empty(n, dtype=np.int64)  # the row of each of the ticker's own bars
     for t in range(k):
         acc, nb, last = 0.0, 0, -1  # last: the row of the ticker's last bar (its end)
         lowneg = False
@@ -190,6 +191,7 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
             if not np.isnan(v):
                 acc += v
                 cs[nb] = acc
+                rows[nb] = i
                 nb += 1
                 last = i
         for u in range(wins.shape[0]):  # each distinct window once per ticker, on its bars
@@ -203,7 +205,10 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
             bank = -1
             _crossings(fa, sa, nb, ents, exts)  # the signals at the ticker's own bars
             jb = 0  # the ticker's own bar index
+            skip = 0  # rows before it were passed over, flat (below)
             for i in range(n):
+                if i < skip:
+                    continue
                 x = xs[i]
                 if np.isnan(x):  # no bar: no signal (the crossings skip the date)
                     ent = False
@@ -318,6 +323,21 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                     # flat, equity unchanged: r = 0, dr = +0.0 leaves both sums as they are
                     # (they start at +0.0 so are never -0.0) and the peak and drawdown too
                     nret += 1
+                    if not (pentry or pexit):
+                        # and nothing pending: every row up to the next entry signal is such a
+                        # bar too (a bar without entry signal, or a date without a bar, flat,
+                        # changes nothing but the count and the mark), so they are passed over
+                        # at once, to that signal's row (or the end)
+                        je = jb
+                        while je < nb and not ents[je]:
+                            je += 1
+                        stop = rows[je] if je < nb else n
+                        if stop > i + 1:
+                            nret += stop - i - 1
+                            if je > jb:
+                                mark = xs[rows[je - 1]]
+                            jb = je
+                            skip = stop
                     continue
                 val = pos * mark if pos != 0.0 else 0.0
                 eq = cash + val
