@@ -18,7 +18,8 @@ Figures (one JSON line each):
     from numba's cache (numba loads its CPU target then). ``breakdown_s`` splits one cProfile run of the
     command (cProfile slows Python code, so the parts are shares of a slower run; ``profiled_s``
     is its total; it sees the main thread only, so the loads a sweep's warm-up thread does while
-    the chunks compute, `quantdb.services.research.sweep_best.WarmUp`, are not in it) and ``imports_s`` the ``-X importtime`` top-level imports, heaviest first: a
+    the chunks compute, `quantdb.services.research.sweep_best.WarmUp`, and the chunk files the
+    writer thread writes meanwhile, `quantdb.services.research.chunk_writes`, are not in it) and ``imports_s`` the ``-X importtime`` top-level imports, heaviest first: a
     regression names where it came from.
 ``help_command``
     ``quantdb --help`` in a fresh interpreter (best of 5) against ``python -c pass``. Goal: under
@@ -49,10 +50,13 @@ PARTS = {
     "require_healthy (quick_check, or the health seal)": ("quantdb/storage/sqlite.py", "require_healthy"),
     "load_bars": ("quantdb/services/research/bars.py", "load_bars"),
     "sweep_grid (imports strategies, numba)": ("quantdb/services/research/sweep.py", "sweep_grid"),
-    "run_chunk (kernels, incl. cache load)": ("quantdb/services/research/sweep.py", "run_chunk"),
+    "load_fused_kernel (numba's target, the kernel's cache)": ("quantdb/services/research/sweep_warmup.py",
+                                                               "load_fused_kernel"),
+    "run_chunk (kernels)": ("quantdb/services/research/sweep.py", "run_chunk"),
     "numba cache load": ("numba/core/caching.py", "load_overload"),
-    "write chunk parquet": ("quantdb/services/research/sweep.py", "_write_parquet"),
-    "pyarrow write_table": ("pyarrow/parquet/core.py", "write_table"),
+    "write chunk parquet (main thread: none; a writer thread writes them)": ("quantdb/services/research/sweep.py",
+                                                                            "_write_parquet"),
+    "pyarrow write_table (main thread: the final file)": ("pyarrow/parquet/core.py", "write_table"),
     "record best (backtests)": ("quantdb/services/research/sweep_best.py", "record_best"),
     "  best: statistics (incl. kernels.summary's imports)": ("quantdb/services/research/backtest.py",
                                                              "compute_statistics"),

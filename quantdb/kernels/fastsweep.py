@@ -23,8 +23,9 @@ does for the general path. The results are therefore bit-identical to the
 general path; ``tests/unit/kernels/test_fastsweep.py`` checks that on random grids and every
 supported setting.
 
-Speed: per ticker the distinct windows' SMAs are computed once (from one cumulative sum),
-then each parameter set is one pass over the dates; one call per chunk, one numba
+Speed: per ticker the distinct windows' SMAs are computed once (from one cumulative sum,
+`_sma_row`: vector divisions), then each parameter set's crossings at the ticker's own bars
+(`_crossings`: one vector pass when the two SMAs never tie) and one pass over the dates; one call per chunk, one numba
 specialization, serial (``parallel=True`` measured no faster on the shared 2-core machine,
 and sweep workers are already processes). The loop releases the GIL (``nogil``; it touches no
 Python object): while a one-worker sweep computes its chunks in the driver's thread, another
@@ -37,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from quantdb._typing import FloatArray, IntArray
+from quantdb._typing import BoolArray, FloatArray, IntArray
 from quantdb.errors import ArgumentError
 from quantdb.kernels.margin import position_margin_call
 from quantdb.kernels.simulate import SweepStats
@@ -92,13 +93,61 @@ def fast_path_supported(strategy: str, settings: SimSettings | None) -> bool:
 
 
 @njit(cache=True, error_model="numpy")
-def _sma(cs: FloatArray, j: int, w: int) -> float:  # pragma: no cover - numba
-    """``signals.rolling_mean`` at the ticker's own bar ``j`` (its ``j``-th bar) from the
-    cumulative sum of its own closes."""
-    if j < w - 1:
-        return np.nan
-    s = cs[j] - cs[j - w] if j >= w else cs[j]
-    return float(s / w)
+def _sma_row(out: FloatArray, cs: FloatArray, nb: int, w: int) -> None:  # pragma: no cover - numba
+    """``signals.rolling_mean`` of window ``w`` at each of the ticker's own bars ``0..nb-1``,
+    from the cumulative sum ``cs`` of its own closes: NaN before the ``w``-th bar, then
+    ``cs[w - 1] / w``, then ``(cs[j] - cs[j - w]) / w``.
+
+    The same subtraction and division per bar as a per-bar function with the three cases as
+    branches, so the same bits; split into three plain loops, the last (nearly every bar) has
+    no branch and compiles to vector divisions. It ran once per window, ticker and chunk, a
+    third of a sweep chunk's time with the branches.
+    """
+    wf = float(w)  # the division's conversion of w, done once (exact: w < 2**53)
+    for j in range(min(w - 1, nb)):
+        out[j] = np.nan
+    if w - 1 < nb:
+        out[w - 1] = cs[w - 1] / wf
+    for j in range(w, nb):
+        out[j] = (cs[j] - cs[j - w]) / wf
+
+
+@njit(cache=True, error_model="numpy")
+def _crossings(fa: FloatArray, sa: FloatArray, nb: int, ent: BoolArray, ext: BoolArray) -> None:  # pragma: no cover - numba
+    """Entry and exit signals of one parameter set at each of the ticker's own bars ``0..nb-1``
+    (``signals.crossed_above`` of the fast SMA over the slow one, and of the slow over the fast).
+
+    The rule, bar by bar: above now, and below at the previous bar, or equal there with a bar
+    strictly below since the last NaN. Without an exact tie (``fa == sa``) on any bar that is
+    simply ``above[j] & below[j - 1]`` (NaN SMAs compare False both ways): one branch-free
+    pass that compiles to vector compares. With a tie the bar-by-bar recurrence runs. The
+    same booleans either way (``tests/unit/kernels/test_fastsweep.py``).
+    """
+    tie = False
+    for j in range(nb):
+        tie |= fa[j] == sa[j]
+    if nb > 0:
+        ent[0] = False
+        ext[0] = False
+    if not tie:
+        for j in range(1, nb):
+            ent[j] = (fa[j] > sa[j]) & (fa[j - 1] < sa[j - 1])
+            ext[j] = (fa[j] < sa[j]) & (fa[j - 1] > sa[j - 1])
+        return
+    # crossing state of the previous bar, both ways
+    p_above, p_below, p_equal, p_wb, p_wa = False, False, False, False, False
+    for j in range(nb):
+        a = fa[j]
+        b = sa[j]
+        above = a > b  # all three False when a or b is NaN
+        below = a < b
+        equal = a == b
+        ent[j] = above & (p_below | (p_equal & p_wb))
+        ext[j] = below & (p_above | (p_equal & p_wa))
+        valid_ab = above | below | equal  # strictly below / above since a NaN
+        p_wb = valid_ab & (p_wb | below)
+        p_wa = valid_ab & (p_wa | above)
+        p_above, p_below, p_equal = above, below, equal
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -127,6 +176,9 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
     xs = np.empty(n)  # the ticker's closes, contiguous
     ls = np.empty(n)  # and lows (the margin of a long: simulate._run_nb's rule)
     cs = np.empty(n)  # cumulative sum of its own closes (its bars: the rows with a close)
+    ents = np.empty(n, dtype=np.bool_)  # one set's entry and exit signals at the ticker's
+    exts = np.empty(n, dtype=np.bool_)  # own bars (`_crossings`)
+    rows = np.empty(n, dtype=np.int64)  # the row of each of the ticker's own bars
     for t in range(k):
         acc, nb, last = 0.0, 0, -1  # last: the row of the ticker's last bar (its end)
         lowneg = False
@@ -139,11 +191,11 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
             if not np.isnan(v):
                 acc += v
                 cs[nb] = acc
+                rows[nb] = i
                 nb += 1
                 last = i
         for u in range(wins.shape[0]):  # each distinct window once per ticker, on its bars
-            for j in range(nb):
-                ma[u, j] = _sma(cs, j, wins[u])
+            _sma_row(ma[u], cs, nb, wins[u])
         for j in range(fast.shape[0]):
             fa, sa = ma[fast[j]], ma[slow[j]]
             pos, cash, mark = 0.0, cash0, np.nan
@@ -151,28 +203,20 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
             prev, peak, mdd = cash0, cash0, 0.0
             r0, sum_d, sum_d2, nret, ntr = 0.0, 0.0, 0.0, 0, 0
             bank = -1
-            # crossing state of the ticker's previous bar (signals.crossed_above, both ways)
-            p_above, p_below, p_equal, p_wb, p_wa = False, False, False, False, False
+            _crossings(fa, sa, nb, ents, exts)  # the signals at the ticker's own bars
             jb = 0  # the ticker's own bar index
+            skip = 0  # rows before it were passed over, flat (below)
             for i in range(n):
+                if i < skip:
+                    continue
                 x = xs[i]
-                if np.isnan(x):  # no bar: no signal, and the crossing state waits
+                if np.isnan(x):  # no bar: no signal (the crossings skip the date)
                     ent = False
                     ext = False
                 else:
-                    a = fa[jb]
-                    b = sa[jb]
+                    ent = ents[jb]
+                    ext = exts[jb]
                     jb += 1
-                    above = a > b  # all three False when a or b is NaN
-                    below = a < b
-                    equal = a == b
-                    # bitwise, not `and`/`or`: no branch to mispredict
-                    ent = above & (p_below | (p_equal & p_wb))
-                    ext = below & (p_above | (p_equal & p_wa))
-                    valid_ab = above | below | equal  # strictly below / above since a NaN
-                    p_wb = valid_ab & (p_wb | below)
-                    p_wa = valid_ab & (p_wa | above)
-                    p_above, p_below, p_equal = above, below, equal
 
                 quiet = not (i == last or np.isnan(x) or pentry or pexit)
                 dead = False
@@ -279,6 +323,21 @@ def _sma_cross_nb(opn: FloatArray, high: FloatArray, low: FloatArray, close: Flo
                     # flat, equity unchanged: r = 0, dr = +0.0 leaves both sums as they are
                     # (they start at +0.0 so are never -0.0) and the peak and drawdown too
                     nret += 1
+                    if not (pentry or pexit):
+                        # and nothing pending: every row up to the next entry signal is such a
+                        # bar too (a bar without entry signal, or a date without a bar, flat,
+                        # changes nothing but the count and the mark), so they are passed over
+                        # at once, to that signal's row (or the end)
+                        je = jb
+                        while je < nb and not ents[je]:
+                            je += 1
+                        stop = rows[je] if je < nb else n
+                        if stop > i + 1:
+                            nret += stop - i - 1
+                            if je > jb:
+                                mark = xs[rows[je - 1]]
+                            jb = je
+                            skip = stop
                     continue
                 val = pos * mark if pos != 0.0 else 0.0
                 eq = cash + val

@@ -1,6 +1,6 @@
 """What a research command loads (issue 15): `quantdb sweep` runs, writes its Parquet results and
 stores its best sets without importing pandas (pyarrow's own conversions and pyarrow.dataset
-would import it: 0.4 s of start-up), and a second write command on the same file finds the
+would import it: 0.4 s of start-up) nor, with one worker, the process pool, and a second write command on the same file finds the
 health seal and skips quick_check. Both read in a fresh interpreter, no timing asserted."""
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ RUN = textwrap.dedent(
     except SystemExit as exc:
         code = exc.code
     print(json.dumps({"code": code, "pandas": "pandas" in sys.modules,
+                      "process_pool": "concurrent.futures.process" in sys.modules,
                       "quick_check": any("quick_check" in s for s in checks)}))
     """
 )
@@ -62,14 +63,15 @@ def test_sweep_command_imports_no_pandas_and_checks_once(tmp_path: Path) -> None
     import_price_files(db, [LEGACY_PRICES])
     db.close()
     first = _sweep(tmp_path / "quant.db", tmp_path / "out")
-    assert first == {"code": 0, "pandas": False, "quick_check": False}
+    # one worker: the chunks run in this process, so the process pool module is not imported
+    assert first == {"code": 0, "pandas": False, "process_pool": False, "quick_check": False}
     second = _sweep(tmp_path / "quant.db", tmp_path / "out")
-    assert second == {"code": 0, "pandas": False, "quick_check": False}
+    assert second == {"code": 0, "pandas": False, "process_pool": False, "quick_check": False}
     with open(tmp_path / "quant.db", "r+b") as fh:  # a change made outside quantdb: checked again
         fh.seek(0, 2)
         fh.write(b"\0" * 4096)
     third = _sweep(tmp_path / "quant.db", tmp_path / "out")
-    assert third == {"code": 0, "pandas": False, "quick_check": True}
+    assert third == {"code": 0, "pandas": False, "process_pool": False, "quick_check": True}
 
 
 def _command(*args: str) -> dict[str, object]:
@@ -95,3 +97,22 @@ def test_every_command_closes_its_database_so_the_next_skips_the_check(tmp_path:
         fh.write(b"\0" * 4096)
     after = _command("prices", "import", str(LEGACY_PRICES), "--db", db)
     assert after["quick_check"] is True
+
+
+def test_the_console_script_leaves_its_objects_to_the_os_at_exit() -> None:
+    """`quantdb.cli.main` freezes the garbage collector as the process exits (a handler
+    registered before it runs after it): no full collection over numba's objects at shutdown."""
+    code = textwrap.dedent(
+        """
+        import atexit, gc, sys
+        atexit.register(lambda: print("frozen", gc.get_freeze_count() > 0))
+        sys.argv = ["quantdb", "--version"]
+        from quantdb.cli import main
+        try:
+            main()
+        except SystemExit:
+            pass
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "frozen True"

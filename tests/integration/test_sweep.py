@@ -154,6 +154,31 @@ def test_resumed_equals_uninterrupted(price_db: Database, tmp_path: Path) -> Non
         run_sweep(price_db, resume=9999)
 
 
+def test_a_chunk_file_that_cannot_be_written_fails_the_run_and_resume_finishes_it(
+    price_db: Database, tmp_path: Path
+) -> None:
+    """Chunk files are written by a thread of the driver while the next chunk computes
+    (`chunk_writes.ChunkWrites`): a write that fails still fails the run ('failed', the error
+    raised in the caller's thread), the chunks written stay, and a resume finishes the run with
+    the results of an uninterrupted one. The obstacle is real: a folder where the second
+    chunk's temporary file must go."""
+    import os
+
+    whole = run_sweep(price_db, "sma-cross", grid_specs=GRID, settings=CLOSE_ALL_IN, out_dir=tmp_path, chunk=3)
+    run_id = int(price_db.scalar("SELECT max(id) FROM sweep_runs")) + 1
+    chunks = tmp_path / "cut" / f"sweep-{run_id}.chunks"
+    blocker = chunks / f"chunk-00001.parquet.tmp-{os.getpid()}"
+    blocker.mkdir(parents=True)
+    with pytest.raises(OSError):
+        run_sweep(price_db, "sma-cross", grid_specs=GRID, settings=CLOSE_ALL_IN, out_dir=tmp_path / "cut", chunk=3)
+    assert price_db.scalar("SELECT status FROM sweep_runs WHERE id = ?", (run_id,)) == "failed"
+    assert (chunks / "chunk-00000.parquet").exists() and not (chunks / "chunk-00001.parquet").exists()
+    blocker.rmdir()
+    resumed = run_sweep(price_db, resume=run_id)
+    assert resumed.status == "done" and resumed.chunks_skipped >= 1
+    _same(_frame(whole.results), _frame(resumed.results))
+
+
 def test_dask_and_process_pool_equal_in_process(price_db: Database, tmp_path: Path) -> None:
     base = run_sweep(
         price_db, "sma-cross", grid_specs=GRID, settings=CLOSE_ALL_IN, out_dir=tmp_path, chunk=3

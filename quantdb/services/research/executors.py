@@ -29,11 +29,10 @@ run the script's own writes twice). The strategy reaches the workers by value in
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any, Literal, Protocol, Self
 
 from quantdb.errors import ArgumentError, QuantdbError
@@ -140,9 +139,19 @@ class LocalExecutor:
         preload: Sequence[str] = (),
     ) -> None:
         self.workers = worker_count(workers)
-        methods = mp.get_all_start_methods()
-        self.start_method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
+        self._start_method = start_method
         self.preload = list(preload)
+
+    @property
+    def start_method(self) -> str:
+        """``forkserver`` where it exists, else ``spawn`` (unless given). multiprocessing and
+        the process pool are imported only when a pool runs: a one-worker sweep's driver does
+        not wait for them before its first chunk (10-15 ms)."""
+        if self._start_method is None:
+            import multiprocessing as mp
+
+            self._start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        return self._start_method
 
     def map_unordered(
         self, fn: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any
@@ -151,6 +160,9 @@ class LocalExecutor:
             for i, item in enumerate(items):
                 yield i, fn(shared, item)
             return
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
         ctx = mp.get_context(self.start_method)
         if self.start_method == "forkserver" and self.preload:
             ctx.set_forkserver_preload(self.preload)

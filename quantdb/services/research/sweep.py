@@ -56,6 +56,7 @@ from quantdb._version import __version__
 from quantdb.errors import NotFound, QuantdbError
 from quantdb.services.research.arrow_columns import arrow_array, numpy_column, string_take
 from quantdb.services.research.bars import fingerprint, load_bars, universe_tickers
+from quantdb.services.research.chunk_writes import ChunkWrites
 from quantdb.services.research.grid import Grid, GridError, build_grid, parse_grid_spec
 from quantdb.services.research.results import sweep_backtest_ids, utc_timestamp
 from quantdb.services.research.sweep_best import BestInputs, WarmUp, record_best
@@ -576,19 +577,28 @@ def run_sweep(
         # While the chunks compute, a thread of this process loads what the best sets'
         # backtests need (`sweep_best.WarmUp`; a user's strategy code is never run for it): with
         # workers > 1 this process is idle meanwhile; with one worker the chunks run here, in
-        # the fused kernel, which releases the GIL, so the thread starts once the first chunk
-        # has loaded that kernel (the general path's kernels hold the GIL: no thread then).
+        # the fused kernel, which releases the GIL, so the thread starts once that kernel is
+        # loaded (numba's target and the kernel from its cache, on a tiny panel:
+        # `sweep_warmup.load_fused_kernel`), beside the first chunk's computation (the general
+        # path's kernels hold the GIL: no thread then).
         overlap = executor == "local" and len(todo) > 1 and strat.origin == BUILTIN
-        warm = WarmUp(db, saved, strat, dates, names, data, grid) if overlap and workers > 1 else None
-        after_first = overlap and workers == 1 and fast_path_supported(strat.name, settings)
+        fused_here = overlap and workers == 1 and fast_path_supported(strat.name, settings)
+        if fused_here:
+            from quantdb.services.research.sweep_warmup import load_fused_kernel
+
+            load_fused_kernel()
+        warm = WarmUp(db, saved, strat, dates, names, data, grid) if overlap and (workers > 1 or fused_here) else None
+        # each chunk's file is written by a thread of its own while the next chunk computes
+        # (`chunk_writes`); every write is waited for before the chunks are read back
+        writes = ChunkWrites(_write_parquet, names)
         try:
-            for i, res in ex.map_unordered(run_chunk, todo, data):
-                if after_first and warm is None:
-                    warm = WarmUp(db, saved, strat, dates, names, data, grid)
-                task = todo[i]
-                _write_parquet(res, names, chunks_dir / f"chunk-{task.index:05d}.parquet")
-                if progress is not None:
-                    progress(len(next(iter(task.params.values()))))
+            with writes:
+                for i, res in ex.map_unordered(run_chunk, todo, data):
+                    task = todo[i]
+                    writes.submit(res, chunks_dir / f"chunk-{task.index:05d}.parquet")
+                    if progress is not None:
+                        progress(len(next(iter(task.params.values()))))
+                writes.wait()
         except Exception:
             # the chunks on disk stay: `resume` picks up from there (an interrupt leaves the
             # run 'running', an error marks it 'failed'; both resume)

@@ -83,13 +83,14 @@ def record_best(
             db=db, source="db", benchmark="SPY", benchmark_returns=got.run.bench,
             data_fingerprint=got.run.data_fingerprint,
         ))
+    source = strategy.source()  # the code that ran: read and hashed once for the sets
     with db.atomic() as conn:
         delete_sweep_backtests(db, run_id)
         for rank, (row, res) in enumerate(zip(best, runs, strict=True), 1):
             figures = {m: row[m] for m in RESULT_COLUMNS}
             row["backtest_id"] = store_backtest(
                 db, res, universe=str(got.run.where), source="db", mode="independent", benchmark="SPY",
-                sweep_run_id=run_id, strategy_source=strategy.source(),
+                sweep_run_id=run_id, strategy_source=source,
                 sweep={"run_id": run_id, "rank": rank, "objective": objective, "aggregate": "mean over tickers",
                        **figures},
             )

@@ -227,3 +227,37 @@ def test_the_fused_loop_releases_the_gil_and_threads_get_the_serial_numbers(rng:
     for got, ref in zip(threaded, serial * 3, strict=True):
         for name in ("total_return", "sharpe", "max_drawdown", "n_trades", "bankrupt_bar"):
             np.testing.assert_array_equal(getattr(got, name), getattr(ref, name))
+
+
+def test_the_sma_rows_equal_rolling_mean_bit_for_bit(rng: np.random.Generator) -> None:
+    """`fastsweep._sma_row` (three branch-free loops) gives `signals.rolling_mean` to the last
+    bit, windows longer than the bars included (all NaN)."""
+    from quantdb.kernels.fastsweep import _sma_row
+    from quantdb.kernels.signals import rolling_mean
+
+    for n in (1, 2, 7, 300):
+        x = 30 * np.exp(np.cumsum(rng.normal(0.0003, 0.02, n)))
+        cs = np.cumsum(x)
+        for w in range(1, n + 3):
+            out = np.full(n, 123.0)
+            _sma_row(out, cs, n, w)
+            np.testing.assert_array_equal(out, rolling_mean(x, w), err_msg=f"n={n} w={w}", strict=True)
+
+
+def test_the_crossings_equal_crossed_above_with_and_without_ties(rng: np.random.Generator) -> None:
+    """`fastsweep._crossings` (one vector pass without ties, the recurrence with one) gives
+    `signals.crossed_above` both ways: NaN SMAs at the start, exact ties, equal runs."""
+    from quantdb.kernels.fastsweep import _crossings
+    from quantdb.kernels.signals import crossed_above
+
+    for case in range(40):
+        n = int(rng.integers(1, 300))
+        a = np.round(rng.normal(0, 1, n).cumsum(), 0 if case % 2 else 6)  # integers: ties
+        b = np.round(rng.normal(0, 1, n).cumsum(), 0 if case % 2 else 6)
+        a[: int(rng.integers(0, n + 1))] = np.nan  # the SMA's warm-up
+        if case % 4 == 3 and n > 5:
+            b[n // 2 : n // 2 + 3] = a[n // 2 : n // 2 + 3]  # an equal run
+        ent, ext = np.ones(n + 2, dtype=np.bool_), np.ones(n + 2, dtype=np.bool_)
+        _crossings(a, b, n, ent, ext)
+        np.testing.assert_array_equal(ent[:n], crossed_above(a, b), err_msg=f"case {case}", strict=True)
+        np.testing.assert_array_equal(ext[:n], crossed_above(b, a), err_msg=f"case {case}", strict=True)
