@@ -538,7 +538,8 @@ class _Importer:
     def _bulk_tables(self, n_raw: int) -> list[str]:
         """The tables about to get at least as many new rows as they hold: their secondary
         indexes are built after the load (`indexes_deferred`), once, rather than row by row."""
-        adding = {"raw_records": n_raw, "price_history": self.tables["prices"].n_new}
+        adding = {"raw_records": n_raw, "price_history": self.tables["prices"].n_new,
+                  "predictions": self.tables["predictions"].n_new, "trades": self.tables["trades"].n_new}  # fmt: skip
         return [
             name for name, n in adding.items()
             if n > 0 and n >= self.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
