@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
-import numpy as np
 import orjson
 
 from quantdb.errors import FileFormatError
@@ -471,6 +470,8 @@ def _prices_columnwise(pf: PriceFile, parsed: ParsedFile) -> bool:
     Python loop per line. Any doubt (a null among numbers, a NaN, text, a repeated column)
     leaves the whole file to the line-by-line path.
     """
+    import numpy as np  # here, not at the top: the second interpreter reading JSON files never needs it
+
     cols = pf.columns
     n = len(cols)
     lines = pf.lines
