@@ -45,6 +45,9 @@ class ParsedFolder:
 ASIDE_FILES = (rd.PREDICTIONS, rd.TRADES, *rd.LEADERS)
 #: Below this many bytes of those files, starting a second interpreter costs more than it saves.
 ASIDE_MIN_BYTES = 8_000_000
+#: From this many bytes of price files on (about 300,000 lines), their long columns of plain
+#: decimals are read by Polars (`records.read_prices`' ``bulk``): it saves more than its import.
+BULK_PRICE_BYTES = 16_000_000
 
 
 def parse_folder(
@@ -75,7 +78,7 @@ def parse_folder(
             progress(done)
 
     given = [(name, found.json_files[name]) for name in ASIDE_FILES if name in found.json_files]
-    size = sum(path.stat().st_size for _, path in given)
+    size = sum(_size(path) for _, path in given)
     child = _Aside.start(given) if aside and found.price_files and size >= ASIDE_MIN_BYTES else None
     parsed: dict[str, rc.ParsedFile] = {}
     try:
@@ -87,11 +90,12 @@ def parse_folder(
                 parsed[name] = parse_json_file(path, name, laps)
                 tick(parsed[name])
         prices: list[rc.ParsedFile] = []
+        bulk = sum(_size(path) for _, path in found.price_files) >= BULK_PRICE_BYTES
         try:
             for rel, path in found.price_files:
                 price_file = rd.load_price_csv(path, rel)
                 laps.lap("parse")
-                prices.append(rc.read_prices(price_file))
+                prices.append(rc.read_prices(price_file, bulk=bulk))
                 tick(prices[-1])
                 laps.lap("normalize")
         except FileFormatError:
@@ -107,6 +111,14 @@ def parse_folder(
             child.stop()
     out.files = [parsed[name] for name in rd.KNOWN_JSON if name in parsed] + prices
     return out
+
+
+def _size(path: Path) -> int:
+    """The file's size in bytes; 0 when it cannot be read (its reader then says why)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def parse_json_file(path: Path, name: str, laps: Laps | None = None) -> rc.ParsedFile:
