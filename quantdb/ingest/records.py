@@ -13,9 +13,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any
+from typing import Any, cast
 
-import numpy as np
 import orjson
 
 from quantdb.errors import FileFormatError
@@ -460,17 +459,60 @@ class _FieldBad(Exception):
         self.bad = bad
 
 
-def _prices_columnwise(pf: PriceFile, parsed: ParsedFile) -> bool:
+#: Columns shorter than this are read by ``float`` even in bulk (`_floats`).
+BULK_MIN_VALUES = 64
+
+
+def _floats(texts: list[str], bulk: bool) -> list[float]:
+    """``list(map(float, texts))``: the same floats, and the same `ValueError` when one text is
+    not a number; with ``bulk``, faster for a long column of plain decimals.
+
+    A column of at least `BULK_MIN_VALUES` texts made of nothing but the ASCII digits and
+    ``.`` is cast by Polars (`plain_decimals`), whose string-to-float reading is correctly
+    rounded, as Python's is: for such a text both give the double nearest its decimal value
+    (ties to even), so the same bits (tests/property/test_price_floats.py compares them over
+    every short text of digits and dots, long and subnormal decimals, and the exact midpoints
+    between neighbouring doubles). A text Polars does not read as a number (empty, ``.``, two
+    dots) leaves the whole column to ``float``, which raises as it always did.
+    """
+    if bulk and len(texts) >= BULK_MIN_VALUES:
+        got = plain_decimals(texts)
+        if got is not None:
+            return got
+    return list(map(float, texts))
+
+
+def plain_decimals(texts: list[str]) -> list[float] | None:
+    """The floats of ``texts`` read by Polars when every character of every text is an ASCII
+    digit or ``.`` and Polars reads every text as a number; None otherwise."""
+    try:
+        data = "".join(texts).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    if data.translate(None, b"0123456789."):
+        return None
+    import polars as pl  # here: only a bulk load of price files needs it
+
+    col = pl.Series(texts, dtype=pl.String).cast(pl.Float64, strict=False)
+    if col.null_count():
+        return None
+    return cast("list[float]", col.to_list())
+
+
+def _prices_columnwise(pf: PriceFile, parsed: ParsedFile, *, bulk: bool = False) -> bool:
     """`read_prices` for a clean file, column by column; False (nothing added) when it is not clean.
 
     Clean means every line has one value per column, a real date, and either numbers the
     line-by-line path would accept as they are (prices > 0, whole volumes >= 0, high >= low)
     or nothing but null texts (a ``null_price_row``, kept as a row of NULLs and flagged, as
-    that path keeps it). The values are read by the same ``float`` as that path, so the rows
-    are identical; the gain is doing it with C-level ``map`` and NumPy checks rather than a
+    that path keeps it). The values are read by the same ``float`` as that path (or, with
+    ``bulk``, by a reading proven to give the same floats: `_floats`), so the rows are
+    identical; the gain is doing it with C-level ``map`` and NumPy checks rather than a
     Python loop per line. Any doubt (a null among numbers, a NaN, text, a repeated column)
     leaves the whole file to the line-by-line path.
     """
+    import numpy as np  # here, not at the top: the second interpreter reading JSON files never needs it
+
     cols = pf.columns
     n = len(cols)
     lines = pf.lines
@@ -486,7 +528,7 @@ def _prices_columnwise(pf: PriceFile, parsed: ParsedFile) -> bool:
         return False
     value_cols = [c for c in _PRICE_ORDER if c in text]
     try:
-        nums = {c: list(map(float, text[c])) for c in value_cols}
+        nums = {c: _floats(text[c], bulk) for c in value_cols}
         null_at: list[int] = []
     except ValueError:  # a text float refuses: only whole lines of null texts are read here
         null_at = [i for i, vals in enumerate(zip(*(text[c] for c in value_cols), strict=True))
@@ -537,13 +579,15 @@ def _prices_columnwise(pf: PriceFile, parsed: ParsedFile) -> bool:
     return True
 
 
-def read_prices(pf: PriceFile) -> ParsedFile:
+def read_prices(pf: PriceFile, *, bulk: bool = False) -> ParsedFile:
     """One price CSV -> rows ``(ticker, date, open, high, low, close, volume, adj_close)``.
 
     A row of ``null`` values is kept as a row of NULLs and flagged ``null_price_row``.
+    ``bulk`` (a loader reading many files) lets long columns of plain decimals be read by
+    Polars, with the same result (`_floats`); it is worth its import only for many lines.
     """
     parsed = ParsedFile(pf.name, "prices", meta={"header": pf.header, "symbol": pf.symbol})
-    if not _prices_columnwise(pf, parsed):
+    if not _prices_columnwise(pf, parsed, bulk=bulk):
         _prices_by_line(pf, parsed)
     return parsed
 

@@ -1,5 +1,5 @@
-"""`parse_folder` reads big prediction, trade and leader files in a second interpreter while it
-reads the price files: the `ParsedFolder` must be the one read in one process (every row,
+"""`parse_folder` reads big prediction and trade files in a second interpreter while it reads
+the leader and price files: the `ParsedFolder` must be the one read in one process (every row,
 problem, flag and message), the first unparseable file in folder order must be the one named,
 and a second interpreter that dies must only cost time."""
 
@@ -55,6 +55,17 @@ def test_the_first_bad_file_in_folder_order_is_named(legacy_dir: Path) -> None:
         fo.parse_folder(legacy_dir, aside=False)
     assert str(aside.value) == str(here.value)
     assert str(legacy_dir / rd.PREDICTIONS) in str(aside.value)
+
+    leaders = legacy_dir / next(iter(rd.LEADERS))
+    kept = leaders.read_text(encoding="utf-8")
+    _break(leaders, "{")  # a leader file, read here but after the aside files: the aside one first
+    with pytest.raises(FileFormatError) as aside:
+        fo.parse_folder(legacy_dir)
+    with pytest.raises(FileFormatError) as here:
+        fo.parse_folder(legacy_dir, aside=False)
+    assert str(aside.value) == str(here.value)
+    assert str(legacy_dir / rd.PREDICTIONS) in str(aside.value)
+    _break(leaders, kept)
 
     _break(legacy_dir / rd.TICKERS, "[")  # before the aside files: named first
     with pytest.raises(FileFormatError, match="tickers_info.json"):

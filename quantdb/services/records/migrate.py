@@ -41,7 +41,7 @@ from quantdb.ingest.folder import ParsedFolder, parse_folder
 from quantdb.ingest.normalize import now_utc
 from quantdb.services.records.raw_rows import MIN_RUN, insert_raw, insert_raw_run
 from quantdb.storage.backup import backup_database
-from quantdb.storage.bulk import indexes_deferred
+from quantdb.storage.bulk import indexes_deferred, insert_rows
 from quantdb.storage.migrations import apply_migrations
 from quantdb.storage.sqlite import Database
 
@@ -538,7 +538,8 @@ class _Importer:
     def _bulk_tables(self, n_raw: int) -> list[str]:
         """The tables about to get at least as many new rows as they hold: their secondary
         indexes are built after the load (`indexes_deferred`), once, rather than row by row."""
-        adding = {"raw_records": n_raw, "price_history": self.tables["prices"].n_new}
+        adding = {"raw_records": n_raw, "price_history": self.tables["prices"].n_new,
+                  "predictions": self.tables["predictions"].n_new, "trades": self.tables["trades"].n_new}  # fmt: skip
         return [
             name for name, n in adding.items()
             if n > 0 and n >= self.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
@@ -746,45 +747,25 @@ class _Importer:
             c.executemany(
                 f"UPDATE {name} SET {sets} WHERE id = ?", [(*r[1:], rid) for rid, r in rows]
             )
-        c.executemany(
-            "INSERT INTO strategies (id, name, description, min_hold_days, max_hold_days, extra, batch_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(rid, *row, b) for rid, row in t["strategies"].new],
-        )
-        c.executemany(
-            "INSERT INTO tickers (id, symbol, name, sector, market_cap, market_cap_raw, extra, batch_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(rid, *row, b) for rid, row in t["tickers"].new],
-        )
+        insert_rows(c, "strategies", ("id", *STRATEGY_COLS, "batch_id"),
+                    [(rid, *row, b) for rid, row in t["strategies"].new])  # fmt: skip
+        insert_rows(c, "tickers", ("id", *TICKER_COLS, "batch_id"),
+                    [(rid, *row, b) for rid, row in t["tickers"].new])  # fmt: skip
         tid = {k: v[1] for k, v in t["tickers"].existing.items()} | {
             k: v[1] for k, v in t["tickers"].claimed.items()
         }
         sid = {k: v[1] for k, v in t["strategies"].existing.items()} | {
             k: v[1] for k, v in t["strategies"].claimed.items()
         }
-        c.executemany(
-            "INSERT INTO predictions (id, legacy_id, date, timestamp, timestamp_utc, timestamp_kind, strategy_id, "
-            "ticker_id, position, confidence, target, stop_loss, timeframe, timeframe_days, entry_price, status, "
-            "extra, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(rid, *r[:5], sid[r[5]], tid[r[6]], *r[7:], b) for rid, r in t["predictions"].new],
-        )
+        insert_rows(c, "predictions", PREDICTION_INSERT,
+                    [(rid, *r[:5], sid[r[5]], tid[r[6]], *r[7:], b) for rid, r in t["predictions"].new])  # fmt: skip
         pid = {k: v[1] for k, v in t["predictions"].existing.items()} | {
             k: v[1] for k, v in t["predictions"].claimed.items()
         }
-        c.executemany(
-            "INSERT INTO trades (id, legacy_id, prediction_id, prediction_legacy_id, ticker_id, side, entry_date, "
-            "entry_price, shares, exit_date, exit_price, status, pnl, pnl_computed, pnl_mismatch, fees, extra, "
-            "batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(rid, r[0], pid.get(r[1]), r[1], tid[r[2]], *r[3:], b) for rid, r in t["trades"].new],
-        )
-        c.executemany(
-            "INSERT INTO volume_leaders (id, timeframe, date, rank, ticker_id, volume, price, extra, batch_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (rid, r[0], r[1], r[2], tid[r[3]], r[4], r[5], r[6], b)
-                for rid, r in t["leaders"].new
-            ],
-        )
+        insert_rows(c, "trades", TRADE_INSERT,
+                    [(rid, r[0], pid.get(r[1]), r[1], tid[r[2]], *r[3:], b) for rid, r in t["trades"].new])  # fmt: skip
+        insert_rows(c, "volume_leaders", LEADER_INSERT,
+                    [(rid, r[0], r[1], r[2], tid[r[3]], r[4], r[5], r[6], b) for rid, r in t["leaders"].new])  # fmt: skip
         prices = t["prices"]
         pieces: list[Iterable[tuple[Any, ...]]] = []
         start = 0
@@ -794,13 +775,18 @@ class _Importer:
                               *cast("tuple[list[Any], ...]", pf.columns), repeat(b)))  # fmt: skip
             start = at
         pieces.append([(rid, tid[r[0]], *r[1:], b) for rid, r in prices.new[start:]])
-        c.executemany(
-            "INSERT INTO price_history (id, ticker_id, date, open, high, low, close, volume, adj_close, batch_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            chain.from_iterable(pieces),
-        )
+        insert_rows(c, "price_history", PRICE_INSERT, chain.from_iterable(pieces))
         return {tb.name: tb.n_new for tb in t.values()}
 
 
 TICKER_COLS = ("symbol", "name", "sector", "market_cap", "market_cap_raw", "extra")
 STRATEGY_COLS = ("name", "description", "min_hold_days", "max_hold_days", "extra")
+#: The columns `_Importer._write` inserts, in the order of its rows.
+PREDICTION_INSERT = ("id", "legacy_id", "date", "timestamp", "timestamp_utc", "timestamp_kind", "strategy_id",
+                     "ticker_id", "position", "confidence", "target", "stop_loss", "timeframe", "timeframe_days",
+                     "entry_price", "status", "extra", "batch_id")  # fmt: skip
+TRADE_INSERT = ("id", "legacy_id", "prediction_id", "prediction_legacy_id", "ticker_id", "side", "entry_date",
+                "entry_price", "shares", "exit_date", "exit_price", "status", "pnl", "pnl_computed", "pnl_mismatch",
+                "fees", "extra", "batch_id")  # fmt: skip
+LEADER_INSERT = ("id", "timeframe", "date", "rank", "ticker_id", "volume", "price", "extra", "batch_id")  # fmt: skip
+PRICE_INSERT = ("id", "ticker_id", "date", "open", "high", "low", "close", "volume", "adj_close", "batch_id")  # fmt: skip

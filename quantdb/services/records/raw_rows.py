@@ -1,19 +1,21 @@
 """Writing ``raw_records``, the raw original of every record a migration reads, in bulk.
 
 A legacy set holds about a million records, nearly all of them price lines, so how their raw
-rows reach SQLite is a large share of a migration. They travel as JSON arrays unpacked by
-SQLite's ``json_each`` inside one ``INSERT ... SELECT`` per chunk: ``executemany`` runs the
-statement once per row, and re-runs per row the table's ``CHECK (outcome IN (...))``, whose
-list SQLite rebuilds at every run, so it costs about twice as much.
+rows reach SQLite is a large share of a migration. ``executemany`` runs a one-row statement
+once per row, and re-runs per row the table's ``CHECK (outcome IN (...))``, whose list SQLite
+rebuilds at every run, so it costs about twice as much as the two paths used here.
 
 Most records come in *runs*: consecutive positions of one file with the same key (a price
 file's symbol) and outcome, no flags, and consecutive target rows (a clean price file is one
-run). A run travels as an array of its raw texts alone, the other columns computed from the
-row's index in SQL; any other stretch travels as an array of
-``[position, key, raw, outcome, target_id, flags]`` unpacked with ``json_extract``. Both give
-the same rows (ids are explicit). JSON carries every integer and text exactly, except text
-SQLite's JSON functions cut short (a NUL character) and text orjson refuses (a lone
-surrogate): those chunks go through ``executemany``.
+run). A run travels as a JSON array of its raw texts alone, unpacked by SQLite's ``json_each``
+inside one ``INSERT ... SELECT`` per chunk, the other columns computed from the row's index in
+SQL. Any other stretch (the JSON files' records: flags, outcomes and targets that vary) is
+bound row by row, many rows to a statement (`quantdb.storage.bulk.insert_rows`): about twice
+as fast as unpacking ``[position, key, raw, outcome, target_id, flags]`` arrays with
+``json_extract``, which parses each record's array again for each column. Both give the rows
+``executemany`` gives (ids are explicit). JSON carries every integer and text exactly, except
+text SQLite's JSON functions cut short (a NUL character) and text orjson refuses (a lone
+surrogate): such a run's chunk is bound row by row too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from quantdb.storage.bulk import insert_rows
+
 __all__ = ["MIN_RUN", "RAW_CHUNK", "insert_raw", "insert_raw_run", "segments"]
 
 #: Rows per statement (bounds the JSON document's size).
@@ -29,14 +33,9 @@ RAW_CHUNK = 50_000
 #: The shortest run worth its own statement; shorter ones travel with their neighbours.
 MIN_RUN = 32
 
-_COLUMNS = "id, batch_id, file, position, record_key, raw, outcome, target_table, target_id, flags"
+_NAMES = ("id", "batch_id", "file", "position", "record_key", "raw", "outcome", "target_table", "target_id", "flags")  # fmt: skip
+_COLUMNS = ", ".join(_NAMES)
 _INSERT_ROWS = f"INSERT INTO raw_records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_INSERT_JSON = (
-    f"INSERT INTO raw_records ({_COLUMNS}) SELECT ? + j.key, ?, ?, json_extract(j.value, '$[0]'), "
-    "json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), "
-    "CASE WHEN json_extract(j.value, '$[4]') IS NULL THEN NULL ELSE ? END, "
-    "json_extract(j.value, '$[4]'), json_extract(j.value, '$[5]') FROM json_each(?) j"
-)
 _INSERT_RUN = (
     f"INSERT INTO raw_records ({_COLUMNS}) SELECT ?1 + j.key, ?2, ?3, ?4 + j.key, ?5, j.value, ?6, ?7, "
     "?8 + j.key, NULL FROM json_each(?9) j"
@@ -89,23 +88,28 @@ def insert_raw(
     holds ``[position, key, raw, outcome, target_id, flags]`` (``target_table`` is ``table``
     where ``target_id`` is set)."""
     for a, b, run in segments(recs):
+        if not run:
+            _bind_rows(conn, batch_id, first_id + a, file, table, recs[a:b])
+            continue
         for start in range(a, b, RAW_CHUNK):
             chunk = recs[start : min(b, start + RAW_CHUNK)]
             rid = first_id + start
-            if run:
-                doc = _dumps([r[2] for r in chunk])
-                if doc is not None:
-                    head = chunk[0]
-                    conn.execute(_INSERT_RUN, (rid, batch_id, file, head[0], head[1], head[3], table, head[4], doc))
-                    continue
-            doc = _dumps(chunk)
-            if doc is not None:
-                conn.execute(_INSERT_JSON, (rid, batch_id, file, table, doc))
+            doc = _dumps([r[2] for r in chunk])
+            if doc is None:
+                _bind_rows(conn, batch_id, rid, file, table, chunk)
                 continue
-            conn.executemany(_INSERT_ROWS, [
-                (rid + i, batch_id, file, r[0], r[1], r[2], r[3], None if r[4] is None else table, r[4], r[5])
-                for i, r in enumerate(chunk)
-            ])  # fmt: skip
+            head = chunk[0]
+            conn.execute(_INSERT_RUN, (rid, batch_id, file, head[0], head[1], head[3], table, head[4], doc))
+
+
+def _bind_rows(
+    conn: Any, batch_id: int, first_id: int, file: str, table: str, recs: list[list[Any]]
+) -> None:
+    """``recs`` bound as they are, ids ``first_id``, ``first_id + 1``, ... (`insert_rows`)."""
+    insert_rows(conn, "raw_records", _NAMES, (
+        (first_id + i, batch_id, file, r[0], r[1], r[2], r[3], None if r[4] is None else table, r[4], r[5])
+        for i, r in enumerate(recs)
+    ))  # fmt: skip
 
 
 def insert_raw_run(
