@@ -75,11 +75,12 @@ TABLES = {
 }
 
 
-def final_rows(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """The rows quantdb's migrate wrote (what the baseline inserts)."""
+def table_rows(db: Database, tables: dict[str, str]) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows quantdb's migrate wrote to ``tables`` (name -> columns), in id order: `TABLES`
+    are what the baseline inserts, `RAW_TABLES` what the floor with raw records adds."""
     return {
         t: [tuple(r) for r in db.query(f"SELECT {cols} FROM {t} ORDER BY id")]
-        for t, cols in TABLES.items()
+        for t, cols in tables.items()
     }
 
 
@@ -90,14 +91,6 @@ RAW_TABLES = {
 }
 
 
-def raw_rows(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """The ``import_batches`` and ``raw_records`` rows quantdb's migrate wrote."""
-    return {
-        t: [tuple(r) for r in db.query(f"SELECT {cols} FROM {t} ORDER BY id")]
-        for t, cols in RAW_TABLES.items()
-    }
-
-
 def bare_baseline(
     folder: Path,
     db_path: Path,
@@ -106,7 +99,7 @@ def bare_baseline(
 ) -> int:
     """json.load every JSON file, csv.reader every price file, executemany the same rows.
 
-    With ``raw`` (`raw_rows`), the batch row goes in first and the raw records last, in the
+    With ``raw`` (`table_rows` of `RAW_TABLES`), the batch row goes in first and the raw records last, in the
     same transaction: the floor with raw records.
     """
     parsed = 0
@@ -167,7 +160,7 @@ def main() -> None:
             if own + kids < q_cpu:
                 q_cpu, q_children = own + kids, kids
             if not rows:
-                rows, raws = final_rows(db), raw_rows(db)
+                rows, raws = table_rows(db, TABLES), table_rows(db, RAW_TABLES)
             t = time.perf_counter()
             verified = verify_folder(db, folder)
             verify_s = min(verify_s, time.perf_counter() - t)

@@ -40,6 +40,16 @@ def test_read_aside_equals_read_here(generated_dirs: dict[int, tuple[Path, objec
         )  # the generated folders' mess is in those files
 
 
+def _same_error_both_ways(folder: Path) -> str:
+    """The message of the error `parse_folder` raises, the same with and without the aside read."""
+    with pytest.raises(FileFormatError) as aside:
+        fo.parse_folder(folder)
+    with pytest.raises(FileFormatError) as here:
+        fo.parse_folder(folder, aside=False)
+    assert str(aside.value) == str(here.value)
+    return str(aside.value)
+
+
 def _break(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
@@ -49,22 +59,12 @@ def test_the_first_bad_file_in_folder_order_is_named(legacy_dir: Path) -> None:
     prices = sorted((legacy_dir / rd.PRICE_DIR).glob("*.csv"))
     _break(prices[-1], "")  # an empty price file (read here, after the aside files)
     _break(legacy_dir / rd.PREDICTIONS, '{"predictions": [{"id": 1}')  # truncated (read aside)
-    with pytest.raises(FileFormatError) as aside:
-        fo.parse_folder(legacy_dir)
-    with pytest.raises(FileFormatError) as here:
-        fo.parse_folder(legacy_dir, aside=False)
-    assert str(aside.value) == str(here.value)
-    assert str(legacy_dir / rd.PREDICTIONS) in str(aside.value)
+    assert str(legacy_dir / rd.PREDICTIONS) in _same_error_both_ways(legacy_dir)
 
     leaders = legacy_dir / next(iter(rd.LEADERS))
     kept = leaders.read_text(encoding="utf-8")
     _break(leaders, "{")  # a leader file, read here but after the aside files: the aside one first
-    with pytest.raises(FileFormatError) as aside:
-        fo.parse_folder(legacy_dir)
-    with pytest.raises(FileFormatError) as here:
-        fo.parse_folder(legacy_dir, aside=False)
-    assert str(aside.value) == str(here.value)
-    assert str(legacy_dir / rd.PREDICTIONS) in str(aside.value)
+    assert str(legacy_dir / rd.PREDICTIONS) in _same_error_both_ways(legacy_dir)
     _break(leaders, kept)
 
     _break(legacy_dir / rd.TICKERS, "[")  # before the aside files: named first
