@@ -584,9 +584,9 @@ def run_sweep(
         overlap = executor == "local" and len(todo) > 1 and strat.origin == BUILTIN
         fused_here = overlap and workers == 1 and fast_path_supported(strat.name, settings)
         if fused_here:
-            from quantdb.services.research.sweep_warmup import load_fused_kernel
-
-            load_fused_kernel()
+            # importing the module loads the kernel (it runs `load_fused_kernel` once, as the
+            # forkserver's preload does): called again here, the tiny sweep would run twice
+            import quantdb.services.research.sweep_warmup  # noqa: F401
         warm = WarmUp(db, saved, strat, dates, names, data, grid) if overlap and (workers > 1 or fused_here) else None
         # each chunk's file is written by a thread of its own while the next chunk computes
         # (`chunk_writes`); every write is waited for before the chunks are read back

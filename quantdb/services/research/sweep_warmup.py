@@ -7,8 +7,8 @@ from numba's on-disk cache: 0.5-1 s of CPU per worker, every sweep. Importing th
 the forkserver does it once there, on a 8-day, 1-ticker panel; forked workers inherit the loaded
 code (the kernel is serial: no thread pool exists at the fork). A worker running another
 strategy or settings still loads its own kernels from the cache, with the target already up.
-The numbers a worker computes do not depend on it. A one-worker sweep calls
-`load_fused_kernel` in the driver before its first chunk, so that the thread that loads the best
+The numbers a worker computes do not depend on it. A one-worker sweep imports this module
+(so runs `load_fused_kernel`) in the driver before its first chunk, so that the thread that loads the best
 sets' kernels meanwhile (`quantdb.services.research.sweep_best.WarmUp`) starts with that chunk.
 """
 
@@ -24,7 +24,7 @@ __all__ = ["load_fused_kernel"]
 
 def load_fused_kernel() -> None:
     """One tiny fused sweep: numba's CPU target and the one specialization every sweep's
-    chunks use, loaded in this process (a one-worker sweep calls it before its first chunk)."""
+    chunks use, loaded in this process; run once, as this module is imported."""
     close = np.linspace(10.0, 11.0, 8)[:, None]
     sma_cross_stats(close, close, close, close, np.array([2.0]), np.array([4.0]),
                     settings=SimSettings(fill="close"))
